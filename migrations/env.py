@@ -1,0 +1,39 @@
+"""Alembic environment: migrates the store named by REGLAB_DATABASE_URL (or the embedded one)."""
+
+from logging.config import fileConfig
+
+from alembic import context
+
+from models.db import Base, make_engine
+from models.settings import get_settings
+from models import tables  # noqa: F401  (registers the tables on Base.metadata)
+
+config = context.config
+if config.config_file_name is not None and config.attributes.get("configure_logger", True):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+
+def run_migrations() -> None:
+    """Apply migrations on a live connection (a caller may pass one in `attributes`)."""
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _migrate(connection)
+        return
+    url = config.get_main_option("sqlalchemy.url") or get_settings().resolved_database_url()
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        _migrate(conn)
+    engine.dispose()
+
+
+def _migrate(connection: object) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=True,  # SQLite alters tables by copying them
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations()

@@ -1,0 +1,63 @@
+"""Engine and session factories, and the declarative base with a naming convention."""
+
+import math
+from typing import Any
+
+from sqlalchemy import Double, Engine, MetaData, create_engine, event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every reglab table."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class FaithfulFloat(TypeDecorator[float]):
+    """A double that keeps NaN: SQLite would otherwise store NaN as NULL."""
+
+    impl = Double
+    cache_ok = True
+
+    def process_bind_param(self, value: float | None, dialect: Dialect) -> Any:
+        """Store NaN as the text 'NaN' on SQLite (its REAL columns accept any type)."""
+        if dialect.name == "sqlite" and value is not None and math.isnan(value):
+            return "NaN"
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> float | None:
+        """Read the text 'NaN' back as a float."""
+        return None if value is None else float(value)
+
+
+def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the API read while a worker writes; busy_timeout waits out a writer's lock.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for the store at `url`, tuned for its dialect."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _tune_sqlite)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Any]:
+    """Sessions whose objects stay readable after commit."""
+    return sessionmaker(bind=engine, expire_on_commit=False)

@@ -1,0 +1,39 @@
+"""Experiment queries."""
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.store.pages import Page, paginate
+from models.tables import Experiment, Run
+
+
+def create_experiment(
+    *, session: Session, project_id: int, name: str, spec: dict[str, Any]
+) -> Experiment:
+    """Add an experiment and its single run (queued) to the session; the caller commits."""
+    experiment = Experiment(project_id=project_id, name=name, spec=spec)
+    experiment.runs.append(
+        Run(project_id=project_id, backend=spec["backend"], seed=spec["seed"], spec=spec)
+    )
+    session.add(experiment)
+    session.flush()
+    return experiment
+
+
+def get_experiment(*, session: Session, project_id: int, experiment_id: int) -> Experiment | None:
+    """The project's experiment with this id, or None."""
+    return session.scalar(
+        select(Experiment).where(
+            Experiment.id == experiment_id, Experiment.project_id == project_id
+        )
+    )
+
+
+def list_experiments(
+    *, session: Session, project_id: int, limit: int, cursor: int | None
+) -> Page[Experiment]:
+    """The project's experiments, newest first."""
+    query = select(Experiment).where(Experiment.project_id == project_id)
+    return paginate(query, session=session, id_column=Experiment.id, limit=limit, cursor=cursor)

@@ -1,0 +1,59 @@
+"""Per-epoch metric writes and reads, downsampled on the server."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from models.store.upsert import upsert
+from models.tables import Metric, Run
+
+
+@dataclass(frozen=True)
+class MetricSeries:
+    """Curves aligned on a shared epoch axis; None where a series has no value at an epoch."""
+
+    epochs: list[int]
+    series: dict[str, list[float | None]]
+
+
+def record_epoch(
+    *, session: Session, run_id: int, epoch: int, values: Mapping[str, float]
+) -> None:
+    """Write one epoch's metrics in one statement and advance the run's `epochs_done`."""
+    rows = [{"run_id": run_id, "name": k, "epoch": epoch, "value": v} for k, v in values.items()]
+    upsert(session=session, table=Metric, rows=rows, keys=("run_id", "name", "epoch"))
+    session.execute(update(Run).where(Run.id == run_id).values(epochs_done=epoch))
+
+
+def _sampled_epochs(last_epoch: int, max_points: int) -> list[int]:
+    """At most `max_points` epochs evenly spread over 1..last_epoch, both ends included."""
+    picks = np.unique(np.round(np.linspace(1, last_epoch, num=max_points)).astype(int))
+    return [int(e) for e in picks]
+
+
+def read_metrics(
+    *,
+    session: Session,
+    run_id: int,
+    keys: Sequence[str] | None = None,
+    max_points: int | None = None,
+) -> MetricSeries:
+    """A run's curves, restricted to `keys` and thinned to at most `max_points` epochs."""
+    query = select(Metric.epoch, Metric.name, Metric.value).where(Metric.run_id == run_id)
+    if keys:
+        query = query.where(Metric.name.in_(keys))
+    if max_points is not None:
+        last = session.scalar(select(func.max(Metric.epoch)).where(Metric.run_id == run_id))
+        if last is not None and last > max_points:
+            query = query.where(Metric.epoch.in_(_sampled_epochs(last, max_points)))
+    by_name: dict[str, dict[int, float]] = {}
+    epochs: set[int] = set()
+    for epoch, name, value in session.execute(query):
+        by_name.setdefault(name, {})[epoch] = value
+        epochs.add(epoch)
+    axis = sorted(epochs)
+    series = {name: [values.get(e) for e in axis] for name, values in sorted(by_name.items())}
+    return MetricSeries(epochs=axis, series=series)

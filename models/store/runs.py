@@ -1,0 +1,85 @@
+"""Run queries: lookup, listing, the conditional claim and the terminal write."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from models.store.pages import Page, paginate
+from models.store.upsert import upsert
+from models.tables import Run, RunStatus, RunSummary, utcnow
+
+
+@dataclass(frozen=True)
+class RunError:
+    """Why a run failed: a machine-readable type, a message and the epoch it happened in."""
+
+    type: str
+    message: str
+    epoch: int | None = None
+
+
+def get_run(*, session: Session, project_id: int, run_id: int) -> Run | None:
+    """The project's run with this id, or None."""
+    return session.scalar(select(Run).where(Run.id == run_id, Run.project_id == project_id))
+
+
+def load_run(*, session: Session, run_id: int) -> Run | None:
+    """The run with this id in any project (workers act on run ids from the queue)."""
+    return session.get(Run, run_id)
+
+
+def list_runs(
+    *,
+    session: Session,
+    project_id: int,
+    experiment_id: int | None,
+    limit: int,
+    cursor: int | None,
+) -> Page[Run]:
+    """The project's runs, newest first, optionally those of one experiment."""
+    query = select(Run).where(Run.project_id == project_id)
+    if experiment_id is not None:
+        query = query.where(Run.experiment_id == experiment_id)
+    return paginate(query, session=session, id_column=Run.id, limit=limit, cursor=cursor)
+
+
+def claim_run(*, session: Session, run_id: int, worker: str) -> bool:
+    """Move a queued run to running for `worker`; False if another delivery got there first."""
+    result = session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.status == RunStatus.QUEUED)
+        .values(
+            status=RunStatus.RUNNING,
+            worker=worker,
+            started_at=utcnow(),
+            attempts=Run.attempts + 1,
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def finish_run(
+    *,
+    session: Session,
+    run_id: int,
+    status: RunStatus,
+    summary: Mapping[str, float] | None = None,
+    error: RunError | None = None,
+) -> None:
+    """Write a running run's terminal status, its summary values and any error."""
+    session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.status == RunStatus.RUNNING)
+        .values(
+            status=status,
+            finished_at=utcnow(),
+            error_type=error.type if error else None,
+            error_message=error.message if error else None,
+            error_epoch=error.epoch if error else None,
+        )
+    )
+    if summary:
+        rows = [{"run_id": run_id, "name": k, "value": v} for k, v in summary.items()]
+        upsert(session=session, table=RunSummary, rows=rows, keys=("run_id", "name"))

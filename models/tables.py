@@ -1,0 +1,124 @@
+"""SQL tables: projects, experiments, runs, per-epoch metrics and run summaries."""
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.db import Base, FaithfulFloat
+
+DEFAULT_PROJECT_ID = 1
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class RunStatus(StrEnum):
+    """Lifecycle of a run; the last four are terminal."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    PRUNED = "pruned"
+
+
+TERMINAL_STATUSES = frozenset(
+    {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.PRUNED}
+)
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware."""
+    return datetime.now(UTC)
+
+
+class Project(Base):
+    """Owner of experiments and runs; every query is scoped by one."""
+
+    __tablename__ = "project"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Experiment(Base):
+    """A named base spec; it expands into one or more runs."""
+
+    __tablename__ = "experiment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    spec: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    runs: Mapped[list["Run"]] = relationship(
+        back_populates="experiment", order_by="Run.id", lazy="selectin"
+    )
+
+
+class Run(Base):
+    """One concrete spec trained once."""
+
+    __tablename__ = "run"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled', 'pruned')",
+            name="status",
+        ),
+        Index("ix_run_project_id_status", "project_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiment.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED)
+    backend: Mapped[str] = mapped_column(String(32))
+    seed: Mapped[int]
+    spec: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    epochs_done: Mapped[int] = mapped_column(default=0)
+    attempts: Mapped[int] = mapped_column(default=0)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    error_type: Mapped[str | None] = mapped_column(String(32))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_epoch: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    experiment: Mapped[Experiment] = relationship(back_populates="runs", lazy="raise")
+    summary_rows: Mapped[list["RunSummary"]] = relationship(lazy="selectin")
+
+    @property
+    def summary(self) -> dict[str, float] | None:
+        """Summary values by name, or None before the run has finished."""
+        return {row.name: row.value for row in self.summary_rows} or None
+
+
+class Metric(Base):
+    """One value per (run, name, epoch); the primary key is also the read path's index."""
+
+    __tablename__ = "metric"
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("run.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    epoch: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[float] = mapped_column(FaithfulFloat)
+
+
+class RunSummary(Base):
+    """One final value per (run, name): test accuracy, weight norms, sparsity, ..."""
+
+    __tablename__ = "run_summary"
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("run.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[float] = mapped_column(FaithfulFloat)

@@ -1,0 +1,72 @@
+"""What every backend module provides: a trainer built from the backend-neutral plan."""
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from models.plan import Plan
+from models.spec import ExperimentSpec
+from workers.datasets import DatasetArrays
+from workers.init_weights import LayerWeights
+
+SplitName = Literal["train", "val", "test"]
+
+
+@dataclass(frozen=True)
+class LossAcc:
+    """Mean data loss (cross-entropy, no penalty) and accuracy over a set of examples."""
+
+    loss: float
+    acc: float
+
+
+@dataclass(frozen=True)
+class KernelStats:
+    """Norms and sparsity of all kernels (Dense/Conv weights; no biases, no BN parameters)."""
+
+    l1: float
+    l2: float
+    sparsity: float
+
+
+class Trainer(Protocol):
+    """A network, its optimizer and its data, living in one framework."""
+
+    device: str
+
+    def train_epoch(self, order: NDArray[np.int64]) -> LossAcc:
+        """One pass over the training split in the given example order, train mode."""
+        ...
+
+    def evaluate(self, split: SplitName) -> LossAcc:
+        """Loss and accuracy on a whole split, eval mode."""
+        ...
+
+    def penalty(self) -> float:
+        """The L1 + L2 kernel penalty at the current weights."""
+        ...
+
+    def kernel_stats(self) -> KernelStats:
+        """L1 norm, L2 norm and share of near-zero entries of the kernels."""
+        ...
+
+
+class BackendModule(Protocol):
+    """A backend is a module exposing `create_trainer`."""
+
+    def create_trainer(
+        self,
+        plan: Plan,
+        spec: ExperimentSpec,
+        data: DatasetArrays,
+        weights: list[LayerWeights],
+        threads: int,
+    ) -> Trainer:
+        """Build the network from the plan, load the weights and put the data on the device."""
+        ...
+
+
+class DeviceUnavailableError(RuntimeError):
+    """The spec asked for a device this worker does not have."""

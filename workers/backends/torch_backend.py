@@ -1,0 +1,195 @@
+"""PyTorch backend: builds the plan as an nn.Sequential and trains on in-memory tensors."""
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812
+from numpy.typing import NDArray
+from torch import nn
+
+from models.plan import (
+    Activation,
+    AddChannelAxis,
+    BatchNorm,
+    Conv,
+    Dense,
+    Dropout,
+    Flatten,
+    Op,
+    Plan,
+)
+from models.spec import ExperimentSpec
+from workers.backends.base import DeviceUnavailableError, KernelStats, LossAcc, SplitName
+from workers.datasets import DatasetArrays
+from workers.init_weights import LayerWeights
+
+SPARSITY_THRESHOLD = 1e-3
+EVAL_BATCH = 4096
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "gelu": nn.GELU,
+    "elu": nn.ELU,
+}
+BATCHNORMS: dict[int, type[nn.Module]] = {0: nn.BatchNorm1d, 1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
+
+
+class _AddChannelAxis(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.unsqueeze(1)
+
+
+def _layer(op: Op, spatial_dims: int) -> nn.Module:
+    """The torch module for one plan op; `spatial_dims` is 0 for (N, F) activations."""
+    if isinstance(op, AddChannelAxis):
+        return _AddChannelAxis()
+    if isinstance(op, Conv):
+        conv = nn.Conv1d if op.dims == 1 else nn.Conv2d
+        return conv(op.in_channels, op.out_channels, op.kernel_size, padding="same")
+    if isinstance(op, Flatten):
+        return nn.Flatten()
+    if isinstance(op, Dense):
+        return nn.Linear(op.in_features, op.out_features)
+    if isinstance(op, BatchNorm):
+        # Same convention as the spec: momentum is the weight of the new batch statistic.
+        return BATCHNORMS[spatial_dims](op.features, eps=op.eps, momentum=op.momentum)
+    if isinstance(op, Activation):
+        return ACTIVATIONS[op.name]()
+    return nn.Dropout(op.p)
+
+
+def build_module(plan: Plan) -> nn.Sequential:
+    """The plan as an nn.Sequential, op for op."""
+    layers: list[nn.Module] = []
+    spatial_dims = 0
+    for op in plan.ops:
+        if isinstance(op, AddChannelAxis):
+            spatial_dims = len(plan.input_shape)
+        elif isinstance(op, Flatten):
+            spatial_dims = 0
+        layers.append(_layer(op, spatial_dims))
+    return nn.Sequential(*layers)
+
+
+def _device(requested: str) -> torch.device:
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise DeviceUnavailableError("device 'cuda' requested but this worker has no CUDA GPU")
+    if requested == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda")
+
+
+class TorchTrainer:
+    """The network, its optimizer and its data as tensors on one device."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        spec: ExperimentSpec,
+        data: DatasetArrays,
+        weights: list[LayerWeights],
+        threads: int,
+    ) -> None:
+        torch.set_num_threads(threads)
+        torch.manual_seed(spec.seed)  # dropout masks
+        self._device = _device(spec.device)
+        self.device = self._device.type
+        self.model = build_module(plan).to(self._device)
+        weighted = [m for m in self.model if isinstance(m, nn.Linear | nn.Conv1d | nn.Conv2d)]
+        with torch.no_grad():
+            for module, w in zip(weighted, weights, strict=True):
+                module.weight.copy_(torch.from_numpy(w.kernel))
+                bias = module.bias
+                assert bias is not None
+                bias.copy_(torch.from_numpy(w.bias))
+        self.kernels = [m.weight for m in weighted]
+        self.l1, self.l2 = plan.l1, plan.l2
+        opt = spec.optimizer
+        self.decay = 1.0 - opt.lr * spec.regularization.weight_decay
+        self.batch_size = spec.training.batch_size
+        params = list(self.model.parameters())
+        self.optimizer: torch.optim.Optimizer = (
+            torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum, nesterov=opt.nesterov)
+            if opt.name == "sgd"
+            else torch.optim.Adam(params, lr=opt.lr, betas=(opt.beta1, opt.beta2), eps=opt.eps)
+        )
+        self.splits = {
+            name: (
+                torch.from_numpy(split.x).to(self._device),
+                torch.from_numpy(split.y).to(self._device),
+            )
+            for name, split in (("train", data.train), ("val", data.val), ("test", data.test))
+        }
+
+    def _penalty_term(self) -> torch.Tensor:
+        term = torch.zeros((), device=self._device)
+        if self.l1:
+            term = term + self.l1 * sum(k.abs().sum() for k in self.kernels)
+        if self.l2:
+            term = term + self.l2 * sum(k.square().sum() for k in self.kernels)
+        return term
+
+    def train_epoch(self, order: NDArray[np.int64]) -> LossAcc:
+        """One pass in the given order; the penalty joins the loss, decay the step."""
+        x, y = self.splits["train"]
+        self.model.train()
+        index = torch.from_numpy(order).to(self._device)
+        loss_sum = torch.zeros((), device=self._device)
+        correct = torch.zeros((), device=self._device, dtype=torch.int64)
+        penalized = bool(self.l1 or self.l2)
+        for start in range(0, len(index), self.batch_size):
+            batch = index[start : start + self.batch_size]
+            xb, yb = x[batch], y[batch]
+            logits = self.model(xb)
+            data_loss = F.cross_entropy(logits, yb)
+            loss = data_loss + self._penalty_term() if penalized else data_loss
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.decay != 1.0:
+                # Decoupled decay before the update, kernels only: the spec's AdamW-style rule.
+                with torch.no_grad():
+                    torch._foreach_mul_(self.kernels, self.decay)
+            self.optimizer.step()
+            loss_sum += data_loss.detach() * len(batch)
+            correct += (logits.detach().argmax(dim=1) == yb).sum()
+        n = len(index)
+        return LossAcc(loss=loss_sum.item() / n, acc=correct.item() / n)
+
+    @torch.no_grad()
+    def evaluate(self, split: SplitName) -> LossAcc:
+        """Mean cross-entropy and accuracy over a whole split, eval mode."""
+        x, y = self.splits[split]
+        self.model.eval()
+        loss_sum, correct = 0.0, 0
+        for start in range(0, len(y), EVAL_BATCH):
+            logits = self.model(x[start : start + EVAL_BATCH])
+            yb = y[start : start + EVAL_BATCH]
+            loss_sum += F.cross_entropy(logits, yb, reduction="sum").item()
+            correct += int((logits.argmax(dim=1) == yb).sum().item())
+        return LossAcc(loss=loss_sum / len(y), acc=correct / len(y))
+
+    @torch.no_grad()
+    def penalty(self) -> float:
+        """The L1 + L2 kernel penalty at the current weights."""
+        return float(self._penalty_term().item())
+
+    @torch.no_grad()
+    def kernel_stats(self) -> KernelStats:
+        """L1 norm, L2 norm and share of |w| < 1e-3 over all kernels."""
+        flat = torch.cat([k.detach().flatten() for k in self.kernels])
+        return KernelStats(
+            l1=float(flat.abs().sum().item()),
+            l2=float(flat.square().sum().sqrt().item()),
+            sparsity=float((flat.abs() < SPARSITY_THRESHOLD).float().mean().item()),
+        )
+
+
+def create_trainer(
+    plan: Plan,
+    spec: ExperimentSpec,
+    data: DatasetArrays,
+    weights: list[LayerWeights],
+    threads: int,
+) -> TorchTrainer:
+    """Build the torch trainer for this plan and data."""
+    return TorchTrainer(plan, spec, data, weights, threads)
