@@ -4,9 +4,9 @@ from logging.config import fileConfig
 
 from alembic import context
 
+from models import tables  # noqa: F401  (registers the tables on Base.metadata)
 from models.db import Base, make_engine
 from models.settings import get_settings
-from models import tables  # noqa: F401  (registers the tables on Base.metadata)
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):

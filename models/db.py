@@ -1,9 +1,10 @@
 """Engine and session factories, and the declarative base with a naming convention."""
 
 import math
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Double, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Double, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -38,6 +39,19 @@ class FaithfulFloat(TypeDecorator[float]):
     def process_result_value(self, value: Any, dialect: Dialect) -> float | None:
         """Read the text 'NaN' back as a float."""
         return None if value is None else float(value)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every dialect (SQLite returns naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Attach UTC to naive values read back from SQLite."""
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:

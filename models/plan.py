@@ -27,7 +27,8 @@ class Conv:
     @property
     def n_params(self) -> int:
         """Kernel plus bias entries."""
-        return self.in_channels * self.out_channels * self.kernel_size**self.dims + self.out_channels
+        window: int = self.kernel_size**self.dims
+        return self.in_channels * self.out_channels * window + self.out_channels
 
 
 @dataclass(frozen=True)
@@ -95,9 +96,7 @@ class Plan:
         return sum(op.n_params for op in self.ops if isinstance(op, Conv | Dense | BatchNorm))
 
 
-def _hidden_block(
-    layer: Conv | Dense, spec: "ExperimentSpec", dropout: float
-) -> list[Op]:
+def _hidden_block(layer: Conv | Dense, spec: "ExperimentSpec", dropout: float) -> list[Op]:
     """One hidden layer: weights, optional batch norm, activation, optional dropout."""
     reg = spec.regularization
     width = layer.out_channels if isinstance(layer, Conv) else layer.out_features

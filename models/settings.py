@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     )
     broker_url: str = Field(
         default="",
-        description="Celery broker URL; empty means the embedded file broker under `<home>/broker`.",
+        description="Celery broker URL; empty means the embedded file broker in `<home>/broker`.",
     )
 
     def resolved_database_url(self) -> str:

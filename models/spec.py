@@ -281,4 +281,3 @@ class ExperimentSpec(StrictModel):
                 "(reduce model.hidden or model.channels)"
             )
         return self
-

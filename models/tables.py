@@ -4,11 +4,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.db import Base, FaithfulFloat
+from models.db import Base, FaithfulFloat, UtcDateTime
 
 DEFAULT_PROJECT_ID = 1
 JsonType = JSON().with_variant(JSONB(), "postgresql")
@@ -42,7 +42,7 @@ class Project(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class Experiment(Base):
@@ -54,7 +54,7 @@ class Experiment(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     spec: Mapped[dict[str, Any]] = mapped_column(JsonType)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     runs: Mapped[list["Run"]] = relationship(
         back_populates="experiment", order_by="Run.id", lazy="selectin"
@@ -86,9 +86,9 @@ class Run(Base):
     error_type: Mapped[str | None] = mapped_column(String(32))
     error_message: Mapped[str | None] = mapped_column(Text)
     error_epoch: Mapped[int | None]
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     experiment: Mapped[Experiment] = relationship(back_populates="runs", lazy="raise")
     summary_rows: Mapped[list["RunSummary"]] = relationship(lazy="selectin")
@@ -104,9 +104,7 @@ class Metric(Base):
 
     __tablename__ = "metric"
 
-    run_id: Mapped[int] = mapped_column(
-        ForeignKey("run.id", ondelete="CASCADE"), primary_key=True
-    )
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     epoch: Mapped[int] = mapped_column(primary_key=True)
     value: Mapped[float] = mapped_column(FaithfulFloat)
@@ -117,8 +115,6 @@ class RunSummary(Base):
 
     __tablename__ = "run_summary"
 
-    run_id: Mapped[int] = mapped_column(
-        ForeignKey("run.id", ondelete="CASCADE"), primary_key=True
-    )
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[float] = mapped_column(FaithfulFloat)

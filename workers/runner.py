@@ -26,7 +26,9 @@ class Outcome:
     diverged_at: int | None = None
 
 
-def _summary(trainer: Trainer, n_params: int, val_acc: list[float], seconds: float) -> dict[str, float]:
+def _summary(
+    trainer: Trainer, n_params: int, val_acc: list[float], seconds: float
+) -> dict[str, float]:
     test = trainer.evaluate("test")
     train_eval = trainer.evaluate("train")
     kernels = trainer.kernel_stats()

@@ -19,9 +19,7 @@ class MetricSeries:
     series: dict[str, list[float | None]]
 
 
-def record_epoch(
-    *, session: Session, run_id: int, epoch: int, values: Mapping[str, float]
-) -> None:
+def record_epoch(*, session: Session, run_id: int, epoch: int, values: Mapping[str, float]) -> None:
     """Write one epoch's metrics in one statement and advance the run's `epochs_done`."""
     rows = [{"run_id": run_id, "name": k, "epoch": epoch, "value": v} for k, v in values.items()]
     upsert(session=session, table=Metric, rows=rows, keys=("run_id", "name", "epoch"))

@@ -19,7 +19,7 @@ class Page(Generic[T]):
 
 
 def paginate(
-    query: Select[tuple[T]],
+    query: Select[T],
     *,
     session: Session,
     id_column: InstrumentedAttribute[int],

@@ -12,7 +12,6 @@ from models.plan import (
     BatchNorm,
     Conv,
     Dense,
-    Dropout,
     Flatten,
     Op,
     Plan,
@@ -144,7 +143,7 @@ class TorchTrainer:
             data_loss = F.cross_entropy(logits, yb)
             loss = data_loss + self._penalty_term() if penalized else data_loss
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             if self.decay != 1.0:
                 # Decoupled decay before the update, kernels only: the spec's AdamW-style rule.
                 with torch.no_grad():

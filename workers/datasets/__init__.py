@@ -41,7 +41,7 @@ def _stratified_split(
     rest: list[NDArray[np.intp]] = []
     for label in np.unique(y):
         members = rng.permutation(np.flatnonzero(y == label))
-        n_held = int(round(fraction * len(members)))
+        n_held = round(fraction * len(members))
         held.append(members[:n_held])
         rest.append(members[n_held:])
     return rng.permutation(np.concatenate(rest)), rng.permutation(np.concatenate(held))

@@ -1,0 +1,33 @@
+"""Request dependencies: a database session per request and the caller's project."""
+
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Annotated, Any
+
+from fastapi import Depends
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.settings import get_settings
+from models.db import make_engine, make_sessionmaker
+from models.tables import DEFAULT_PROJECT_ID
+
+
+@lru_cache
+def get_sessionmaker() -> sessionmaker[Any]:
+    """The process-wide session factory for the configured store."""
+    return make_sessionmaker(make_engine(get_settings().resolved_database_url()))
+
+
+def get_session() -> Iterator[Session]:
+    """A session for one request; routes commit what they write."""
+    with get_sessionmaker()() as session:
+        yield session
+
+
+def get_project_id() -> int:
+    """The caller's project (the default project until API keys exist)."""
+    return DEFAULT_PROJECT_ID
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+ProjectDep = Annotated[int, Depends(get_project_id)]

@@ -1,0 +1,82 @@
+"""Runs: status, summary, error and per-epoch curves."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+
+from api.deps import ProjectDep, SessionDep
+from api.routes.experiments import Cursor, Limit
+from api.schemas import MetricsRead, Page, RunErrorRead, RunRead
+from models import store
+from models.tables import Run
+
+router = APIRouter(prefix="/runs", tags=["runs"])
+
+
+def _read(run: Run) -> RunRead:
+    error = (
+        RunErrorRead(type=run.error_type, message=run.error_message or "", epoch=run.error_epoch)
+        if run.error_type
+        else None
+    )
+    return RunRead.model_validate(
+        {**{c: getattr(run, c) for c in RunRead.model_fields if c != "error"}, "error": error}
+    )
+
+
+def _get(run_id: int, session: SessionDep, project_id: int) -> Run:
+    run = store.get_run(session=session, project_id=project_id, run_id=run_id)
+    if run is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"run {run_id} not found")
+    return run
+
+
+@router.get("", response_model=Page[RunRead])
+def list_runs(
+    session: SessionDep,
+    project_id: ProjectDep,
+    experiment_id: Annotated[int | None, Query(description="Only this experiment's runs.")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[RunRead]:
+    """List runs, newest first."""
+    page = store.list_runs(
+        session=session,
+        project_id=project_id,
+        experiment_id=experiment_id,
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page(
+        items=[_read(r) for r in page.items], total=page.total, next_cursor=page.next_cursor
+    )
+
+
+@router.get("/{run_id}", response_model=RunRead)
+def get_run(run_id: int, session: SessionDep, project_id: ProjectDep) -> RunRead:
+    """Read one run: status, epochs done, summary and error."""
+    return _read(_get(run_id, session, project_id))
+
+
+@router.get("/{run_id}/metrics", response_model=MetricsRead)
+def get_run_metrics(
+    run_id: int,
+    session: SessionDep,
+    project_id: ProjectDep,
+    keys: Annotated[
+        str | None,
+        Query(
+            description="Comma-separated series to return; all when omitted.",
+            examples=["train_loss,val_acc"],
+        ),
+    ] = None,
+    max_points: Annotated[
+        int | None,
+        Query(ge=2, le=100_000, description="Thin long histories to at most this many epochs."),
+    ] = None,
+) -> MetricsRead:
+    """Per-epoch curves, readable while the run trains."""
+    _get(run_id, session, project_id)
+    wanted = [k.strip() for k in keys.split(",") if k.strip()] if keys else None
+    curves = store.read_metrics(session=session, run_id=run_id, keys=wanted, max_points=max_points)
+    return MetricsRead(run_id=run_id, epochs=curves.epochs, series=curves.series)

@@ -1,0 +1,46 @@
+"""Service routes: the dataset catalog and health."""
+
+from fastapi import APIRouter, Response, status
+from sqlalchemy import text
+
+from api.deps import SessionDep
+from api.enqueue import broker_reachable
+from api.schemas import DatasetRead, HealthRead
+from models.datasets import CATALOG
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/datasets", response_model=list[DatasetRead])
+def list_datasets() -> list[DatasetRead]:
+    """The built-in datasets, their parameters and shapes."""
+    out = []
+    for info in CATALOG.values():
+        shape = info.shape({})
+        out.append(
+            DatasetRead(
+                name=info.name,
+                description=info.description,
+                input_shape=list(shape.input_shape),
+                n_classes=shape.n_classes,
+                n_samples=shape.n_samples,
+                params=dict(info.defaults),
+            )
+        )
+    return out
+
+
+@router.get("/health", response_model=HealthRead)
+def health(session: SessionDep, response: Response) -> HealthRead:
+    """Whether the store and the broker answer; 503 when either does not."""
+    try:
+        session.execute(text("SELECT 1"))
+        database = True
+    except Exception:
+        database = False
+    broker = broker_reachable()
+    if not (database and broker):
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return HealthRead(
+        status="ok" if database and broker else "degraded", database=database, broker=broker
+    )

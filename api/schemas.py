@@ -1,0 +1,123 @@
+"""Request and response bodies of REST v1."""
+
+import math
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from models.spec import ExperimentSpec
+from models.tables import RunStatus
+
+T = TypeVar("T")
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    """JSON has no NaN or infinity: a diverged value reads as null."""
+    return value if value is not None and math.isfinite(value) else None
+
+
+JsonFloat = Annotated[float | None, BeforeValidator(_finite_or_none)]
+SPEC_EXAMPLE: dict[str, Any] = ExperimentSpec.model_config["json_schema_extra"]["example"]  # type: ignore[index,assignment]
+
+
+class ExperimentCreate(BaseModel):
+    """A named spec to train; it becomes one run."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"example": {"name": "digits-dropout-bn", "spec": SPEC_EXAMPLE}},
+    )
+
+    name: str = Field(min_length=1, max_length=200, description="Human-readable label.")
+    spec: ExperimentSpec = Field(description="What to train; validated before anything is stored.")
+
+
+class RunErrorRead(BaseModel):
+    """Why a run failed."""
+
+    type: str = Field(description="`diverged`, `exception`, `device_unavailable`, ...")
+    message: str = Field(description="Readable explanation.")
+    epoch: int | None = Field(description="Epoch in which it happened, if during training.")
+
+
+class RunRead(BaseModel):
+    """One run: its resolved spec, progress, summary and error."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    experiment_id: int
+    status: RunStatus
+    backend: str
+    seed: int
+    spec: dict[str, Any] = Field(description="The resolved spec this run trains.")
+    epochs_done: int = Field(description="Epochs whose metrics are stored.")
+    attempts: int = Field(description="Times a worker has claimed this run.")
+    summary: dict[str, JsonFloat] | None = Field(
+        description="Final figures once succeeded: test_acc, generalization_gap, sparsity, ..."
+    )
+    error: RunErrorRead | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class RunStatusRead(BaseModel):
+    """A run's id, status and progress, as listed in its experiment."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    status: RunStatus
+    epochs_done: int
+
+
+class ExperimentRead(BaseModel):
+    """An experiment, its base spec and its runs."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    spec: dict[str, Any]
+    created_at: datetime
+    runs: list[RunStatusRead]
+    progress: dict[RunStatus, int] = Field(description="Number of runs in each status.")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list; `total` counts every match, so nothing is truncated silently."""
+
+    items: list[T]
+    total: int = Field(description="Matches across all pages.")
+    next_cursor: int | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )
+
+
+class MetricsRead(BaseModel):
+    """Curves aligned on shared epochs; null where a value is missing, NaN or infinite."""
+
+    run_id: int
+    epochs: list[int]
+    series: dict[str, list[JsonFloat]]
+
+
+class DatasetRead(BaseModel):
+    """A built-in dataset with its default parameters and resulting shape."""
+
+    name: str
+    description: str
+    input_shape: list[int] = Field(description="Shape of one example with default parameters.")
+    n_classes: int
+    n_samples: int
+    params: dict[str, float] = Field(description="Parameters a spec may set, with defaults.")
+
+
+class HealthRead(BaseModel):
+    """Whether the API can reach its store and its broker."""
+
+    status: str = Field(description="`ok` when both dependencies answer, else `degraded`.")
+    database: bool
+    broker: bool

@@ -1,0 +1,24 @@
+"""The Celery application; queues come from the backends this worker serves."""
+
+from celery import Celery
+from kombu import Queue  # type: ignore[attr-defined]
+
+from models.queue import queue_for
+from workers.settings import get_settings
+
+settings = get_settings()
+served_queues = [
+    Queue(queue_for(name.strip()))  # type: ignore[no-untyped-call]
+    for name in settings.backends.split(",")
+]
+app = Celery("reglab", broker=settings.resolved_broker_url(), include=["workers.tasks"])
+app.conf.update(
+    broker_transport_options=settings.broker_transport_options(),
+    broker_connection_retry_on_startup=True,
+    task_acks_late=True,  # a run lost with its worker is redelivered, not forgotten
+    worker_prefetch_multiplier=1,  # long tasks: never hold runs another worker could start
+    task_ignore_result=True,  # results live in SQL, not in a result backend
+    worker_concurrency=settings.concurrency,
+    task_queues=served_queues,  # without -Q, a worker consumes exactly these
+    worker_hijack_root_logger=False,
+)

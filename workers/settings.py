@@ -1,0 +1,37 @@
+"""Worker settings (env prefix REGLAB_): the shared store/broker settings plus the thread budget."""
+
+import os
+from functools import lru_cache
+
+from pydantic import Field
+
+from models.settings import Settings as SharedSettings
+
+
+class Settings(SharedSettings):
+    """Settings of a worker process."""
+
+    concurrency: int = Field(
+        default=1, ge=1, le=64, description="Runs one worker trains at once (child processes)."
+    )
+    threads_per_run: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        description="Framework threads per run; 0 splits the cores evenly over `concurrency`.",
+    )
+    backends: str = Field(
+        default="torch", description="Comma-separated backends whose queues this worker serves."
+    )
+
+    def thread_budget(self) -> int:
+        """Threads per run such that concurrency x threads <= cores."""
+        if self.threads_per_run:
+            return self.threads_per_run
+        return max(1, (os.cpu_count() or 1) // self.concurrency)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The worker's settings, read once from the environment."""
+    return Settings()

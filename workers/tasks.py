@@ -1,0 +1,32 @@
+"""Celery tasks: they carry run ids only; everything else is read from the database."""
+
+import logging
+import os
+import socket
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy.orm import sessionmaker
+
+from models.db import make_engine, make_sessionmaker
+from models.queue import TRAIN_RUN_TASK
+from workers.celery_app import app
+from workers.execution import execute_run
+from workers.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+@lru_cache
+def _sessions() -> sessionmaker[Any]:
+    # Created lazily in the child process, so no connection crosses a fork.
+    return make_sessionmaker(make_engine(get_settings().resolved_database_url()))
+
+
+@app.task(name=TRAIN_RUN_TASK)  # type: ignore[untyped-decorator]
+def train_run(run_id: int) -> str:
+    """Claim the run, train it and record its curves and outcome; returns the final status."""
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    return execute_run(
+        run_id, sessions=_sessions(), threads=get_settings().thread_budget(), worker=worker
+    )
