@@ -24,11 +24,25 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class _SqliteDouble(Double):
+    """A SQLite double whose values reach the driver unconverted (NaN travels as text)."""
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        """No float() coercion: it would turn the text 'NaN' back into a float."""
+        return None
+
+
 class FaithfulFloat(TypeDecorator[float]):
     """A double that keeps NaN: SQLite would otherwise store NaN as NULL."""
 
     impl = Double
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        """On SQLite, a double without float coercion on the way in."""
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_SqliteDouble())
+        return dialect.type_descriptor(Double())
 
     def process_bind_param(self, value: float | None, dialect: Dialect) -> Any:
         """Store NaN as the text 'NaN' on SQLite (its REAL columns accept any type)."""
@@ -55,6 +69,8 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy emit BEGIN itself: pysqlite's own handling breaks SAVEPOINTs.
+    dbapi_connection.isolation_level = None
     # WAL lets the API read while a worker writes; busy_timeout waits out a writer's lock.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -68,6 +84,7 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _tune_sqlite)
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 

@@ -1,0 +1,102 @@
+"""The store on SQLite and Postgres: runs, claims, metrics (NaN included), pagination."""
+
+import math
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models import store
+from models.store import RunError
+from models.tables import DEFAULT_PROJECT_ID, Metric, RunStatus
+from tests.factories import create_run
+
+OTHER_PROJECT = 999
+
+
+def test_claim_is_conditional(session: Session) -> None:
+    run = create_run(session)
+    assert store.claim_run(session=session, run_id=run.id, worker="a")
+    assert not store.claim_run(session=session, run_id=run.id, worker="b")
+    session.refresh(run)
+    assert (run.status, run.worker, run.attempts) == (RunStatus.RUNNING, "a", 1)
+
+
+def test_epoch_writes_are_idempotent_and_keep_nan(session: Session) -> None:
+    run = create_run(session)
+    store.record_epoch(session=session, run_id=run.id, epoch=1, values={"a": 1.0, "b": 2.0})
+    store.record_epoch(session=session, run_id=run.id, epoch=1, values={"a": 1.5, "b": 2.0})
+    store.record_epoch(session=session, run_id=run.id, epoch=2, values={"a": math.nan})
+    count = session.scalar(select(func.count()).where(Metric.run_id == run.id))
+    assert count == 3
+    curves = store.read_metrics(session=session, run_id=run.id)
+    assert curves.epochs == [1, 2]
+    assert curves.series["a"][0] == 1.5
+    assert math.isnan(curves.series["a"][1] or 0.0)
+    assert curves.series["b"] == [2.0, None]
+    session.refresh(run)
+    assert run.epochs_done == 2
+
+
+def test_read_metrics_keys_and_downsampling(session: Session) -> None:
+    run = create_run(session)
+    for epoch in range(1, 1001):
+        store.record_epoch(
+            session=session, run_id=run.id, epoch=epoch, values={"x": epoch, "y": -epoch}
+        )
+    curves = store.read_metrics(session=session, run_id=run.id, keys=["x"], max_points=50)
+    assert list(curves.series) == ["x"]
+    assert len(curves.epochs) == 50
+    assert curves.epochs[0] == 1 and curves.epochs[-1] == 1000
+    assert curves.series["x"] == [float(e) for e in curves.epochs]
+
+
+def test_finish_writes_summary_and_error(session: Session) -> None:
+    run = create_run(session)
+    store.claim_run(session=session, run_id=run.id, worker="w")
+    store.finish_run(
+        session=session,
+        run_id=run.id,
+        status=RunStatus.FAILED,
+        summary={"test_acc": 0.5, "gap": math.nan},
+        error=RunError("diverged", "boom", 3),
+    )
+    session.expire_all()
+    loaded = store.get_run(session=session, project_id=DEFAULT_PROJECT_ID, run_id=run.id)
+    assert loaded is not None
+    assert (loaded.status, loaded.error_type, loaded.error_epoch) == ("failed", "diverged", 3)
+    assert loaded.summary is not None and loaded.summary["test_acc"] == 0.5
+    assert math.isnan(loaded.summary["gap"])
+
+
+def test_finish_only_moves_running_runs(session: Session) -> None:
+    run = create_run(session)
+    store.finish_run(session=session, run_id=run.id, status=RunStatus.SUCCEEDED)
+    session.refresh(run)
+    assert run.status == RunStatus.QUEUED
+
+
+def test_lookups_are_scoped_by_project(session: Session) -> None:
+    run = create_run(session)
+    assert store.get_run(session=session, project_id=OTHER_PROJECT, run_id=run.id) is None
+    assert (
+        store.get_experiment(
+            session=session, project_id=OTHER_PROJECT, experiment_id=run.experiment_id
+        )
+        is None
+    )
+
+
+def test_pagination_walks_everything_newest_first(session: Session) -> None:
+    ids = [create_run(session, name=f"e{i}").experiment_id for i in range(7)]
+    seen: list[int] = []
+    cursor = None
+    while True:
+        page = store.list_experiments(
+            session=session, project_id=DEFAULT_PROJECT_ID, limit=3, cursor=cursor
+        )
+        assert page.total == 7
+        seen += [e.id for e in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == sorted(ids, reverse=True)

@@ -1,0 +1,108 @@
+"""Executing runs against the store: curves, summary, determinism, divergence, failures."""
+
+from typing import Any
+
+import pytest
+import torch
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import store
+from models.tables import DEFAULT_PROJECT_ID, Run, RunStatus
+from tests.factories import create_run, make_spec
+from workers.execution import execute_run
+
+EPOCH_METRICS = {
+    "train_loss",
+    "penalty",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "lr",
+    "epoch_seconds",
+    "samples_per_second",
+}
+SUMMARY = {
+    "test_loss",
+    "test_acc",
+    "best_val_acc",
+    "best_epoch",
+    "train_eval_acc",
+    "generalization_gap",
+    "weight_l1",
+    "weight_l2",
+    "sparsity",
+    "n_params",
+    "train_seconds",
+}
+TIMINGS = {"epoch_seconds", "samples_per_second"}
+
+
+def run_to_end(sessions: sessionmaker[Any], **sections: Any) -> Run:
+    with sessions.begin() as session:
+        run_id = create_run(session, make_spec(**sections)).id
+    execute_run(run_id, sessions=sessions, threads=1, worker="test")
+    with sessions() as session:
+        run = store.get_run(session=session, project_id=DEFAULT_PROJECT_ID, run_id=run_id)
+        assert run is not None
+        return run
+
+
+def curves(session: Session, run_id: int) -> dict[str, list[float | None]]:
+    return store.read_metrics(session=session, run_id=run_id).series
+
+
+def test_run_succeeds_with_every_metric_and_summary(sessions: sessionmaker[Any]) -> None:
+    run = run_to_end(sessions, training={"epochs": 3}, regularization={"l2": 1e-3})
+    assert run.status == RunStatus.SUCCEEDED, run.error_message
+    assert run.epochs_done == 3
+    with sessions() as session:
+        series = curves(session, run.id)
+    assert set(series) == EPOCH_METRICS
+    assert all(len(values) == 3 for values in series.values())
+    assert all(v is not None and v > 0 for v in series["penalty"])
+    assert run.summary is not None and set(run.summary) == SUMMARY
+    gap = run.summary["train_eval_acc"] - run.summary["test_acc"]
+    assert run.summary["generalization_gap"] == pytest.approx(gap)
+    assert run.summary["n_params"] == 2 * 16 + 16 + 16 * 2 + 2
+
+
+def test_same_spec_and_seed_give_identical_curves(sessions: sessionmaker[Any]) -> None:
+    recipe = {"dropout": 0.3, "batchnorm": True, "l1": 1e-4, "weight_decay": 1e-2}
+    first = run_to_end(sessions, training={"epochs": 4}, regularization=recipe)
+    second = run_to_end(sessions, training={"epochs": 4}, regularization=recipe)
+    with sessions() as session:
+        a, b = curves(session, first.id), curves(session, second.id)
+    for name in EPOCH_METRICS - TIMINGS:
+        assert a[name] == b[name], name
+    other_seed = run_to_end(sessions, seed=1, training={"epochs": 4}, regularization=recipe)
+    with sessions() as session:
+        assert curves(session, other_seed.id)["train_loss"] != a["train_loss"]
+
+
+def test_diverging_loss_fails_as_diverged_at_that_epoch(sessions: sessionmaker[Any]) -> None:
+    run = run_to_end(
+        sessions,
+        optimizer={"name": "sgd", "lr": 10.0, "momentum": 0.99},
+        model={"hidden": [64, 64]},
+        training={"epochs": 30},
+    )
+    assert (run.status, run.error_type) == (RunStatus.FAILED, "diverged")
+    assert run.error_epoch == run.epochs_done
+    with sessions() as session:
+        series = curves(session, run.id)
+    assert series["train_loss"][-1] is None or series["train_loss"][-1] != series["train_loss"][-1]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a worker without CUDA")
+def test_unavailable_device_fails_readably(sessions: sessionmaker[Any]) -> None:
+    run = run_to_end(sessions, device="cuda")
+    assert (run.status, run.error_type) == (RunStatus.FAILED, "device_unavailable")
+    assert run.error_message and "cuda" in run.error_message
+
+
+def test_second_delivery_does_not_train_again(sessions: sessionmaker[Any]) -> None:
+    run = run_to_end(sessions)
+    assert execute_run(run.id, sessions=sessions, threads=1, worker="again") == "skipped"
+    with sessions() as session:
+        again = store.get_run(session=session, project_id=DEFAULT_PROJECT_ID, run_id=run.id)
+        assert again is not None and again.attempts == 1
