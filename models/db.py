@@ -24,7 +24,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class _SqliteDouble(Double):
+class _SqliteDouble(Double[float]):
     """A SQLite double whose values reach the driver unconverted (NaN travels as text)."""
 
     def bind_processor(self, dialect: Dialect) -> None:

@@ -7,10 +7,10 @@ import torch.nn.functional as F  # noqa: N812
 
 from models.plan import BatchNorm, Dense, Dropout, Plan
 from models.spec import ExperimentSpec
+from tests.factories import spec_dict
 from workers.backends.torch_backend import TorchTrainer, build_module
 from workers.datasets import DatasetArrays, Split
 from workers.init_weights import LayerWeights
-from tests.factories import spec_dict
 
 
 def tiny_data(x: np.ndarray, y: np.ndarray) -> DatasetArrays:
@@ -98,9 +98,9 @@ def test_bn_momentum_weighs_the_new_batch() -> None:
     batch = torch.tensor([[1.0, 2.0, 3.0], [3.0, 6.0, 9.0]])
     module.train()
     module(batch)
-    bn = module[0]
-    torch.testing.assert_close(bn.running_mean, 0.3 * batch.mean(dim=0))
-    assert bn.eps == 1e-5
+    layer = module[0]
+    torch.testing.assert_close(layer.running_mean, 0.3 * batch.mean(dim=0))
+    assert layer.eps == 1e-5
 
 
 def test_dropout_is_inverted_and_identity_in_eval() -> None:
