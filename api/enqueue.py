@@ -20,10 +20,12 @@ def _client() -> Celery:
     return client
 
 
-def enqueue_run(run_id: int, backend: str) -> bool:
+def enqueue_run(run_id: int, backend: str, device: str) -> bool:
     """Send one run id to its backend's queue; False (and logged) if the broker refused."""
     try:
-        _client().send_task(TRAIN_RUN_TASK, args=[run_id], queue=queue_for(backend), retry=False)
+        _client().send_task(
+            TRAIN_RUN_TASK, args=[run_id], queue=queue_for(backend, device), retry=False
+        )
     except Exception:
         # The run is committed and stays queued: the database, not the queue, is the truth.
         log.exception("could not enqueue run %s; it stays queued", run_id)

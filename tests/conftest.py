@@ -3,6 +3,7 @@
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +44,9 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["REGLAB_HOME"] = str(tmp_path_factory.mktemp("reglab-home"))
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh, migrated Postgres database for this test session, dropped afterwards."""
+@contextmanager
+def scratch_postgres() -> Iterator[str]:
+    """An empty Postgres database that exists for the duration of the block."""
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     name = f"reglab_test_{uuid.uuid4().hex[:10]}"
     try:
@@ -54,12 +55,20 @@ def postgres_url() -> Iterator[str]:
     except Exception:
         admin.dispose()
         unavailable(f"Postgres at {POSTGRES_ADMIN_URL}")
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    migrate(url)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated Postgres database for this test session, dropped afterwards."""
+    with scratch_postgres() as url:
+        migrate(url)
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -3,14 +3,10 @@
 from celery import Celery
 from kombu import Queue  # type: ignore[attr-defined]
 
-from models.queue import queue_for
 from workers.settings import get_settings
 
 settings = get_settings()
-served_queues = [
-    Queue(queue_for(name.strip()))  # type: ignore[no-untyped-call]
-    for name in settings.backends.split(",")
-]
+served_queues = [Queue(name) for name in settings.served_queues()]  # type: ignore[no-untyped-call]
 app = Celery("reglab", broker=settings.resolved_broker_url(), include=["workers.tasks"])
 app.conf.update(
     broker_transport_options=settings.broker_transport_options(),

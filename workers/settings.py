@@ -5,6 +5,7 @@ from functools import lru_cache
 
 from pydantic import Field
 
+from models.queue import queue_for
 from models.settings import Settings as SharedSettings
 
 
@@ -23,6 +24,16 @@ class Settings(SharedSettings):
     backends: str = Field(
         default="torch", description="Comma-separated backends whose queues this worker serves."
     )
+
+    cuda: bool = Field(
+        default=False, description="Also serve runs that demand `device: cuda` (GPU workers)."
+    )
+
+    def served_queues(self) -> list[str]:
+        """Queue names this worker consumes."""
+        backends = [name.strip() for name in self.backends.split(",") if name.strip()]
+        devices = ["auto", "cuda"] if self.cuda else ["auto"]
+        return [queue_for(b, d) for b in backends for d in devices]
 
     def thread_budget(self) -> int:
         """Threads per run such that concurrency x threads <= cores."""

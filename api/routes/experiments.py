@@ -38,7 +38,7 @@ def create_experiment(
     )
     session.commit()
     for run in experiment.runs:
-        enqueue_run(run.id, run.backend)
+        enqueue_run(run.id, run.backend, run.spec["device"])
     response.headers["Location"] = f"/experiments/{experiment.id}"
     return _read(experiment)
 

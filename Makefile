@@ -1,0 +1,35 @@
+# `make run` starts reglab on this machine; `make test` runs the whole suite.
+# Both create .venv and install what they need on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint pytest bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[torch,dev]'
+	touch $@
+
+install: $(STAMP)
+
+run: $(STAMP)
+	VENV=$(VENV) ./scripts/run_local.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest
+
+test: lint pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/train_overhead.py
+	$(BIN)/python bench/api_latency.py
+
+clean:
+	rm -rf $(VENV) .reglab .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,150 @@
+"""Real processes for integration tests: start them, wait on them with deadlines, stop them."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from tests.conftest import ROOT
+
+T = TypeVar("T")
+EPOCH_METRICS = {
+    "train_loss",
+    "penalty",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "lr",
+    "epoch_seconds",
+    "samples_per_second",
+}
+TERMINAL = {"succeeded", "failed", "cancelled", "pruned"}
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def process_env(overrides: dict[str, str]) -> dict[str, str]:
+    """This environment with the venv's bin first on PATH (so `celery`, `python` are ours)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGLAB_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(overrides)
+    return env
+
+
+def poll(check: Callable[[], T | None], *, timeout: float, interval: float = 0.1) -> T:
+    """Call `check` until it returns something other than None, or fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result is not None:
+            return result
+        time.sleep(interval)
+    raise TimeoutError(f"condition not met within {timeout} s")
+
+
+@contextmanager
+def running(command: Sequence[str], env: dict[str, str], log: Path) -> Iterator[None]:
+    """Run `command` in its own process group for the duration of the block."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            yield
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+
+
+def wait_healthy(base_url: str, timeout: float = 60) -> None:
+    """Wait until the API answers /health with 200."""
+
+    def healthy() -> bool | None:
+        try:
+            return httpx.get(f"{base_url}/health", timeout=2).status_code == 200 or None
+        except httpx.HTTPError:
+            return None
+
+    poll(healthy, timeout=timeout, interval=0.2)
+
+
+def submit(base_url: str, body: dict[str, Any]) -> int:
+    """POST an experiment and return its first run id."""
+    response = httpx.post(f"{base_url}/experiments", json=body, timeout=10)
+    assert response.status_code == 202, response.text
+    return int(response.json()["runs"][0]["id"])
+
+
+def wait_terminal(base_url: str, run_id: int, timeout: float) -> dict[str, Any]:
+    """Poll a run until it reaches a terminal status and return it."""
+
+    def terminal() -> dict[str, Any] | None:
+        run: dict[str, Any] = httpx.get(f"{base_url}/runs/{run_id}", timeout=5).json()
+        return run if run["status"] in TERMINAL else None
+
+    return poll(terminal, timeout=timeout, interval=0.2)
+
+
+def example_body() -> dict[str, Any]:
+    """The README's example request, exactly as shipped."""
+    body: dict[str, Any] = json.loads((ROOT / "examples" / "digits_mlp.json").read_text())
+    return body
+
+
+def assert_digits_example_trains(base_url: str) -> None:
+    """The README example: 15 epochs of every metric and test_acc >= 0.90."""
+    run_id = submit(base_url, example_body())
+    run = wait_terminal(base_url, run_id, timeout=180)
+    assert run["status"] == "succeeded", run
+    assert run["epochs_done"] == 15
+    metrics = httpx.get(f"{base_url}/runs/{run_id}/metrics", timeout=10).json()
+    assert metrics["epochs"] == list(range(1, 16))
+    assert set(metrics["series"]) == EPOCH_METRICS
+    assert all(len(v) == 15 and None not in v for v in metrics["series"].values())
+    assert run["summary"]["test_acc"] >= 0.90, run["summary"]
+
+
+def assert_curves_grow_while_training(base_url: str) -> None:
+    """A 30-epoch run shows more epochs on each read while it trains."""
+    body = {
+        "name": "growing",
+        "spec": {
+            "dataset": {"name": "classification", "n_samples": 20000},
+            "model": {"hidden": [128, 64]},
+            "training": {"epochs": 30, "batch_size": 32},
+        },
+    }
+    run_id = submit(base_url, body)
+    seen: list[int] = []
+
+    def finished() -> bool | None:
+        read = httpx.get(
+            f"{base_url}/runs/{run_id}/metrics", params={"keys": "train_loss"}, timeout=5
+        ).json()
+        seen.append(len(read["epochs"]))
+        return True if seen[-1] == 30 else None
+
+    poll(finished, timeout=180, interval=0.1)
+    partial = sorted({n for n in seen if 0 < n < 30})
+    assert len(partial) >= 3, seen
+    assert seen == sorted(seen), "epochs only ever grow"
+    assert wait_terminal(base_url, run_id, timeout=30)["status"] == "succeeded"
