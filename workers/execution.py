@@ -1,7 +1,7 @@
 """Runs one run against the store: claim, train, write epochs as they end, finish."""
 
 import logging
-from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import sessionmaker
@@ -11,49 +11,71 @@ from models.spec import ExperimentSpec
 from models.store import RunError
 from models.tables import RunStatus
 from workers.backends.base import DeviceUnavailableError
-from workers.runner import train
+from workers.epoch_recorder import EpochRecorder
+from workers.runner import Outcome, train
 
 log = logging.getLogger(__name__)
 
 
-def execute_run(run_id: int, *, sessions: sessionmaker[Any], threads: int, worker: str) -> str:
-    """Train a queued run to a terminal status; a duplicate delivery returns without training."""
+@dataclass(frozen=True)
+class RunResult:
+    """What gets written when a run ends."""
+
+    status: RunStatus
+    summary: dict[str, float] = field(default_factory=dict)
+    error: RunError | None = None
+
+
+def _claim(run_id: int, sessions: sessionmaker[Any], worker: str) -> ExperimentSpec | None:
+    """Claim a queued run and return its spec; None if it is not queued (duplicate delivery)."""
     with sessions.begin() as session:
         if not store.claim_run(session=session, run_id=run_id, worker=worker):
-            log.info("run %s is not queued; skipping this delivery", run_id)
-            return "skipped"
+            return None
         run = store.load_run(session=session, run_id=run_id)
         assert run is not None
-        spec = ExperimentSpec.model_validate(run.spec)
-    last_epoch = 0
+        return ExperimentSpec.model_validate(run.spec)
 
-    def on_epoch(epoch: int, values: Mapping[str, float]) -> None:
-        nonlocal last_epoch
-        with sessions.begin() as session:
-            store.record_epoch(session=session, run_id=run_id, epoch=epoch, values=values)
-        last_epoch = epoch
 
-    status, summary, error = RunStatus.SUCCEEDED, None, None
+def _result_of(outcome: Outcome) -> RunResult:
+    if outcome.diverged_at is None:
+        return RunResult(RunStatus.SUCCEEDED, summary=outcome.summary)
+    message = (
+        f"train_loss became non-finite at epoch {outcome.diverged_at}; try a lower optimizer.lr"
+    )
+    return RunResult(RunStatus.FAILED, error=RunError("diverged", message, outcome.diverged_at))
+
+
+def execute_run(
+    run_id: int,
+    *,
+    sessions: sessionmaker[Any],
+    threads: int,
+    worker: str,
+    flush_seconds: float = 0.25,
+) -> str:
+    """Train a queued run to a terminal status; a duplicate delivery returns without training."""
+    spec = _claim(run_id, sessions, worker)
+    if spec is None:
+        log.info("run %s is not queued; skipping this delivery", run_id)
+        return "skipped"
+    # Synchronous writes on purpose: a writer thread measured slower here (the GIL).
+    recorder = EpochRecorder(run_id, sessions, flush_seconds)
     try:
-        outcome = train(spec, threads=threads, on_epoch=on_epoch)
+        result = _result_of(train(spec, threads=threads, on_epoch=recorder))
     except DeviceUnavailableError as exc:
-        status, error = RunStatus.FAILED, RunError("device_unavailable", str(exc))
+        result = RunResult(RunStatus.FAILED, error=RunError("device_unavailable", str(exc)))
     except Exception as exc:
         log.exception("run %s failed", run_id)
-        message = f"{type(exc).__name__}: {exc}"
-        status, error = RunStatus.FAILED, RunError("exception", message, last_epoch + 1)
-    else:
-        if outcome.diverged_at is not None:
-            status = RunStatus.FAILED
-            error = RunError(
-                "diverged",
-                f"train_loss became non-finite at epoch {outcome.diverged_at}; "
-                "try a lower optimizer.lr",
-                outcome.diverged_at,
-            )
-        summary = outcome.summary
+        error = RunError("exception", f"{type(exc).__name__}: {exc}", recorder.last_epoch + 1)
+        result = RunResult(RunStatus.FAILED, error=error)
+    finally:
+        recorder.flush()
     with sessions.begin() as session:
         store.finish_run(
-            session=session, run_id=run_id, status=status, summary=summary, error=error
+            session=session,
+            run_id=run_id,
+            status=result.status,
+            summary=result.summary,
+            error=result.error,
         )
-    return str(status)
+    return str(result.status)

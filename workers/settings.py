@@ -25,6 +25,12 @@ class Settings(SharedSettings):
         default="torch", description="Comma-separated backends whose queues this worker serves."
     )
 
+    metrics_flush_seconds: float = Field(
+        default=0.25,
+        ge=0.0,
+        le=60.0,
+        description="Epochs ending faster than this are committed together (0: every epoch).",
+    )
     cuda: bool = Field(
         default=False, description="Also serve runs that demand `device: cuda` (GPU workers)."
     )

@@ -27,6 +27,11 @@ def _sessions() -> sessionmaker[Any]:
 def train_run(run_id: int) -> str:
     """Claim the run, train it and record its curves and outcome; returns the final status."""
     worker = f"{socket.gethostname()}:{os.getpid()}"
+    settings = get_settings()
     return execute_run(
-        run_id, sessions=_sessions(), threads=get_settings().thread_budget(), worker=worker
+        run_id,
+        sessions=_sessions(),
+        threads=settings.thread_budget(),
+        worker=worker,
+        flush_seconds=settings.metrics_flush_seconds,
     )

@@ -1,7 +1,7 @@
 """Every SQL query reglab makes; callers pass a session and own the transaction."""
 
 from models.store.experiments import create_experiment, get_experiment, list_experiments
-from models.store.metrics import MetricSeries, read_metrics, record_epoch
+from models.store.metrics import MetricSeries, read_metrics, record_epochs
 from models.store.pages import Page
 from models.store.runs import (
     RunError,
@@ -25,5 +25,5 @@ __all__ = [
     "list_runs",
     "load_run",
     "read_metrics",
-    "record_epoch",
+    "record_epochs",
 ]

@@ -19,11 +19,19 @@ class MetricSeries:
     series: dict[str, list[float | None]]
 
 
-def record_epoch(*, session: Session, run_id: int, epoch: int, values: Mapping[str, float]) -> None:
-    """Write one epoch's metrics in one statement and advance the run's `epochs_done`."""
-    rows = [{"run_id": run_id, "name": k, "epoch": epoch, "value": v} for k, v in values.items()]
+def record_epochs(
+    *, session: Session, run_id: int, epochs: Mapping[int, Mapping[str, float]]
+) -> None:
+    """Write whole epochs' metrics in one statement and advance the run's `epochs_done`."""
+    if not epochs:
+        return
+    rows = [
+        {"run_id": run_id, "name": name, "epoch": epoch, "value": value}
+        for epoch, values in epochs.items()
+        for name, value in values.items()
+    ]
     upsert(session=session, table=Metric, rows=rows, keys=("run_id", "name", "epoch"))
-    session.execute(update(Run).where(Run.id == run_id).values(epochs_done=epoch))
+    session.execute(update(Run).where(Run.id == run_id).values(epochs_done=max(epochs)))
 
 
 def _sampled_epochs(last_epoch: int, max_points: int) -> list[int]:

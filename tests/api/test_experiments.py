@@ -87,7 +87,7 @@ def test_metrics_shape_keys_downsampling_and_nan(
         for epoch in range(1, 101):
             loss = math.nan if epoch == 100 else 1.0 / epoch
             values = {"train_loss": loss, "val_acc": epoch / 100}
-            store.record_epoch(session=session, run_id=run_id, epoch=epoch, values=values)
+            store.record_epochs(session=session, run_id=run_id, epochs={epoch: values})
     full = client.get(f"/runs/{run_id}/metrics").json()
     assert full["run_id"] == run_id and full["epochs"] == list(range(1, 101))
     assert full["series"]["train_loss"][-1] is None  # NaN in the store, null in JSON

@@ -23,9 +23,9 @@ def test_claim_is_conditional(session: Session) -> None:
 
 def test_epoch_writes_are_idempotent_and_keep_nan(session: Session) -> None:
     run = create_run(session)
-    store.record_epoch(session=session, run_id=run.id, epoch=1, values={"a": 1.0, "b": 2.0})
-    store.record_epoch(session=session, run_id=run.id, epoch=1, values={"a": 1.5, "b": 2.0})
-    store.record_epoch(session=session, run_id=run.id, epoch=2, values={"a": math.nan})
+    store.record_epochs(session=session, run_id=run.id, epochs={1: {"a": 1.0, "b": 2.0}})
+    store.record_epochs(session=session, run_id=run.id, epochs={1: {"a": 1.5, "b": 2.0}})
+    store.record_epochs(session=session, run_id=run.id, epochs={2: {"a": math.nan}})
     count = session.scalar(select(func.count()).where(Metric.run_id == run.id))
     assert count == 3
     curves = store.read_metrics(session=session, run_id=run.id)
@@ -40,8 +40,8 @@ def test_epoch_writes_are_idempotent_and_keep_nan(session: Session) -> None:
 def test_read_metrics_keys_and_downsampling(session: Session) -> None:
     run = create_run(session)
     for epoch in range(1, 1001):
-        store.record_epoch(
-            session=session, run_id=run.id, epoch=epoch, values={"x": epoch, "y": -epoch}
+        store.record_epochs(
+            session=session, run_id=run.id, epochs={epoch: {"x": epoch, "y": -epoch}}
         )
     curves = store.read_metrics(session=session, run_id=run.id, keys=["x"], max_points=50)
     assert list(curves.series) == ["x"]

@@ -1,5 +1,7 @@
 """PyTorch backend: builds the plan as an nn.Sequential and trains on in-memory tensors."""
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
@@ -120,27 +122,29 @@ class TorchTrainer:
             for name, split in (("train", data.train), ("val", data.val), ("test", data.test))
         }
 
+    def _kernel_total(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        return torch.stack([fn(k).sum() for k in self.kernels]).sum()
+
     def _penalty_term(self) -> torch.Tensor:
-        term = torch.zeros((), device=self._device)
+        """l1 * sum|w| + l2 * sum(w^2) over kernels, as a differentiable scalar."""
+        term = self.l2 * self._kernel_total(torch.square) if self.l2 else None
         if self.l1:
-            term = term + self.l1 * sum(k.abs().sum() for k in self.kernels)
-        if self.l2:
-            term = term + self.l2 * sum(k.square().sum() for k in self.kernels)
-        return term
+            l1_term = self.l1 * self._kernel_total(torch.abs)
+            term = l1_term if term is None else term + l1_term
+        return term if term is not None else torch.zeros((), device=self._device)
 
     def train_epoch(self, order: NDArray[np.int64]) -> LossAcc:
         """One pass in the given order; the penalty joins the loss, decay the step."""
         x, y = self.splits["train"]
         self.model.train()
         index = torch.from_numpy(order).to(self._device)
-        loss_sum = torch.zeros((), device=self._device)
-        correct = torch.zeros((), device=self._device, dtype=torch.int64)
         penalized = bool(self.l1 or self.l2)
+        # Per-batch results stay on the device and are reduced once per epoch (no syncs).
+        losses, predictions = [], []
         for start in range(0, len(index), self.batch_size):
             batch = index[start : start + self.batch_size]
-            xb, yb = x[batch], y[batch]
-            logits = self.model(xb)
-            data_loss = F.cross_entropy(logits, yb)
+            logits = self.model(x[batch])
+            data_loss = F.cross_entropy(logits, y[batch])
             loss = data_loss + self._penalty_term() if penalized else data_loss
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
@@ -149,9 +153,13 @@ class TorchTrainer:
                 with torch.no_grad():
                     torch._foreach_mul_(self.kernels, self.decay)
             self.optimizer.step()
-            loss_sum += data_loss.detach() * len(batch)
-            correct += (logits.detach().argmax(dim=1) == yb).sum()
+            losses.append(data_loss.detach())
+            predictions.append(logits.detach().argmax(dim=1))
+        sizes = torch.full((len(losses),), float(self.batch_size), device=self._device)
+        sizes[-1] = len(index) - self.batch_size * (len(losses) - 1)
         n = len(index)
+        loss_sum = torch.dot(torch.stack(losses), sizes)
+        correct = (torch.cat(predictions) == y[index]).sum()
         return LossAcc(loss=loss_sum.item() / n, acc=correct.item() / n)
 
     @torch.no_grad()

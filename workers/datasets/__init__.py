@@ -1,6 +1,7 @@
 """Dataset loaders: deterministic numpy arrays, stratified splits, train-only standardization."""
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -47,8 +48,13 @@ def _stratified_split(
     return rng.permutation(np.concatenate(rest)), rng.permutation(np.concatenate(held))
 
 
+@lru_cache(maxsize=2)
 def load_dataset(spec: DatasetSpec) -> DatasetArrays:
-    """Generate the dataset, split it (stratified, seeded) and standardize it."""
+    """Generate the dataset, split it (stratified, seeded) and standardize it.
+
+    Cached per process: a worker training a sweep on one dataset generates it once.
+    Callers share the arrays and must not write to them (backends wrap them without copying).
+    """
     x, y, n_classes = generate(spec)
     rng = np.random.default_rng(spec.seed)
     rest, test = _stratified_split(y, spec.test_fraction, rng)

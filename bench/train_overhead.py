@@ -1,0 +1,158 @@
+"""Samples/s of reglab's training path against a hand-written torch loop, same process.
+
+The service path is `workers.execution.execute_run`, exactly what a worker runs for a run
+id: claim, runner (plan, backend, batch order, per-epoch eval and penalty, summary), every
+epoch's metrics committed to a real store, terminal write. The baseline is the loop a user
+would write by hand for the same network, data and optimizer: in-memory tensors, a
+validation pass per epoch. Dataset generation is outside both timings (a worker caches it).
+
+Runs alternate (baseline, service, ...). This VM shares its cores, so wall-clock figures
+swing by 10-20 % between runs; the process CPU time of each run is steadier and its ratio
+is printed beside the wall-clock one.
+
+    python bench/train_overhead.py [--repeats 15] [--threads N]
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402, N812
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
+from torch import nn  # noqa: E402
+
+from models import store  # noqa: E402
+from models.db import make_engine, make_sessionmaker  # noqa: E402
+from models.spec import ExperimentSpec  # noqa: E402
+from models.tables import DEFAULT_PROJECT_ID  # noqa: E402
+from workers.datasets import load_dataset  # noqa: E402
+from workers.execution import execute_run  # noqa: E402
+
+WORKLOADS: dict[str, dict[str, Any]] = {
+    "digits mlp (brief example)": {
+        "dataset": {"name": "digits"},
+        "model": {"hidden": [128, 64]},
+        "regularization": {"dropout": 0.2, "batchnorm": True, "l2": 1e-4},
+        "training": {"epochs": 15, "batch_size": 64},
+    },
+    "classification 20k mlp": {
+        "dataset": {"name": "classification", "n_samples": 20000},
+        "model": {"hidden": [256, 128]},
+        "regularization": {"dropout": 0.2, "batchnorm": True, "l2": 1e-4},
+        "training": {"epochs": 5, "batch_size": 64},
+    },
+}
+Timing = tuple[float, float]  # (wall seconds, process CPU seconds)
+
+
+def timed(fn: Callable[[], object]) -> Timing:
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def bare_loop(spec: ExperimentSpec) -> Timing:
+    """The hand-written baseline for an MLP spec with dropout, batch norm and L2."""
+    data = load_dataset(spec.dataset)
+    p, l2 = spec.regularization.dropout, spec.regularization.l2
+    assert isinstance(p, float)
+
+    def run() -> None:
+        torch.manual_seed(spec.seed)
+        x, y = torch.from_numpy(data.train.x), torch.from_numpy(data.train.y)
+        xv, yv = torch.from_numpy(data.val.x), torch.from_numpy(data.val.y)
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = x[0].numel()
+        for hidden in spec.model.hidden:
+            layers += [nn.Linear(width, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Dropout(p)]
+            width = hidden
+        model = nn.Sequential(*layers, nn.Linear(width, data.n_classes))
+        kernels = [m.weight for m in model if isinstance(m, nn.Linear)]
+        opt = torch.optim.Adam(model.parameters(), lr=spec.optimizer.lr)
+        bs, n = spec.training.batch_size, len(y)
+        for _ in range(spec.training.epochs):
+            model.train()
+            perm = torch.randperm(n)
+            for i in range(0, n, bs):
+                idx = perm[i : i + bs]
+                out = model(x[idx])
+                loss = F.cross_entropy(out, y[idx]) + l2 * sum(k.square().sum() for k in kernels)
+                opt.zero_grad()
+                loss.backward()  # type: ignore[no-untyped-call]
+                opt.step()
+            model.eval()
+            with torch.no_grad():
+                F.cross_entropy(model(xv), yv).item()
+
+    return timed(run)
+
+
+def service_path(spec: ExperimentSpec, sessions: Any, threads: int) -> Timing:
+    """What a worker does with a run id, timed from claim to terminal write."""
+    with sessions.begin() as session:
+        experiment = store.create_experiment(
+            session=session, project_id=DEFAULT_PROJECT_ID, name="bench", spec=spec.model_dump()
+        )
+        run_id = experiment.runs[0].id
+    outcome: list[str] = []
+    timing = timed(
+        lambda: outcome.append(
+            execute_run(run_id, sessions=sessions, threads=threads, worker="bench")
+        )
+    )
+    assert outcome == ["succeeded"], outcome
+    return timing
+
+
+def migrated_store(tmp: str) -> str:
+    url = os.environ.get("REGLAB_DATABASE_URL") or f"sqlite:///{tmp}/bench.sqlite"
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, "head")
+    return url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        url = migrated_store(tmp)
+        sessions = make_sessionmaker(make_engine(url))
+        print(f"store {url.split('@')[-1]}, {args.threads} threads, torch {torch.__version__}")
+        for name, sections in WORKLOADS.items():
+            spec = ExperimentSpec.model_validate({"seed": 0, **sections})
+            samples = len(load_dataset(spec.dataset).train) * spec.training.epochs
+            bare_loop(spec), service_path(spec, sessions, args.threads)  # warm-up
+            bare, service = [], []
+            for _ in range(args.repeats):
+                bare.append(bare_loop(spec))
+                service.append(service_path(spec, sessions, args.threads))
+            bare_wall = statistics.median(t[0] for t in bare)
+            service_wall = statistics.median(t[0] for t in service)
+            cpu_ratio = statistics.median(t[1] for t in bare) / statistics.median(
+                t[1] for t in service
+            )
+            print(
+                f"{name:27s} median samples/s: bare torch {samples / bare_wall:8,.0f}  "
+                f"reglab {samples / service_wall:8,.0f}  ratio {bare_wall / service_wall:.3f}  "
+                f"| CPU-time ratio {cpu_ratio:.3f}  (target >= 0.95)"
+            )
+
+
+if __name__ == "__main__":
+    main()
