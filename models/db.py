@@ -54,6 +54,10 @@ class FaithfulFloat(TypeDecorator[float]):
         """Read the text 'NaN' back as a float."""
         return None if value is None else float(value)
 
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        """Only SQLite needs converting: elsewhere, skip the per-row call on long reads."""
+        return super().result_processor(dialect, coltype) if dialect.name == "sqlite" else None
+
 
 class UtcDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC timestamp on every dialect (SQLite returns naive values)."""

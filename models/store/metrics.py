@@ -1,10 +1,10 @@
 """Per-epoch metric writes and reads, downsampled on the server."""
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from models.store.upsert import upsert
@@ -34,12 +34,6 @@ def record_epochs(
     session.execute(update(Run).where(Run.id == run_id).values(epochs_done=max(epochs)))
 
 
-def _sampled_epochs(last_epoch: int, max_points: int) -> list[int]:
-    """At most `max_points` epochs evenly spread over 1..last_epoch, both ends included."""
-    picks = np.unique(np.round(np.linspace(1, last_epoch, num=max_points)).astype(int))
-    return [int(e) for e in picks]
-
-
 def read_metrics(
     *,
     session: Session,
@@ -47,14 +41,19 @@ def read_metrics(
     keys: Sequence[str] | None = None,
     max_points: int | None = None,
 ) -> MetricSeries:
-    """A run's curves, restricted to `keys` and thinned to at most `max_points` epochs."""
+    """A run's curves, restricted to `keys` and thinned to at most `max_points` epochs.
+
+    Thinning keeps every `stride`-th epoch from the first, plus the last, and happens in
+    SQL so a long history is never shipped whole to be discarded.
+    """
     query = select(Metric.epoch, Metric.name, Metric.value).where(Metric.run_id == run_id)
     if keys:
         query = query.where(Metric.name.in_(keys))
     if max_points is not None:
-        last = session.scalar(select(func.max(Metric.epoch)).where(Metric.run_id == run_id))
-        if last is not None and last > max_points:
-            query = query.where(Metric.epoch.in_(_sampled_epochs(last, max_points)))
+        last = session.scalar(select(Run.epochs_done).where(Run.id == run_id)) or 0
+        stride = math.ceil((last - 1) / (max_points - 1)) if max_points > 1 else last
+        if stride > 1:
+            query = query.where(or_((Metric.epoch - 1) % stride == 0, Metric.epoch == last))
     by_name: dict[str, dict[int, float]] = {}
     epochs: set[int] = set()
     for epoch, name, value in session.execute(query):
