@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -32,7 +31,6 @@ from models.tables import Run, RunStatus  # noqa: E402
 from tests.conftest import REDIS_URL, migrate, scratch_postgres  # noqa: E402
 from tests.integration.stack import (  # noqa: E402
     free_port,
-    poll,
     process_env,
     running,
     submit,
@@ -106,8 +104,19 @@ def empty_broker(env: dict[str, str]) -> None:
 
 
 def bench_stack(kind: str) -> None:
-    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        home = Path(tmp)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            measure(kind, Path(tmp))
+        except Exception:
+            for log in sorted(Path(tmp).glob("*.log")):
+                print(
+                    f"--- last lines of {log.name}", *log.read_text().splitlines()[-15:], sep="\n"
+                )
+            raise
+
+
+def measure(kind: str, home: Path) -> None:
+    with ExitStack() as stack:
         port = free_port()
         env = stack.enter_context(stack_env(kind, home))
         env["REGLAB_PORT"] = str(port)

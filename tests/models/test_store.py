@@ -46,7 +46,7 @@ def test_read_metrics_keys_and_downsampling(session: Session) -> None:
     curves = store.read_metrics(session=session, run_id=run.id, keys=["x"], max_points=50)
     assert list(curves.series) == ["x"]
     assert 45 <= len(curves.epochs) <= 50
-    assert len({b - a for a, b in zip(curves.epochs[:-2], curves.epochs[1:-1])}) == 1
+    assert len({b - a for a, b in zip(curves.epochs[:-2], curves.epochs[1:-1], strict=False)}) == 1
     assert curves.epochs[0] == 1 and curves.epochs[-1] == 1000
     assert curves.series["x"] == [float(e) for e in curves.epochs]
 
