@@ -6,6 +6,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from models.metric_names import SUMMARY_METRICS
 from models.spec import ExperimentSpec
 from models.tables import RunStatus
 
@@ -55,7 +56,7 @@ class RunRead(BaseModel):
     epochs_done: int = Field(description="Epochs whose metrics are stored.")
     attempts: int = Field(description="Times a worker has claimed this run.")
     summary: dict[str, JsonFloat] | None = Field(
-        description="Final figures once succeeded: test_acc, generalization_gap, sparsity, ..."
+        description=f"Final figures once succeeded: {', '.join(SUMMARY_METRICS)}."
     )
     error: RunErrorRead | None
     created_at: datetime

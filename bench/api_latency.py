@@ -27,6 +27,7 @@ from sqlalchemy import update  # noqa: E402
 
 from models import store  # noqa: E402
 from models.db import make_engine, make_sessionmaker  # noqa: E402
+from models.metric_names import EPOCH_METRICS  # noqa: E402
 from models.tables import Run, RunStatus  # noqa: E402
 from tests.conftest import REDIS_URL, migrate, scratch_postgres  # noqa: E402
 from tests.integration.stack import (  # noqa: E402
@@ -38,8 +39,6 @@ from tests.integration.stack import (  # noqa: E402
     wait_terminal,
 )
 
-METRICS = ["train_loss", "penalty", "train_acc", "val_loss", "val_acc", "lr", "epoch_seconds"]
-METRICS.append("samples_per_second")
 TINY = {
     "name": "tiny",
     "spec": {
@@ -70,7 +69,7 @@ def seed_long_history(database_url: str, run_id: int, epochs: int) -> None:
     sessions = make_sessionmaker(make_engine(database_url))
     for first in range(1, epochs + 1, 1000):
         chunk = {
-            e: {m: 1.0 / e + i for i, m in enumerate(METRICS)}
+            e: {m: 1.0 / e + i for i, m in enumerate(EPOCH_METRICS)}
             for e in range(first, min(first + 1000, epochs + 1))
         }
         with sessions.begin() as session:

@@ -8,6 +8,7 @@ from api.deps import ProjectDep, SessionDep
 from api.routes.experiments import Cursor, Limit
 from api.schemas import MetricsRead, Page, RunErrorRead, RunRead
 from models import store
+from models.metric_names import EPOCH_METRICS
 from models.tables import Run
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -66,7 +67,8 @@ def get_run_metrics(
     keys: Annotated[
         str | None,
         Query(
-            description="Comma-separated series to return; all when omitted.",
+            description="Comma-separated series to return; all when omitted. Per-epoch "
+            f"series: {', '.join(EPOCH_METRICS)}.",
             examples=["train_loss,val_acc"],
         ),
     ] = None,

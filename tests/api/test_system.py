@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import ROOT
@@ -32,18 +33,12 @@ def test_docs_page_needs_no_internet(client: TestClient) -> None:
     assert "example" in spec_schema
 
 
-def test_api_process_imports_no_framework() -> None:
+@pytest.mark.parametrize(
+    "modules", ["api.main", "workers.celery_app, workers.tasks"], ids=["api", "worker-parent"]
+)
+def test_processes_that_fork_or_serve_import_no_framework(modules: str) -> None:
     code = (
-        "import sys, api.main; "
-        "bad = [m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules]; "
-        "assert not bad, bad"
-    )
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
-
-
-def test_worker_parent_imports_no_framework() -> None:
-    code = (
-        "import sys, workers.celery_app, workers.tasks; "
+        f"import sys, {modules}; "
         "bad = [m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules]; "
         "assert not bad, bad"
     )
