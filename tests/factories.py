@@ -2,11 +2,12 @@
 
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from models import store
 from models.spec import ExperimentSpec
 from models.tables import DEFAULT_PROJECT_ID, Run
+from workers.execution import execute_run
 
 
 def spec_dict(**sections: Any) -> dict[str, Any]:
@@ -37,3 +38,14 @@ def create_run(session: Session, spec: ExperimentSpec | None = None, name: str =
         session=session, project_id=DEFAULT_PROJECT_ID, name=name, spec=spec.model_dump()
     )
     return experiment.runs[0]
+
+
+def run_to_end(sessions: sessionmaker[Any], **sections: Any) -> Run:
+    """Create a run from `make_spec(**sections)`, execute it in-process and reload it."""
+    with sessions.begin() as session:
+        run_id = create_run(session, make_spec(**sections)).id
+    execute_run(run_id, sessions=sessions, threads=1, worker="test")
+    with sessions() as session:
+        run = store.get_run(session=session, project_id=DEFAULT_PROJECT_ID, run_id=run_id)
+        assert run is not None
+        return run

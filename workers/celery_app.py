@@ -16,5 +16,4 @@ app.conf.update(
     task_ignore_result=True,  # results live in SQL, not in a result backend
     worker_concurrency=settings.concurrency,
     task_queues=served_queues,  # without -Q, a worker consumes exactly these
-    worker_hijack_root_logger=False,
 )

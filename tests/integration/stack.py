@@ -101,6 +101,22 @@ def example_body() -> dict[str, Any]:
     return body
 
 
+def assert_failure_leaves_worker_serving(base_url: str) -> None:
+    """A run whose loss diverges fails readably; the worker then takes the next run."""
+    body = {
+        "name": "diverges",
+        "spec": {
+            "dataset": {"name": "moons", "n_samples": 300},
+            "model": {"hidden": [64, 64]},
+            "optimizer": {"name": "sgd", "lr": 10.0, "momentum": 0.99},
+            "training": {"epochs": 30},
+        },
+    }
+    run = wait_terminal(base_url, submit(base_url, body), timeout=120)
+    assert (run["status"], run["error"]["type"]) == ("failed", "diverged"), run
+    assert run["error"]["epoch"] == run["epochs_done"] and "optimizer.lr" in run["error"]["message"]
+
+
 def assert_digits_example_trains(base_url: str) -> None:
     """The README example: 15 epochs of every metric and test_acc >= 0.90."""
     run_id = submit(base_url, example_body())
@@ -139,3 +155,11 @@ def assert_curves_grow_while_training(base_url: str) -> None:
     assert len(partial) >= 3, seen
     assert seen == sorted(seen), "epochs only ever grow"
     assert wait_terminal(base_url, run_id, timeout=30)["status"] == "succeeded"
+
+
+def assert_stack_serves(base_url: str) -> None:
+    """The acceptance path of a whole stack: failure handling, the example, live curves."""
+    wait_healthy(base_url)
+    assert_failure_leaves_worker_serving(base_url)
+    assert_digits_example_trains(base_url)
+    assert_curves_grow_while_training(base_url)

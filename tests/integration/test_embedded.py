@@ -5,12 +5,10 @@ from pathlib import Path
 import pytest
 
 from tests.integration.stack import (
-    assert_curves_grow_while_training,
-    assert_digits_example_trains,
+    assert_stack_serves,
     free_port,
     process_env,
     running,
-    wait_healthy,
 )
 
 pytestmark = pytest.mark.integration
@@ -21,8 +19,5 @@ def test_launcher_trains_on_sqlite_and_file_broker(tmp_path: Path) -> None:
     env = process_env({"REGLAB_HOME": str(tmp_path / "home"), "REGLAB_PORT": str(port)})
     env["VENV"] = str(Path(env["PATH"].split(":")[0]).parent)
     with running(["./scripts/run_local.sh"], env, tmp_path / "stack.log"):
-        base_url = f"http://127.0.0.1:{port}"
-        wait_healthy(base_url)
-        assert_digits_example_trains(base_url)
-        assert_curves_grow_while_training(base_url)
+        assert_stack_serves(f"http://127.0.0.1:{port}")
     assert (tmp_path / "home" / "reglab.sqlite").exists()

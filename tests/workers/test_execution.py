@@ -8,21 +8,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import store
 from models.metric_names import EPOCH_METRICS, SUMMARY_METRICS
-from models.tables import DEFAULT_PROJECT_ID, Run, RunStatus
-from tests.factories import create_run, make_spec
+from models.tables import DEFAULT_PROJECT_ID, RunStatus
+from tests.factories import run_to_end
 from workers.execution import execute_run
 
 TIMINGS = {"epoch_seconds", "samples_per_second"}
-
-
-def run_to_end(sessions: sessionmaker[Any], **sections: Any) -> Run:
-    with sessions.begin() as session:
-        run_id = create_run(session, make_spec(**sections)).id
-    execute_run(run_id, sessions=sessions, threads=1, worker="test")
-    with sessions() as session:
-        run = store.get_run(session=session, project_id=DEFAULT_PROJECT_ID, run_id=run_id)
-        assert run is not None
-        return run
 
 
 def curves(session: Session, run_id: int) -> dict[str, list[float | None]]:
