@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 def _client() -> Celery:
     settings = get_settings()
     client = Celery("reglab-api", broker=settings.resolved_broker_url(), set_as_current=False)
+    client.conf.broker_transport = settings.broker_transport()
     client.conf.broker_transport_options = settings.broker_transport_options()
     client.conf.broker_connection_timeout = 3
     return client

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
         """The broker URL, falling back to the embedded file broker."""
         return self.broker_url or "filesystem://"
 
+    def broker_transport(self) -> str | None:
+        """The kombu transport class for the embedded broker, or None to follow the URL."""
+        return None if self.broker_url else "models.embedded_broker:Transport"
+
     def broker_transport_options(self) -> dict[str, object]:
         """Transport options for the embedded file broker (empty for a real broker)."""
         if self.broker_url:

@@ -9,6 +9,7 @@ settings = get_settings()
 served_queues = [Queue(name) for name in settings.served_queues()]  # type: ignore[no-untyped-call]
 app = Celery("reglab", broker=settings.resolved_broker_url(), include=["workers.tasks"])
 app.conf.update(
+    broker_transport=settings.broker_transport(),
     broker_transport_options=settings.broker_transport_options(),
     broker_connection_retry_on_startup=True,
     task_acks_late=True,  # a run lost with its worker is redelivered, not forgotten
