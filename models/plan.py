@@ -17,18 +17,19 @@ class AddChannelAxis:
 
 @dataclass(frozen=True)
 class Conv:
-    """Same-padded convolution over 1 or 2 spatial dimensions, with bias; its weight is a kernel."""
+    """Same-padded convolution over 1 or 2 spatial dimensions; its weight is a kernel."""
 
     in_channels: int
     out_channels: int
     kernel_size: int
     dims: Literal[1, 2]
+    bias: bool = True
 
     @property
     def n_params(self) -> int:
         """Kernel plus bias entries."""
         window: int = self.kernel_size**self.dims
-        return self.in_channels * self.out_channels * window + self.out_channels
+        return self.in_channels * self.out_channels * window + self.out_channels * self.bias
 
 
 @dataclass(frozen=True)
@@ -38,15 +39,16 @@ class Flatten:
 
 @dataclass(frozen=True)
 class Dense:
-    """Fully connected layer with bias; its weight is a kernel."""
+    """Fully connected layer; its weight is a kernel."""
 
     in_features: int
     out_features: int
+    bias: bool = True
 
     @property
     def n_params(self) -> int:
         """Kernel plus bias entries."""
-        return self.in_features * self.out_features + self.out_features
+        return self.in_features * self.out_features + self.out_features * self.bias
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,9 @@ def build_plan(spec: "ExperimentSpec") -> Plan:
     """Compile a spec into the layer plan every backend builds."""
     shape = spec.dataset.shape()
     rates = iter(spec.dropout_rates())
+    # Batch norm subtracts the mean, so a bias before it would only learn rounding noise
+    # (which Adam amplifies into full-size steps): its beta takes the bias's place.
+    batchnorm = spec.regularization.batchnorm
     ops: list[Op] = []
     features = prod(shape.input_shape)
     if spec.model.kind == "cnn":
@@ -120,14 +125,14 @@ def build_plan(spec: "ExperimentSpec") -> Plan:
         ops.append(AddChannelAxis())
         channels = 1
         for out in spec.model.channels:
-            conv = Conv(channels, out, spec.model.kernel_size, dims)
+            conv = Conv(channels, out, spec.model.kernel_size, dims, bias=not batchnorm)
             ops += _hidden_block(conv, spec, next(rates))
             channels = out
         features = channels * prod(shape.input_shape)
     if len(shape.input_shape) > 1 or spec.model.kind == "cnn":
         ops.append(Flatten())
     for width in spec.model.hidden:
-        ops += _hidden_block(Dense(features, width), spec, next(rates))
+        ops += _hidden_block(Dense(features, width, bias=not batchnorm), spec, next(rates))
         features = width
     ops.append(Dense(features, shape.n_classes))
     return Plan(

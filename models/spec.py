@@ -79,6 +79,8 @@ class DatasetSpec(StrictModel):
         if self.val_fraction + self.test_fraction > 0.8:
             raise ValueError("dataset.val_fraction + dataset.test_fraction must be <= 0.8")
         shape = self.shape()
+        if self.name == "classification" and (self.noise or 0.0) > 0.5:
+            raise ValueError("dataset.noise: for classification it is a label-flip share, <= 0.5")
         if self.name == "classification" and 2 ** shape.input_shape[0] < 2 * shape.n_classes:
             raise ValueError("dataset.n_classes: too many classes for so few n_features")
         values = shape.n_samples * prod(shape.input_shape)
@@ -227,8 +229,10 @@ class TrainingSpec(StrictModel):
 class ExperimentSpec(StrictModel):
     """One network plus its regularization recipe, trained the same way on every backend."""
 
-    backend: Literal["torch"] = Field(
-        default="torch", description="Training framework. `tensorflow` arrives with Keras support."
+    backend: Literal["torch", "tensorflow"] = Field(
+        default="torch",
+        description="Training framework: `torch` (PyTorch) or `tensorflow` (Keras 3). The spec "
+        "means the same on both; see docs/semantics.md.",
     )
     device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto", description="`auto` takes a GPU when the worker has one."
@@ -273,6 +277,12 @@ class ExperimentSpec(StrictModel):
             raise ValueError(
                 f"regularization.dropout: {len(p)} rates given for "
                 f"{self.model.n_hidden_layers} hidden layers"
+            )
+        decay_step = self.optimizer.lr * self.regularization.weight_decay
+        if decay_step >= 1.0:
+            raise ValueError(
+                f"optimizer.lr x regularization.weight_decay = {decay_step:g} must be < 1 "
+                "(each step multiplies kernels by 1 - lr x weight_decay)"
             )
         n_params = build_plan(self).n_params
         if n_params > MAX_PARAMS:

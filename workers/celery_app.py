@@ -12,7 +12,10 @@ app.conf.update(
     broker_transport=settings.broker_transport(),
     broker_transport_options=settings.broker_transport_options(),
     broker_connection_retry_on_startup=True,
-    task_acks_late=True,  # a run lost with its worker is redelivered, not forgotten
+    # Ack after the task: a message lost with a dying broker connection is redelivered. A
+    # run whose worker died stays `running` (its claim is taken); the reconciler for such
+    # runs is the fault-tolerance work, not this flag.
+    task_acks_late=True,
     worker_prefetch_multiplier=1,  # long tasks: never hold runs another worker could start
     task_ignore_result=True,  # results live in SQL, not in a result backend
     worker_concurrency=settings.concurrency,

@@ -12,10 +12,10 @@ Array = NDArray[np.float32]
 
 @dataclass(frozen=True)
 class LayerWeights:
-    """Kernel in torch layout ((out, in) or (out, in, *window)) and bias."""
+    """Kernel in torch layout ((out, in) or (out, in, *window)); bias, or None without one."""
 
     kernel: Array
-    bias: Array
+    bias: Array | None
 
 
 def initial_weights(plan: Plan, seed: int) -> list[LayerWeights]:
@@ -34,5 +34,6 @@ def initial_weights(plan: Plan, seed: int) -> list[LayerWeights]:
             continue
         limit = np.sqrt(6.0 / (fan_in + fan_out))
         kernel = rng.uniform(-limit, limit, size=shape).astype(np.float32)
-        weights.append(LayerWeights(kernel=kernel, bias=np.zeros(shape[0], dtype=np.float32)))
+        bias = np.zeros(shape[0], dtype=np.float32) if op.bias else None
+        weights.append(LayerWeights(kernel=kernel, bias=bias))
     return weights

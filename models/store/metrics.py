@@ -46,14 +46,19 @@ def read_metrics(
     Thinning keeps every `stride`-th epoch from the first, plus the last, and happens in
     SQL so a long history is never shipped whole to be discarded.
     """
+    if max_points is not None and max_points < 2:
+        raise ValueError("max_points must be at least 2 (the first and the last epoch)")
     query = select(Metric.epoch, Metric.name, Metric.value).where(Metric.run_id == run_id)
     if keys:
         query = query.where(Metric.name.in_(keys))
     if max_points is not None:
         last = session.scalar(select(Run.epochs_done).where(Run.id == run_id)) or 0
-        stride = math.ceil((last - 1) / (max_points - 1)) if max_points > 1 else last
+        stride = math.ceil((last - 1) / (max_points - 1))
         if stride > 1:
-            query = query.where(or_((Metric.epoch - 1) % stride == 0, Metric.epoch == last))
+            query = query.where(
+                or_((Metric.epoch - 1) % stride == 0, Metric.epoch == last),
+                Metric.epoch <= last,  # epochs committed since `last` was read stay out
+            )
     by_name: dict[str, dict[int, float]] = {}
     epochs: set[int] = set()
     for epoch, name, value in session.execute(query):

@@ -67,9 +67,12 @@ def finish_run(
     status: RunStatus,
     summary: Mapping[str, float] | None = None,
     error: RunError | None = None,
-) -> None:
-    """Write a running run's terminal status, its summary values and any error."""
-    session.execute(
+) -> bool:
+    """Write a running run's terminal status, its summary values and any error.
+
+    Returns False, writing nothing, if the run was no longer running (e.g. cancelled).
+    """
+    result = session.execute(
         update(Run)
         .where(Run.id == run_id, Run.status == RunStatus.RUNNING)
         .values(
@@ -80,6 +83,9 @@ def finish_run(
             error_epoch=error.epoch if error else None,
         )
     )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
     if summary:
         rows = [{"run_id": run_id, "name": k, "value": v} for k, v in summary.items()]
         upsert(session=session, table=RunSummary, rows=rows, keys=("run_id", "name"))
+    return True

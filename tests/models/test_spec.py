@@ -69,5 +69,12 @@ def test_cnn_needs_channels_and_mlp_has_none() -> None:
     assert "model.channels" in errors_of(spec_dict(model={"kind": "mlp", "channels": [4]}))
 
 
+def test_decay_step_must_stay_below_one() -> None:
+    message = errors_of(
+        spec_dict(optimizer={"name": "sgd", "lr": 5.0}, regularization={"weight_decay": 0.5})
+    )
+    assert "optimizer.lr x regularization.weight_decay = 2.5 must be < 1" in message
+
+
 def test_momentum_is_sgd_only() -> None:
     assert "sgd only" in errors_of(spec_dict(optimizer={"name": "adam", "momentum": 0.9}))

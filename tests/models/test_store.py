@@ -71,7 +71,11 @@ def test_finish_writes_summary_and_error(session: Session) -> None:
 
 def test_finish_only_moves_running_runs(session: Session) -> None:
     run = create_run(session)
-    store.finish_run(session=session, run_id=run.id, status=RunStatus.SUCCEEDED)
+    assert not store.finish_run(
+        session=session, run_id=run.id, status=RunStatus.SUCCEEDED, summary={"test_acc": 1.0}
+    )
+    session.expire_all()
+    assert run.summary is None
     session.refresh(run)
     assert run.status == RunStatus.QUEUED
 

@@ -68,6 +68,31 @@ def test_unavailable_device_fails_readably(sessions: sessionmaker[Any]) -> None:
     assert run.error_message and "cuda" in run.error_message
 
 
+def test_batchnorm_run_whose_last_batch_holds_one_example(sessions: sessionmaker[Any]) -> None:
+    # 33 training examples in batches of 32: the single leftover joins the previous batch.
+    run = run_to_end(
+        sessions,
+        dataset={"train_limit": 33},
+        regularization={"batchnorm": True},
+        training={"batch_size": 32},
+    )
+    assert run.status == RunStatus.SUCCEEDED, run.error_message
+
+
+def test_an_exception_fails_the_run_readably_and_keeps_its_curves(
+    sessions: sessionmaker[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def train_then_break(spec: Any, *, threads: int, on_epoch: Any) -> None:
+        on_epoch(1, {"train_loss": 1.0})
+        raise RuntimeError("the disk is on fire")
+
+    monkeypatch.setattr("workers.execution.train", train_then_break)
+    run = run_to_end(sessions)
+    assert (run.status, run.error_type, run.error_epoch) == (RunStatus.FAILED, "exception", 2)
+    assert run.error_message == "RuntimeError: the disk is on fire"
+    assert run.epochs_done == 1
+
+
 def test_second_delivery_does_not_train_again(sessions: sessionmaker[Any]) -> None:
     run = run_to_end(sessions)
     assert execute_run(run.id, sessions=sessions, threads=1, worker="again") == "skipped"

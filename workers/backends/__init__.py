@@ -7,6 +7,7 @@ from workers.backends.base import BackendModule
 
 BACKEND_MODULES = {
     "torch": "workers.backends.torch_backend",
+    "tensorflow": "workers.backends.tensorflow_backend",
 }
 
 

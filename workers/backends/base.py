@@ -68,5 +68,17 @@ class BackendModule(Protocol):
         ...
 
 
+def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
+    """(start, stop) of each batch; a trailing batch of one joins the previous batch.
+
+    Batch norm cannot normalize a single example in training mode, and every backend
+    must cut the same batches, so the rule lives here.
+    """
+    bounds = [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        bounds[-2:] = [(bounds[-2][0], n)]
+    return bounds
+
+
 class DeviceUnavailableError(RuntimeError):
     """The spec asked for a device this worker does not have."""

@@ -19,7 +19,13 @@ from models.plan import (
     Plan,
 )
 from models.spec import ExperimentSpec
-from workers.backends.base import DeviceUnavailableError, KernelStats, LossAcc, SplitName
+from workers.backends.base import (
+    DeviceUnavailableError,
+    KernelStats,
+    LossAcc,
+    SplitName,
+    batch_bounds,
+)
 from workers.datasets import DatasetArrays
 from workers.init_weights import LayerWeights
 
@@ -46,11 +52,11 @@ def _layer(op: Op, spatial_dims: int) -> nn.Module:
         return _AddChannelAxis()
     if isinstance(op, Conv):
         conv = nn.Conv1d if op.dims == 1 else nn.Conv2d
-        return conv(op.in_channels, op.out_channels, op.kernel_size, padding="same")
+        return conv(op.in_channels, op.out_channels, op.kernel_size, padding="same", bias=op.bias)
     if isinstance(op, Flatten):
         return nn.Flatten()
     if isinstance(op, Dense):
-        return nn.Linear(op.in_features, op.out_features)
+        return nn.Linear(op.in_features, op.out_features, bias=op.bias)
     if isinstance(op, BatchNorm):
         # Same convention as the spec: momentum is the weight of the new batch statistic.
         return BATCHNORMS[spatial_dims](op.features, eps=op.eps, momentum=op.momentum)
@@ -100,9 +106,8 @@ class TorchTrainer:
         with torch.no_grad():
             for module, w in zip(weighted, weights, strict=True):
                 module.weight.copy_(torch.from_numpy(w.kernel))
-                bias = module.bias
-                assert bias is not None
-                bias.copy_(torch.from_numpy(w.bias))
+                if module.bias is not None and w.bias is not None:
+                    module.bias.copy_(torch.from_numpy(w.bias))
         self.kernels = [m.weight for m in weighted]
         self.l1, self.l2 = plan.l1, plan.l2
         opt = spec.optimizer
@@ -141,8 +146,9 @@ class TorchTrainer:
         penalized = bool(self.l1 or self.l2)
         # Per-batch results stay on the device and are reduced once per epoch (no syncs).
         losses, predictions = [], []
-        for start in range(0, len(index), self.batch_size):
-            batch = index[start : start + self.batch_size]
+        bounds = batch_bounds(len(index), self.batch_size)
+        for start, stop in bounds:
+            batch = index[start:stop]
             logits = self.model(x[batch])
             data_loss = F.cross_entropy(logits, y[batch])
             loss = data_loss + self._penalty_term() if penalized else data_loss
@@ -155,10 +161,9 @@ class TorchTrainer:
             self.optimizer.step()
             losses.append(data_loss.detach())
             predictions.append(logits.detach().argmax(dim=1))
-        sizes = torch.full((len(losses),), float(self.batch_size), device=self._device)
-        sizes[-1] = len(index) - self.batch_size * (len(losses) - 1)
+        sizes = torch.tensor([stop - start for start, stop in bounds], device=self._device)
         n = len(index)
-        loss_sum = torch.dot(torch.stack(losses), sizes)
+        loss_sum = torch.dot(torch.stack(losses), sizes.to(torch.float32))
         correct = (torch.cat(predictions) == y[index]).sum()
         return LossAcc(loss=loss_sum.item() / n, acc=correct.item() / n)
 

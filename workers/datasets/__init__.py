@@ -61,8 +61,10 @@ def load_dataset(spec: DatasetSpec) -> DatasetArrays:
     val_share = spec.val_fraction / (1.0 - spec.test_fraction)
     train_pos, val_pos = _stratified_split(y[rest], val_share, rng)
     train, val = rest[train_pos], rest[val_pos]
-    if spec.train_limit is not None:
-        train = train[: spec.train_limit]
+    if spec.train_limit is not None and spec.train_limit < len(train):
+        # Stratified too: a small cap keeps every class in its share.
+        _, kept = _stratified_split(y[train], spec.train_limit / len(train), rng)
+        train = train[kept[: spec.train_limit]]
     # Statistics from the training split only: nothing about val/test leaks into training.
     mean = x[train].mean(axis=0)
     std = x[train].std(axis=0)

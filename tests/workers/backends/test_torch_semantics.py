@@ -80,6 +80,27 @@ def test_decoupled_decay_with_sgd_momentum_matches_the_brief() -> None:
     torch.testing.assert_close(bias, torch.ones(2))  # balanced labels, zero logits: no change
 
 
+def test_decoupled_decay_with_adam_is_adamw_on_kernels_only() -> None:
+    zeros = np.zeros((4, 3))
+    trainer = dense_trainer(
+        zeros, optimizer={"name": "adam", "lr": 0.1}, regularization={"weight_decay": 0.5}
+    )
+    trainer.train_epoch(np.arange(4))
+    trainer.train_epoch(np.arange(4))
+    # Zero gradients make Adam's own step zero: only the decay moves the kernel.
+    torch.testing.assert_close(trainer.model[0].weight.detach(), torch.full((2, 3), 0.9025))
+    torch.testing.assert_close(trainer.model[0].bias.detach(), torch.ones(2))
+
+
+def test_batchnorm_parameters_are_not_penalized() -> None:
+    ops = (Dense(3, 2, bias=False), BatchNorm(2, momentum=0.1, eps=1e-5))
+    plan = Plan(input_shape=(3,), ops=ops, n_classes=2, l1=0.5, l2=0.25)
+    spec = ExperimentSpec.model_validate(spec_dict(device="cpu"))
+    weights = [LayerWeights(kernel=np.ones((2, 3), np.float32), bias=None)]
+    trainer = TorchTrainer(plan, spec, tiny_data(X, np.arange(4) % 2), weights, threads=1)
+    assert trainer.penalty() == pytest.approx(4.5)  # gamma (ones) would add 0.5 * 2 + 0.25 * 2
+
+
 def test_torch_coupled_sgd_decay_is_a_different_regularizer() -> None:
     # What the spec must NOT mean: torch SGD's weight_decay goes through momentum.
     w = torch.ones(1, requires_grad=True)

@@ -1,0 +1,26 @@
+"""The thread budget and the batch cut shared by every backend."""
+
+import os
+
+import pytest
+
+from workers.backends.base import batch_bounds
+from workers.settings import Settings
+
+
+@pytest.mark.parametrize("concurrency", [1, 2, 3, 64])
+def test_threads_never_oversubscribe_the_cores(concurrency: int) -> None:
+    threads = Settings(concurrency=concurrency).thread_budget()
+    cores = os.cpu_count() or 1
+    assert threads >= 1
+    assert concurrency * threads <= max(cores, concurrency)
+
+
+def test_explicit_threads_win() -> None:
+    assert Settings(concurrency=4, threads_per_run=3).thread_budget() == 3
+
+
+def test_trailing_single_example_joins_the_previous_batch() -> None:
+    assert batch_bounds(65, 32) == [(0, 32), (32, 65)]
+    assert batch_bounds(66, 32) == [(0, 32), (32, 64), (64, 66)]
+    assert batch_bounds(1, 32) == [(0, 1)]

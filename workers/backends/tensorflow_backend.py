@@ -1,0 +1,257 @@
+"""TensorFlow/Keras 3 backend: builds the plan as a functional Keras model, trains in-memory."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from numpy.typing import NDArray
+
+from models.plan import (
+    Activation,
+    AddChannelAxis,
+    BatchNorm,
+    Conv,
+    Dense,
+    Flatten,
+    Op,
+    Plan,
+)
+from models.spec import ExperimentSpec
+from workers.backends.base import (
+    DeviceUnavailableError,
+    KernelStats,
+    LossAcc,
+    SplitName,
+    batch_bounds,
+)
+from workers.datasets import DatasetArrays
+from workers.init_weights import LayerWeights
+
+SPARSITY_THRESHOLD = 1e-3
+EVAL_BATCH = 4096
+ACTIVATIONS = {
+    "relu": keras.activations.relu,
+    "tanh": keras.activations.tanh,
+    "sigmoid": keras.activations.sigmoid,
+    "gelu": lambda x: keras.activations.gelu(x, approximate=False),  # torch's exact GELU
+    "elu": keras.activations.elu,
+}
+
+
+def _layer(op: Op, plan: Plan, spatial_dims: int) -> keras.layers.Layer:
+    """The Keras layer for one plan op; activations are channels-last here."""
+    penalty = keras.regularizers.L1L2(l1=plan.l1, l2=plan.l2) if plan.l1 or plan.l2 else None
+    if isinstance(op, AddChannelAxis):
+        return keras.layers.Reshape((*plan.input_shape, 1))
+    if isinstance(op, Conv):
+        conv = keras.layers.Conv1D if op.dims == 1 else keras.layers.Conv2D
+        return conv(
+            op.out_channels,
+            op.kernel_size,
+            padding="same",
+            use_bias=op.bias,
+            kernel_regularizer=penalty,
+        )
+    if isinstance(op, Flatten):
+        if spatial_dims == 0:
+            return keras.layers.Flatten()
+        # The plan flattens channels-first: move the channel axis to the front first.
+        order = (spatial_dims + 1, *range(1, spatial_dims + 1))
+        return keras.Sequential([keras.layers.Permute(order), keras.layers.Flatten()])
+    if isinstance(op, Dense):
+        return keras.layers.Dense(op.out_features, use_bias=op.bias, kernel_regularizer=penalty)
+    if isinstance(op, BatchNorm):
+        # Keras weighs the OLD statistic by `momentum`: the spec's m becomes 1 - m.
+        return keras.layers.BatchNormalization(momentum=1.0 - op.momentum, epsilon=op.eps)
+    if isinstance(op, Activation):
+        return keras.layers.Activation(ACTIVATIONS[op.name])
+    return keras.layers.Dropout(op.p)
+
+
+def build_model(plan: Plan) -> tuple[keras.Model, list[keras.layers.Layer]]:
+    """The plan as a functional model, and its Dense/Conv layers in plan order."""
+    inputs = keras.Input(shape=plan.input_shape)
+    x = inputs
+    spatial_dims = 0
+    weighted = []
+    for op in plan.ops:
+        if isinstance(op, AddChannelAxis):
+            spatial_dims = len(plan.input_shape)
+        layer = _layer(op, plan, spatial_dims)
+        if isinstance(op, Flatten):
+            spatial_dims = 0
+        if isinstance(op, Dense | Conv):
+            weighted.append(layer)
+        x = layer(x)
+    return keras.Model(inputs, x), weighted
+
+
+def _keras_kernel(kernel: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Torch layout (out, in, *window) to Keras layout (*window, in, out)."""
+    axes = (*range(2, kernel.ndim), 1, 0)
+    return np.ascontiguousarray(np.transpose(kernel, axes))
+
+
+def _device(requested: str) -> str:
+    has_gpu = bool(tf.config.list_physical_devices("GPU"))
+    if requested == "cuda" and not has_gpu:
+        raise DeviceUnavailableError("device 'cuda' requested but this worker has no GPU")
+    return "/GPU:0" if has_gpu and requested != "cpu" else "/CPU:0"
+
+
+def _configure_threads(threads: int) -> None:
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        pass  # TF is already running in this process; it keeps its first budget
+
+
+class SpecAdam(keras.optimizers.Adam):  # type: ignore[misc]
+    """Adam with epsilon added to sqrt(v_hat), as the spec (and torch) define it.
+
+    Keras adds epsilon to sqrt(v) instead, i.e. its epsilon is the spec's divided by
+    sqrt(1 - beta2^t); that shows in the first epochs wherever gradients are small.
+    """
+
+    def update_step(self, gradient: tf.Tensor, variable: tf.Variable, learning_rate: float) -> None:
+        """One Adam step for one variable (Keras's update, epsilon moved)."""
+        ops = keras.ops
+        lr = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        step = ops.cast(self.iterations + 1, variable.dtype)
+        beta_1_power = ops.power(ops.cast(self.beta_1, variable.dtype), step)
+        beta_2_power = ops.power(ops.cast(self.beta_2, variable.dtype), step)
+        m = self._momentums[self._get_variable_index(variable)]
+        v = self._velocities[self._get_variable_index(variable)]
+        self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1 - self.beta_1))
+        self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), 1 - self.beta_2))
+        correction = ops.sqrt(1 - beta_2_power)
+        alpha = lr * correction / (1 - beta_1_power)
+        denominator = ops.add(ops.sqrt(v), self.epsilon * correction)
+        self.assign_sub(variable, ops.divide(ops.multiply(m, alpha), denominator))
+
+
+def _optimizer(spec: ExperimentSpec, decayed_excluded: list[tf.Variable]) -> keras.Optimizer:
+    opt, decay = spec.optimizer, spec.regularization.weight_decay or None
+    optimizer: keras.Optimizer
+    if opt.name == "sgd":
+        optimizer = keras.optimizers.SGD(
+            learning_rate=opt.lr, momentum=opt.momentum, nesterov=opt.nesterov, weight_decay=decay
+        )
+    else:
+        optimizer = SpecAdam(
+            learning_rate=opt.lr,
+            beta_1=opt.beta1,
+            beta_2=opt.beta2,
+            epsilon=opt.eps,
+            weight_decay=decay,
+        )
+    # Keras 3 decay is decoupled (w -= lr * decay * w) but covers every variable by default.
+    optimizer.exclude_from_weight_decay(var_list=decayed_excluded)
+    return optimizer
+
+
+class KerasTrainer:
+    """The network, its optimizer and its data as tensors on one device."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        spec: ExperimentSpec,
+        data: DatasetArrays,
+        weights: list[LayerWeights],
+        threads: int,
+    ) -> None:
+        _configure_threads(threads)
+        keras.utils.set_random_seed(spec.seed)  # dropout masks
+        self.device = "cuda" if _device(spec.device) == "/GPU:0" else "cpu"
+        self._scope = _device(spec.device)
+        with tf.device(self._scope):
+            self.model, weighted = build_model(plan)
+            for layer, w in zip(weighted, weights, strict=True):
+                layer.kernel.assign(_keras_kernel(w.kernel))
+                if w.bias is not None:
+                    layer.bias.assign(w.bias)
+            self.kernels = [layer.kernel for layer in weighted]
+            kernel_ids = {id(k) for k in self.kernels}
+            others = [v for v in self.model.trainable_variables if id(v) not in kernel_ids]
+            self.optimizer = _optimizer(spec, others)
+            self.optimizer.build(self.model.trainable_variables)
+            self.splits = {
+                name: (tf.constant(split.x), tf.constant(split.y))
+                for name, split in (("train", data.train), ("val", data.val), ("test", data.test))
+            }
+        self.l1, self.l2 = plan.l1, plan.l2
+        self.batch_size = spec.training.batch_size
+        self.loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        self._step = tf.function(self._train_step, reduce_retracing=True)
+
+    def _train_step(self, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            logits = self.model(x, training=True)
+            data_loss = self.loss(y, logits)
+            loss = data_loss + tf.add_n(self.model.losses) if self.model.losses else data_loss
+        self.optimizer.apply(tape.gradient(loss, variables), variables)
+        return data_loss, tf.argmax(logits, axis=1)
+
+    def train_epoch(self, order: NDArray[np.int64]) -> LossAcc:
+        """One pass in the given order; penalties join the loss, decay the optimizer step."""
+        x, y = self.splits["train"]
+        losses, predictions = [], []
+        with tf.device(self._scope):
+            index = tf.constant(order)
+            bounds = batch_bounds(len(order), self.batch_size)
+            for start, stop in bounds:
+                batch = index[start:stop]
+                loss, predicted = self._step(tf.gather(x, batch), tf.gather(y, batch))
+                losses.append(loss)
+                predictions.append(predicted)
+        sizes = np.array([stop - start for start, stop in bounds], dtype=np.float64)
+        loss_sum = float(np.dot(np.array([float(v) for v in losses]), sizes))
+        correct = int(np.sum(np.concatenate([p.numpy() for p in predictions]) == y.numpy()[order]))
+        return LossAcc(loss=loss_sum / len(order), acc=correct / len(order))
+
+    def evaluate(self, split: SplitName) -> LossAcc:
+        """Mean cross-entropy and accuracy over a whole split, eval mode."""
+        x, y = self.splits[split]
+        loss_sum, correct = 0.0, 0
+        with tf.device(self._scope):
+            for start in range(0, int(y.shape[0]), EVAL_BATCH):
+                logits = self.model(x[start : start + EVAL_BATCH], training=False)
+                labels = y[start : start + EVAL_BATCH]
+                per_example = keras.losses.sparse_categorical_crossentropy(
+                    labels, logits, from_logits=True
+                )
+                loss_sum += float(tf.reduce_sum(per_example))
+                correct += int(tf.reduce_sum(tf.cast(tf.argmax(logits, 1) == labels, tf.int32)))
+        n = int(y.shape[0])
+        return LossAcc(loss=loss_sum / n, acc=correct / n)
+
+    def _flat_kernels(self) -> NDArray[np.float32]:
+        return np.concatenate([np.asarray(k.numpy()).ravel() for k in self.kernels])
+
+    def penalty(self) -> float:
+        """The L1 + L2 kernel penalty at the current weights."""
+        flat = self._flat_kernels().astype(np.float64)
+        return float(self.l1 * np.abs(flat).sum() + self.l2 * np.square(flat).sum())
+
+    def kernel_stats(self) -> KernelStats:
+        """L1 norm, L2 norm and share of |w| < 1e-3 over all kernels."""
+        flat = self._flat_kernels().astype(np.float64)
+        return KernelStats(
+            l1=float(np.abs(flat).sum()),
+            l2=float(np.sqrt(np.square(flat).sum())),
+            sparsity=float(np.mean(np.abs(flat) < SPARSITY_THRESHOLD)),
+        )
+
+
+def create_trainer(
+    plan: Plan,
+    spec: ExperimentSpec,
+    data: DatasetArrays,
+    weights: list[LayerWeights],
+    threads: int,
+) -> KerasTrainer:
+    """Build the Keras trainer for this plan and data."""
+    return KerasTrainer(plan, spec, data, weights, threads)
