@@ -8,7 +8,7 @@ COPY models ./models
 COPY workers ./workers
 COPY migrations ./migrations
 COPY alembic.ini ./
-RUN pip install --no-cache-dir '.[torch]'
+RUN pip install --no-cache-dir '.[torch,tensorflow]'
 RUN useradd --create-home reglab && mkdir -p /data && chown reglab /data
 USER reglab
 ENV REGLAB_HOME=/data

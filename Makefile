@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[torch,dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[torch,tensorflow,dev]'
 	touch $@
 
 install: $(STAMP)

@@ -22,7 +22,8 @@ class Settings(SharedSettings):
         description="Framework threads per run; 0 splits the cores evenly over `concurrency`.",
     )
     backends: str = Field(
-        default="torch", description="Comma-separated backends whose queues this worker serves."
+        default="torch,tensorflow",
+        description="Comma-separated backends whose queues this worker serves.",
     )
 
     metrics_flush_seconds: float = Field(

@@ -117,9 +117,11 @@ def assert_failure_leaves_worker_serving(base_url: str) -> None:
     assert run["error"]["epoch"] == run["epochs_done"] and "optimizer.lr" in run["error"]["message"]
 
 
-def assert_digits_example_trains(base_url: str) -> None:
-    """The README example: 15 epochs of every metric and test_acc >= 0.90."""
-    run_id = submit(base_url, example_body())
+def assert_digits_example_trains(base_url: str, backend: str = "torch") -> None:
+    """The README example on a backend: 15 epochs of every metric and test_acc >= 0.90."""
+    body = example_body()
+    body["spec"]["backend"] = backend
+    run_id = submit(base_url, body)
     run = wait_terminal(base_url, run_id, timeout=180)
     assert run["status"] == "succeeded", run
     assert run["epochs_done"] == 15
@@ -162,4 +164,6 @@ def assert_stack_serves(base_url: str) -> None:
     wait_healthy(base_url)
     assert_failure_leaves_worker_serving(base_url)
     assert_digits_example_trains(base_url)
+    # The same worker child now trains a Keras run right after a torch one.
+    assert_digits_example_trains(base_url, backend="tensorflow")
     assert_curves_grow_while_training(base_url)
