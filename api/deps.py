@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Path, Query
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.settings import get_settings
@@ -31,3 +31,9 @@ def get_project_id() -> int:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 ProjectDep = Annotated[int, Depends(get_project_id)]
+Limit = Annotated[int, Query(ge=1, le=500, description="Items per page (1-500).")]
+Cursor = Annotated[
+    int | None, Query(ge=1, description="`next_cursor` of the previous page; omit for the first.")
+]
+RunId = Annotated[int, Path(ge=1, description="Run id, as listed in its experiment.")]
+ExperimentId = Annotated[int, Path(ge=1, description="Experiment id, from `Location`.")]

@@ -47,21 +47,21 @@ class RunRead(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
-    experiment_id: int
-    status: RunStatus
-    backend: str
-    seed: int
-    spec: dict[str, Any] = Field(description="The resolved spec this run trains.")
+    id: int = Field(description="Run id.", examples=[1])
+    experiment_id: int = Field(description="The experiment this run belongs to.")
+    status: RunStatus = Field(description="queued, running, succeeded, failed, cancelled, pruned.")
+    backend: str = Field(description="Framework that trains it.", examples=["torch"])
+    seed: int = Field(description="The run's seed (weights, batch order, dropout masks).")
+    spec: dict[str, Any] = Field(description="The resolved spec this run trains, defaults filled.")
     epochs_done: int = Field(description="Epochs whose metrics are stored.")
     attempts: int = Field(description="Times a worker has claimed this run.")
     summary: dict[str, JsonFloat] | None = Field(
         description=f"Final figures once succeeded: {', '.join(SUMMARY_METRICS)}."
     )
-    error: RunErrorRead | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    error: RunErrorRead | None = Field(description="Why it failed; null unless failed.")
+    created_at: datetime = Field(description="When the run was accepted (UTC).")
+    started_at: datetime | None = Field(description="When a worker claimed it (UTC).")
+    finished_at: datetime | None = Field(description="When it reached a terminal status (UTC).")
 
 
 class RunStatusRead(BaseModel):
@@ -69,9 +69,9 @@ class RunStatusRead(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
-    status: RunStatus
-    epochs_done: int
+    id: int = Field(description="Run id; `GET /runs/{id}` for the whole run.")
+    status: RunStatus = Field(description="Current status.")
+    epochs_done: int = Field(description="Epochs whose metrics are stored.")
 
 
 class ExperimentRead(BaseModel):
@@ -79,18 +79,18 @@ class ExperimentRead(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
-    name: str
-    spec: dict[str, Any]
-    created_at: datetime
-    runs: list[RunStatusRead]
+    id: int = Field(description="Experiment id.", examples=[1])
+    name: str = Field(description="The name given at submission.")
+    spec: dict[str, Any] = Field(description="The base spec, defaults filled.")
+    created_at: datetime = Field(description="When it was accepted (UTC).")
+    runs: list[RunStatusRead] = Field(description="Its runs, oldest first.")
     progress: dict[RunStatus, int] = Field(description="Number of runs in each status.")
 
 
 class Page(BaseModel, Generic[T]):
     """One page of a list; `total` counts every match, so nothing is truncated silently."""
 
-    items: list[T]
+    items: list[T] = Field(description="This page, newest first.")
     total: int = Field(description="Matches across all pages.")
     next_cursor: int | None = Field(
         description="Pass as `cursor` for the next page; null at the end."
@@ -100,19 +100,22 @@ class Page(BaseModel, Generic[T]):
 class MetricsRead(BaseModel):
     """Curves aligned on shared epochs; null where a value is missing, NaN or infinite."""
 
-    run_id: int
-    epochs: list[int]
-    series: dict[str, list[JsonFloat]]
+    run_id: int = Field(description="The run these curves belong to.")
+    epochs: list[int] = Field(description="Epoch numbers (1-based), shared by every series.")
+    series: dict[str, list[JsonFloat]] = Field(
+        description="One list per metric, aligned with `epochs`.",
+        examples=[{"train_loss": [2.1, 0.4], "val_acc": [0.66, 0.93]}],
+    )
 
 
 class DatasetRead(BaseModel):
     """A built-in dataset with its default parameters and resulting shape."""
 
-    name: str
-    description: str
+    name: str = Field(description="Use as `spec.dataset.name`.", examples=["digits"])
+    description: str = Field(description="What the data is and what `noise` means for it.")
     input_shape: list[int] = Field(description="Shape of one example with default parameters.")
-    n_classes: int
-    n_samples: int
+    n_classes: int = Field(description="Number of classes with default parameters.")
+    n_samples: int = Field(description="Samples before the split, with default parameters.")
     params: dict[str, float] = Field(description="Parameters a spec may set, with defaults.")
 
 
@@ -120,5 +123,5 @@ class HealthRead(BaseModel):
     """Whether the API can reach its store and its broker."""
 
     status: str = Field(description="`ok` when both dependencies answer, else `degraded`.")
-    database: bool
-    broker: bool
+    database: bool = Field(description="The store answered a query.")
+    broker: bool = Field(description="The broker accepted a connection within a second.")

@@ -1,19 +1,20 @@
 """Experiments: submit a spec, list and read experiments."""
 
 from collections import Counter
-from typing import Annotated
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Response, status
 
-from api.deps import ProjectDep, SessionDep
+from api.deps import Cursor, ExperimentId, Limit, ProjectDep, SessionDep
 from api.enqueue import enqueue_run
 from api.schemas import ExperimentCreate, ExperimentRead, Page, RunStatusRead
 from models import store
 from models.tables import Experiment, RunStatus
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
-Limit = Annotated[int, Query(ge=1, le=500, description="Items per page.")]
-Cursor = Annotated[int | None, Query(description="`next_cursor` of the previous page.")]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such experiment in this project."}
+}
 
 
 def _read(experiment: Experiment) -> ExperimentRead:
@@ -56,9 +57,9 @@ def list_experiments(
     )
 
 
-@router.get("/{experiment_id}", response_model=ExperimentRead)
+@router.get("/{experiment_id}", response_model=ExperimentRead, responses=NOT_FOUND)
 def get_experiment(
-    experiment_id: int, session: SessionDep, project_id: ProjectDep
+    experiment_id: ExperimentId, session: SessionDep, project_id: ProjectDep
 ) -> ExperimentRead:
     """Read one experiment with the status of each of its runs."""
     experiment = store.get_experiment(

@@ -1,17 +1,17 @@
 """Runs: status, summary, error and per-epoch curves."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from api.deps import ProjectDep, SessionDep
-from api.routes.experiments import Cursor, Limit
+from api.deps import Cursor, Limit, ProjectDep, RunId, SessionDep
 from api.schemas import MetricsRead, Page, RunErrorRead, RunRead
 from models import store
 from models.metric_names import EPOCH_METRICS
 from models.tables import Run
 
 router = APIRouter(prefix="/runs", tags=["runs"])
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such run in this project."}}
 
 
 def _read(run: Run) -> RunRead:
@@ -53,20 +53,25 @@ def list_runs(
     )
 
 
-@router.get("/{run_id}", response_model=RunRead)
-def get_run(run_id: int, session: SessionDep, project_id: ProjectDep) -> RunRead:
+@router.get("/{run_id}", response_model=RunRead, responses=NOT_FOUND)
+def get_run(run_id: RunId, session: SessionDep, project_id: ProjectDep) -> RunRead:
     """Read one run: status, epochs done, summary and error."""
     return _read(_get(run_id, session, project_id))
 
 
-@router.get("/{run_id}/metrics", response_model=MetricsRead)
+@router.get(
+    "/{run_id}/metrics",
+    response_model=MetricsRead,
+    responses={**NOT_FOUND, 422: {"description": "Unknown metric key or bad bound."}},
+)
 def get_run_metrics(
-    run_id: int,
+    run_id: RunId,
     session: SessionDep,
     project_id: ProjectDep,
     keys: Annotated[
         str | None,
         Query(
+            max_length=500,
             description="Comma-separated series to return; all when omitted. Per-epoch "
             f"series: {', '.join(EPOCH_METRICS)}.",
             examples=["train_loss,val_acc"],
@@ -80,5 +85,11 @@ def get_run_metrics(
     """Per-epoch curves, readable while the run trains."""
     _get(run_id, session, project_id)
     wanted = [k.strip() for k in keys.split(",") if k.strip()] if keys else None
+    unknown = sorted(set(wanted or ()) - set(EPOCH_METRICS))
+    if unknown:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"unknown metric keys {unknown}; known: {', '.join(EPOCH_METRICS)}",
+        )
     curves = store.read_metrics(session=session, run_id=run_id, keys=wanted, max_points=max_points)
     return MetricsRead(run_id=run_id, epochs=curves.epochs, series=curves.series)

@@ -1,11 +1,11 @@
 """Service routes: the dataset catalog and health."""
 
 from fastapi import APIRouter, Response, status
-from sqlalchemy import text
 
 from api.deps import SessionDep
 from api.enqueue import broker_reachable
 from api.schemas import DatasetRead, HealthRead
+from models import store
 from models.datasets import CATALOG
 
 router = APIRouter(tags=["system"])
@@ -30,14 +30,14 @@ def list_datasets() -> list[DatasetRead]:
     return out
 
 
-@router.get("/health", response_model=HealthRead)
+@router.get(
+    "/health",
+    response_model=HealthRead,
+    responses={503: {"model": HealthRead, "description": "Store or broker unreachable."}},
+)
 def health(session: SessionDep, response: Response) -> HealthRead:
     """Whether the store and the broker answer; 503 when either does not."""
-    try:
-        session.execute(text("SELECT 1"))
-        database = True
-    except Exception:
-        database = False
+    database = store.ping(session=session)
     broker = broker_reachable()
     if not (database and broker):
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE

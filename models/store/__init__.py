@@ -1,6 +1,7 @@
 """Every SQL query reglab makes; callers pass a session and own the transaction."""
 
 from models.store.experiments import create_experiment, get_experiment, list_experiments
+from models.store.health import ping
 from models.store.metrics import MetricSeries, read_metrics, record_epochs
 from models.store.pages import Page
 from models.store.runs import (
@@ -24,6 +25,7 @@ __all__ = [
     "list_experiments",
     "list_runs",
     "load_run",
+    "ping",
     "read_metrics",
     "record_epochs",
 ]

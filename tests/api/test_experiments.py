@@ -101,7 +101,15 @@ def test_metrics_shape_keys_downsampling_and_nan(
     assert stored == 200
 
 
+def test_unknown_metric_keys_are_422(client: TestClient) -> None:
+    run_id = submit(client).json()["runs"][0]["id"]
+    response = client.get(f"/runs/{run_id}/metrics", params={"keys": "val_acc,val_accuracy"})
+    assert response.status_code == 422
+    assert "val_accuracy" in response.json()["detail"]
+
+
 def test_unknown_ids_are_404(client: TestClient) -> None:
+    assert client.get("/runs/0").status_code == 422  # ids start at 1
     assert client.get("/runs/987654").status_code == 404
     assert client.get("/runs/987654/metrics").status_code == 404
     assert client.get("/experiments/987654").json() == {"detail": "experiment 987654 not found"}

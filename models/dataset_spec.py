@@ -1,0 +1,112 @@
+"""The dataset section of a spec: which built-in dataset, its parameters and its split."""
+
+from math import prod
+from typing import Self
+
+from pydantic import Field, model_validator
+
+from models.datasets import CATALOG, DatasetName, DatasetParam, DatasetShape
+from models.spec_base import StrictModel
+
+MAX_DATASET_VALUES = 20_000_000
+
+
+class DatasetSpec(StrictModel):
+    """Which built-in dataset to train on, and how to split it."""
+
+    name: DatasetName = Field(
+        examples=["digits"], description="Built-in dataset (see `GET /datasets`)."
+    )
+    seed: int = Field(
+        examples=[0],
+        default=0,
+        ge=0,
+        le=2**31 - 1,
+        description="Seed for generating and splitting the data. Fixed by default so that "
+        "runs differing only in `spec.seed` see the same data.",
+    )
+    val_fraction: float = Field(
+        examples=[0.15],
+        default=0.15,
+        ge=0.05,
+        le=0.5,
+        description="Share of samples held out for validation.",
+    )
+    test_fraction: float = Field(
+        examples=[0.15],
+        default=0.15,
+        ge=0.05,
+        le=0.5,
+        description="Share of samples held out for testing.",
+    )
+    train_limit: int | None = Field(
+        examples=[200],
+        default=None,
+        ge=10,
+        le=1_000_000,
+        description="Cap on training examples (taken after the split); small caps make "
+        "overfitting, and so the effect of regularization, visible. Null: no cap.",
+    )
+    n_samples: int | None = Field(
+        examples=[1000],
+        default=None,
+        ge=100,
+        le=200_000,
+        description="Synthetic datasets: number of samples.",
+    )
+    noise: float | None = Field(
+        examples=[0.2],
+        default=None,
+        ge=0.0,
+        le=10.0,
+        description="Synthetic datasets: noise level (see catalog).",
+    )
+    n_features: int | None = Field(
+        examples=[20],
+        default=None,
+        ge=2,
+        le=1024,
+        description="`blobs`, `classification`: input features.",
+    )
+    n_classes: int | None = Field(
+        examples=[3],
+        default=None,
+        ge=2,
+        le=50,
+        description="`blobs`, `classification`: number of classes.",
+    )
+
+    def overrides(self) -> dict[DatasetParam, float]:
+        """The generator parameters this spec sets explicitly."""
+        values: dict[DatasetParam, float | None] = {
+            "n_samples": self.n_samples,
+            "noise": self.noise,
+            "n_features": self.n_features,
+            "n_classes": self.n_classes,
+        }
+        return {k: v for k, v in values.items() if v is not None}
+
+    def shape(self) -> DatasetShape:
+        """Input shape, classes and size of the dataset this spec describes."""
+        return CATALOG[self.name].shape(self.overrides())
+
+    @model_validator(mode="after")
+    def _check_params(self) -> Self:
+        info = CATALOG[self.name]
+        unknown = sorted(set(self.overrides()) - info.params)
+        if unknown:
+            raise ValueError(f"dataset.{unknown[0]} does not apply to dataset {self.name!r}")
+        if self.val_fraction + self.test_fraction > 0.8:
+            raise ValueError("dataset.val_fraction + dataset.test_fraction must be <= 0.8")
+        shape = self.shape()
+        if self.name == "classification" and (self.noise or 0.0) > 0.5:
+            raise ValueError("dataset.noise: for classification it is a label-flip share, <= 0.5")
+        if self.name == "classification" and 2 ** shape.input_shape[0] < 2 * shape.n_classes:
+            raise ValueError("dataset.n_classes: too many classes for so few n_features")
+        values = shape.n_samples * prod(shape.input_shape)
+        if values > MAX_DATASET_VALUES:
+            raise ValueError(
+                f"dataset: {values:,} input values exceed the bound of {MAX_DATASET_VALUES:,} "
+                "(reduce n_samples or n_features)"
+            )
+        return self
