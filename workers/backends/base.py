@@ -12,6 +12,8 @@ from workers.datasets import DatasetArrays
 from workers.init_weights import LayerWeights
 
 SplitName = Literal["train", "val", "test"]
+SPARSITY_THRESHOLD = 1e-3  # |w| below this counts as zero in `sparsity`
+EVAL_BATCH = 4096  # examples per forward pass when evaluating a whole split
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,16 @@ class KernelStats:
     l1: float
     l2: float
     sparsity: float
+
+
+def kernel_stats_of(flat: NDArray[np.floating]) -> KernelStats:
+    """Norms and sparsity of all kernel entries, given flattened into one array."""
+    values = flat.astype(np.float64)
+    return KernelStats(
+        l1=float(np.abs(values).sum()),
+        l2=float(np.sqrt(np.square(values).sum())),
+        sparsity=float(np.mean(np.abs(values) < SPARSITY_THRESHOLD)),
+    )
 
 
 class Trainer(Protocol):

@@ -17,17 +17,17 @@ from models.plan import (
 )
 from models.spec import ExperimentSpec
 from workers.backends.base import (
+    EVAL_BATCH,
     DeviceUnavailableError,
     KernelStats,
     LossAcc,
     SplitName,
     batch_bounds,
+    kernel_stats_of,
 )
 from workers.datasets import DatasetArrays
 from workers.init_weights import LayerWeights
 
-SPARSITY_THRESHOLD = 1e-3
-EVAL_BATCH = 4096
 ACTIVATIONS = {
     "relu": keras.activations.relu,
     "tanh": keras.activations.tanh,
@@ -237,13 +237,8 @@ class KerasTrainer:
         return float(self.l1 * np.abs(flat).sum() + self.l2 * np.square(flat).sum())
 
     def kernel_stats(self) -> KernelStats:
-        """L1 norm, L2 norm and share of |w| < 1e-3 over all kernels."""
-        flat = self._flat_kernels().astype(np.float64)
-        return KernelStats(
-            l1=float(np.abs(flat).sum()),
-            l2=float(np.sqrt(np.square(flat).sum())),
-            sparsity=float(np.mean(np.abs(flat) < SPARSITY_THRESHOLD)),
-        )
+        """L1 norm, L2 norm and share of near-zero entries over all kernels."""
+        return kernel_stats_of(self._flat_kernels())
 
 
 def create_trainer(

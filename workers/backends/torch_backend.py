@@ -20,17 +20,17 @@ from models.plan import (
 )
 from models.spec import ExperimentSpec
 from workers.backends.base import (
+    EVAL_BATCH,
     DeviceUnavailableError,
     KernelStats,
     LossAcc,
     SplitName,
     batch_bounds,
+    kernel_stats_of,
 )
 from workers.datasets import DatasetArrays
 from workers.init_weights import LayerWeights
 
-SPARSITY_THRESHOLD = 1e-3
-EVAL_BATCH = 4096
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
     "tanh": nn.Tanh,
@@ -187,13 +187,8 @@ class TorchTrainer:
 
     @torch.no_grad()
     def kernel_stats(self) -> KernelStats:
-        """L1 norm, L2 norm and share of |w| < 1e-3 over all kernels."""
-        flat = torch.cat([k.detach().flatten() for k in self.kernels])
-        return KernelStats(
-            l1=float(flat.abs().sum().item()),
-            l2=float(flat.square().sum().sqrt().item()),
-            sparsity=float((flat.abs() < SPARSITY_THRESHOLD).float().mean().item()),
-        )
+        """L1 norm, L2 norm and share of near-zero entries over all kernels."""
+        return kernel_stats_of(torch.cat([k.flatten() for k in self.kernels]).cpu().numpy())
 
 
 def create_trainer(
