@@ -1,17 +1,18 @@
-"""Samples/s of reglab's training path against a hand-written torch loop, same process.
+"""Samples/s of reglab's training path against hand-written torch and Keras code, same process.
 
 The service path is `workers.execution.execute_run`, exactly what a worker runs for a run
 id: claim, runner (plan, backend, batch order, per-epoch eval and penalty, summary), every
-epoch's metrics committed to a real store, terminal write. The baseline is the loop a user
-would write by hand for the same network, data and optimizer: in-memory tensors, a
-validation pass per epoch. Dataset generation is outside both timings (a worker caches it).
+epoch's metrics committed to a real store, terminal write. The baselines are what a user
+would write by hand for the same network, data and optimizer: for torch a loop over
+in-memory tensors with a validation pass per epoch, for TensorFlow a Keras `model.fit`
+with validation data. Dataset generation is outside both timings (a worker caches it).
 
 Runs come in pairs (baseline and service back to back, alternating which goes first).
 The headline ratio is median service samples/s over median baseline samples/s; the
 spread of the per-pair ratios is printed beside it as a measure of this machine's noise
 (on a shared 2-vCPU VM throughput swings by 10-30 % over seconds).
 
-    python bench/train_overhead.py [--repeats 21] [--threads N]
+    python bench/train_overhead.py [--repeats 11] [--threads N] [--backends torch,tensorflow]
 """
 
 import argparse
@@ -82,7 +83,9 @@ def bare_loop(spec: ExperimentSpec) -> float:
         layers: list[nn.Module] = [nn.Flatten()]
         width = x[0].numel()
         for hidden in spec.model.hidden:
-            layers += [nn.Linear(width, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Dropout(p)]
+            # No bias before batch norm, as in reglab's plan (BN's beta replaces it).
+            linear = nn.Linear(width, hidden, bias=False)
+            layers += [linear, nn.BatchNorm1d(hidden), nn.ReLU(), nn.Dropout(p)]
             width = hidden
         model = nn.Sequential(*layers, nn.Linear(width, data.n_classes))
         kernels = [m.weight for m in model if isinstance(m, nn.Linear)]
@@ -103,6 +106,47 @@ def bare_loop(spec: ExperimentSpec) -> float:
                 F.cross_entropy(model(xv), yv).item()
 
     return timed(run)
+
+
+def bare_keras_fit(spec: ExperimentSpec) -> float:
+    """The hand-written Keras baseline: the same network through `model.fit`."""
+    import keras  # only this baseline needs it; the worker imports it in its backend
+
+    data = load_dataset(spec.dataset)
+    p, l2 = spec.regularization.dropout, spec.regularization.l2
+    assert isinstance(p, float)
+
+    def run() -> None:
+        keras.utils.set_random_seed(spec.seed)
+        penalty = keras.regularizers.L2(l2)
+        layers: list[Any] = [keras.Input(shape=data.train.x.shape[1:]), keras.layers.Flatten()]
+        for hidden in spec.model.hidden:
+            layers += [
+                keras.layers.Dense(hidden, use_bias=False, kernel_regularizer=penalty),
+                keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5),
+                keras.layers.Activation("relu"),
+                keras.layers.Dropout(p),
+            ]
+        layers.append(keras.layers.Dense(data.n_classes, kernel_regularizer=penalty))
+        model = keras.Sequential(layers)
+        model.compile(
+            optimizer=keras.optimizers.Adam(spec.optimizer.lr),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        model.fit(
+            data.train.x,
+            data.train.y,
+            batch_size=spec.training.batch_size,
+            epochs=spec.training.epochs,
+            validation_data=(data.val.x, data.val.y),
+            shuffle=True,
+            verbose=0,
+        )
+
+    return timed(run)
+
+
+BASELINES = {"torch": ("bare torch", bare_loop), "tensorflow": ("keras fit", bare_keras_fit)}
 
 
 def service_path(spec: ExperimentSpec, sessions: Any, threads: int) -> float:
@@ -133,8 +177,9 @@ def migrated_store(tmp: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=21)
+    parser.add_argument("--repeats", type=int, default=11)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--backends", default="torch,tensorflow")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
@@ -142,28 +187,38 @@ def main() -> None:
         sessions = make_sessionmaker(make_engine(url))
         print(f"store {url.split('@')[-1]}, {args.threads} threads, torch {torch.__version__}")
         for name, sections in WORKLOADS.items():
-            spec = ExperimentSpec.model_validate({"seed": 0, **sections})
-            samples = len(load_dataset(spec.dataset).train) * spec.training.epochs
-            bare_loop(spec), service_path(spec, sessions, args.threads)  # warm-up
-            bare, service = [], []
-            for i in range(args.repeats):
-                # Pairs, alternating who goes first: slow phases of the shared VM hit both.
-                if i % 2:
-                    service.append(service_path(spec, sessions, args.threads))
-                    bare.append(bare_loop(spec))
-                else:
-                    bare.append(bare_loop(spec))
-                    service.append(service_path(spec, sessions, args.threads))
-            paired = sorted(b / s for b, s in zip(bare, service, strict=True))
-            q1, q3 = paired[len(paired) // 4], paired[(3 * len(paired)) // 4]
-            bare_wall = statistics.median(bare)
-            service_wall = statistics.median(service)
-            print(
-                f"{name:27s} median samples/s: bare torch {samples / bare_wall:8,.0f}  "
-                f"reglab {samples / service_wall:8,.0f}  ratio {bare_wall / service_wall:.3f} "
-                f"(target >= 0.95)  |  per-pair ratios: median {statistics.median(paired):.3f}, "
-                f"IQR {q1:.3f}-{q3:.3f}"
-            )
+            reglab: dict[str, float] = {}
+            for backend in args.backends.split(","):
+                spec = ExperimentSpec.model_validate({"seed": 0, "backend": backend, **sections})
+                reglab[backend] = compare(spec, f"{name} [{backend}]", sessions, args)
+            if len(reglab) > 1:
+                print(f"{name:38s} reglab samples/s by backend: {reglab}")
+
+
+def compare(spec: ExperimentSpec, label: str, sessions: Any, args: argparse.Namespace) -> float:
+    """Print service vs baseline for one spec; return the service's median samples/s."""
+    samples = len(load_dataset(spec.dataset).train) * spec.training.epochs
+    baseline_name, baseline = BASELINES[spec.backend]
+    baseline(spec), service_path(spec, sessions, args.threads)  # warm-up
+    bare, service = [], []
+    for i in range(args.repeats):
+        # Pairs, alternating who goes first: slow phases of the shared VM hit both.
+        if i % 2:
+            service.append(service_path(spec, sessions, args.threads))
+            bare.append(baseline(spec))
+        else:
+            bare.append(baseline(spec))
+            service.append(service_path(spec, sessions, args.threads))
+    paired = sorted(b / s for b, s in zip(bare, service, strict=True))
+    q1, q3 = paired[len(paired) // 4], paired[(3 * len(paired)) // 4]
+    bare_wall, service_wall = statistics.median(bare), statistics.median(service)
+    print(
+        f"{label:38s} median samples/s: {baseline_name} {samples / bare_wall:8,.0f}  "
+        f"reglab {samples / service_wall:8,.0f}  ratio {bare_wall / service_wall:.3f} "
+        f"(target >= 0.95)  |  per-pair ratios: median {statistics.median(paired):.3f}, "
+        f"IQR {q1:.3f}-{q3:.3f}"
+    )
+    return round(samples / service_wall)
 
 
 if __name__ == "__main__":
