@@ -3,7 +3,7 @@
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from api.routes import experiments, runs, system
+from api.routes import compare, experiments, runs, system
 
 DESCRIPTION = """
 Train regularized networks with PyTorch over HTTP and compare their curves.
@@ -16,7 +16,7 @@ background and `GET /runs/{id}/metrics` shows its curves as epochs finish.
 def create_app() -> FastAPI:
     """Build the API; the docs page is served locally, with no CDN."""
     app = FastAPIOffline(title="reglab", version="1.0.0", description=DESCRIPTION)
-    for module in (experiments, runs, system):
+    for module in (experiments, runs, compare, system):
         app.include_router(module.router)
     return app
 

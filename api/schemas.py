@@ -125,3 +125,18 @@ class HealthRead(BaseModel):
     status: str = Field(description="`ok` when both dependencies answer, else `degraded`.")
     database: bool = Field(description="The store answered a query.")
     broker: bool = Field(description="The broker accepted a connection within a second.")
+
+
+class CompareRead(BaseModel):
+    """Several runs side by side."""
+
+    run_ids: list[int] = Field(description="The runs compared; the first is the reference.")
+    curves: list[MetricsRead] = Field(description="Each run's curves, in `run_ids` order.")
+    differing_spec: dict[str, dict[int, Any]] = Field(
+        description="Dotted spec paths whose values differ, with each run's value.",
+        examples=[{"backend": {"1": "torch", "2": "tensorflow"}}],
+    )
+    max_relative_deviation: dict[str, JsonFloat] = Field(
+        description="Per key: the largest |value - reference| / |reference| over the epochs all "
+        "runs have; e.g. the numerical parity of runs that differ only in `backend`."
+    )

@@ -18,6 +18,7 @@ from models.metric_names import EPOCH_METRICS
 from tests.conftest import ROOT
 
 T = TypeVar("T")
+BACKENDS = ("torch", "tensorflow")
 TERMINAL = {"succeeded", "failed", "cancelled", "pruned"}
 
 
@@ -159,6 +160,24 @@ def assert_curves_grow_while_training(base_url: str) -> None:
     assert wait_terminal(base_url, run_id, timeout=30)["status"] == "succeeded"
 
 
+def assert_backends_agree_in_compare_view(base_url: str) -> None:
+    """A torch/tensorflow pair (dropout 0) differs by < 1e-3 relative in train_loss."""
+    spec = {
+        "dataset": {"name": "digits"},
+        "model": {"hidden": [64]},
+        "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9},
+        "regularization": {"l2": 1e-4},
+        "training": {"epochs": 5},
+    }
+    ids = [submit(base_url, {"name": b, "spec": {**spec, "backend": b}}) for b in BACKENDS]
+    for run_id in ids:
+        assert wait_terminal(base_url, run_id, timeout=120)["status"] == "succeeded"
+    params = {"run_ids": ",".join(map(str, ids)), "keys": "train_loss"}
+    view = httpx.get(f"{base_url}/compare", params=params, timeout=10).json()
+    assert view["differing_spec"] == {"backend": dict(zip(map(str, ids), BACKENDS, strict=True))}
+    assert view["max_relative_deviation"]["train_loss"] < 1e-3, view
+
+
 def assert_stack_serves(base_url: str) -> None:
     """The acceptance path of a whole stack: failure handling, the example, live curves."""
     wait_healthy(base_url)
@@ -166,4 +185,5 @@ def assert_stack_serves(base_url: str) -> None:
     assert_digits_example_trains(base_url)
     # The same worker child now trains a Keras run right after a torch one.
     assert_digits_example_trains(base_url, backend="tensorflow")
+    assert_backends_agree_in_compare_view(base_url)
     assert_curves_grow_while_training(base_url)
