@@ -1,4 +1,4 @@
-"""The thread budget and the batch cut shared by every backend."""
+"""Worker settings (thread budget, served queues) and the batch cut shared by backends."""
 
 import os
 
@@ -24,3 +24,13 @@ def test_trailing_single_example_joins_the_previous_batch() -> None:
     assert batch_bounds(65, 32) == [(0, 32), (32, 65)]
     assert batch_bounds(66, 32) == [(0, 32), (32, 64), (64, 66)]
     assert batch_bounds(1, 32) == [(0, 1)]
+
+
+def test_workers_consume_only_their_backends_queues() -> None:
+    assert Settings(backends="torch").served_queues() == ["reglab.torch"]
+    assert Settings(backends="torch,tensorflow", cuda=True).served_queues() == [
+        "reglab.torch",
+        "reglab.torch.cuda",
+        "reglab.tensorflow",
+        "reglab.tensorflow.cuda",
+    ]
