@@ -4,11 +4,12 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Query
+from fastapi import Depends, HTTPException, Path, Query, status
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.settings import get_settings
 from models.db import make_engine, make_sessionmaker
+from models.metric_names import EPOCH_METRICS
 from models.tables import DEFAULT_PROJECT_ID
 
 
@@ -37,3 +38,15 @@ Cursor = Annotated[
 ]
 RunId = Annotated[int, Path(ge=1, description="Run id, as listed in its experiment.")]
 ExperimentId = Annotated[int, Path(ge=1, description="Experiment id, from `Location`.")]
+
+
+def parse_metric_keys(raw: str) -> list[str]:
+    """Comma-separated per-epoch metric names; 422 naming any unknown one."""
+    keys = [k.strip() for k in raw.split(",") if k.strip()]
+    unknown = sorted(set(keys) - set(EPOCH_METRICS))
+    if unknown:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"unknown metric keys {unknown}; known: {', '.join(EPOCH_METRICS)}",
+        )
+    return keys

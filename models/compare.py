@@ -42,8 +42,9 @@ def max_relative_deviation(curves: Sequence[MetricSeries], key: str) -> float | 
         if reference is None or reference == 0 or not math.isfinite(reference):
             continue
         others = [values.get(epoch) for values in by_epoch[1:]]
-        if any(v is None or not math.isfinite(v) for v in others):
+        finite = [v for v in others if v is not None and math.isfinite(v)]
+        if len(finite) < len(others):
             continue
-        deviation = max(abs(v - reference) / abs(reference) for v in others if v is not None)
+        deviation = max(abs(v - reference) / abs(reference) for v in finite)
         worst = deviation if worst is None else max(worst, deviation)
     return worst

@@ -4,11 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from api.deps import ProjectDep, SessionDep
+from api.deps import ProjectDep, SessionDep, parse_metric_keys
 from api.schemas import CompareRead, MetricsRead
 from models import store
 from models.compare import differing_fields, max_relative_deviation
-from models.metric_names import EPOCH_METRICS
 
 router = APIRouter(tags=["compare"])
 
@@ -36,10 +35,7 @@ def compare_runs(
 ) -> CompareRead:
     """Curves of several runs, the spec fields that differ, and each key's largest deviation."""
     ids = _ids(run_ids)
-    wanted = [k.strip() for k in keys.split(",") if k.strip()]
-    unknown = sorted(set(wanted) - set(EPOCH_METRICS))
-    if unknown:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown keys {unknown}")
+    wanted = parse_metric_keys(keys)
     runs = [store.get_run(session=session, project_id=project_id, run_id=i) for i in ids]
     missing = [i for i, run in zip(ids, runs, strict=True) if run is None]
     if missing:

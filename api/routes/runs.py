@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from api.deps import Cursor, Limit, ProjectDep, RunId, SessionDep
+from api.deps import Cursor, Limit, ProjectDep, RunId, SessionDep, parse_metric_keys
 from api.schemas import MetricsRead, Page, RunErrorRead, RunRead
 from models import store
 from models.metric_names import EPOCH_METRICS
@@ -84,12 +84,6 @@ def get_run_metrics(
 ) -> MetricsRead:
     """Per-epoch curves, readable while the run trains."""
     _get(run_id, session, project_id)
-    wanted = [k.strip() for k in keys.split(",") if k.strip()] if keys else None
-    unknown = sorted(set(wanted or ()) - set(EPOCH_METRICS))
-    if unknown:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"unknown metric keys {unknown}; known: {', '.join(EPOCH_METRICS)}",
-        )
+    wanted = parse_metric_keys(keys) if keys else None
     curves = store.read_metrics(session=session, run_id=run_id, keys=wanted, max_points=max_points)
     return MetricsRead(run_id=run_id, epochs=curves.epochs, series=curves.series)

@@ -164,8 +164,8 @@ class KerasTrainer:
     ) -> None:
         _configure_threads(threads)
         keras.utils.set_random_seed(spec.seed)  # dropout masks
-        self.device = "cuda" if _device(spec.device) == "/GPU:0" else "cpu"
         self._scope = _device(spec.device)
+        self.device = "cuda" if self._scope == "/GPU:0" else "cpu"
         with tf.device(self._scope):
             self.model, weighted = build_model(plan)
             for layer, w in zip(weighted, weights, strict=True):
