@@ -2,19 +2,26 @@
 environment, run here against local Postgres and Redis, and train the README example."""
 
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis
 import yaml
 
 from tests.conftest import REDIS_URL, ROOT, scratch_postgres, unavailable
+from tests.factories import spec_dict
 from tests.integration.stack import (
     assert_stack_serves,
     free_port,
     process_env,
     running,
+    submit,
+    wait_healthy,
+    wait_terminal,
 )
 
 pytestmark = pytest.mark.integration
@@ -42,22 +49,51 @@ def redis_url() -> str:
     return REDIS_URL
 
 
-def test_compose_services_train_on_postgres_and_redis(redis_url: str, tmp_path: Path) -> None:
-    port = free_port()
+@contextmanager
+def migrated_stack(redis_url: str, home: Path) -> Iterator[dict[str, str]]:
+    """Local stand-ins for compose's hosts, with the compose `migrate` service run on them."""
     with scratch_postgres() as database_url:
         local = {
             "REGLAB_DATABASE_URL": database_url,
             "REGLAB_BROKER_URL": redis_url,
-            "REGLAB_HOME": str(tmp_path),
+            "REGLAB_HOME": str(home),
             "REGLAB_HOST": "127.0.0.1",
-            "REGLAB_PORT": str(port),
+            "REGLAB_PORT": str(free_port()),
         }
         command, env = service("migrate", local)
         subprocess.run(command, cwd=ROOT, env=env, check=True)
+        yield local
+
+
+def test_compose_services_train_on_postgres_and_redis(redis_url: str, tmp_path: Path) -> None:
+    with migrated_stack(redis_url, tmp_path) as local:
         api_command, api_env = service("api", local)
         worker_command, worker_env = service("worker", local)
         with (
             running(worker_command, worker_env, tmp_path / "worker.log"),
             running(api_command, api_env, tmp_path / "api.log"),
         ):
-            assert_stack_serves(f"http://127.0.0.1:{port}")
+            assert_stack_serves(f"http://127.0.0.1:{local['REGLAB_PORT']}")
+
+
+def test_one_backend_workers_take_only_their_runs(redis_url: str, tmp_path: Path) -> None:
+    with migrated_stack(redis_url, tmp_path) as local:
+        base_url = f"http://127.0.0.1:{local['REGLAB_PORT']}"
+        api_command, api_env = service("api", local)
+        torch_command, torch_env = service("worker", {**local, "REGLAB_BACKENDS": "torch"})
+        with (
+            running(api_command, api_env, tmp_path / "api.log"),
+            running(torch_command, torch_env, tmp_path / "torch-worker.log"),
+        ):
+            wait_healthy(base_url)
+            keras_run, torch_run = (
+                submit(base_url, {"name": b, "spec": spec_dict(backend=b)})
+                for b in ("tensorflow", "torch")
+            )
+            # Submitted later, done first: the torch-only worker never takes the Keras run.
+            assert wait_terminal(base_url, torch_run, timeout=120)["status"] == "succeeded"
+            assert httpx.get(f"{base_url}/runs/{keras_run}").json()["status"] == "queued"
+            assert redis.Redis.from_url(redis_url).llen("reglab.tensorflow") == 1
+            keras_command, keras_env = service("worker", {**local, "REGLAB_BACKENDS": "tensorflow"})
+            with running(keras_command, keras_env, tmp_path / "keras-worker.log"):
+                assert wait_terminal(base_url, keras_run, timeout=120)["status"] == "succeeded"

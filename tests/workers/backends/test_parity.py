@@ -51,10 +51,7 @@ def relative(a: float, b: float) -> float:
 def test_mlp_curves_agree(optimizer: str, recipe: str) -> None:
     sections = {"optimizer": OPTIMIZERS[optimizer], "regularization": RECIPES[recipe]}
     torch_run, keras_run = curves("torch", **sections), curves("tensorflow", **sections)
-    # Adam + batch norm reaches 3e-5 at epoch 1 (Adam turns rounding-level gradient
-    # differences into full steps); the 1e-5 target there is still open.
-    first_epoch = 1e-4 if (optimizer, recipe) == ("adam", "batchnorm") else 1e-5
-    assert relative(torch_run[1]["train_loss"], keras_run[1]["train_loss"]) < first_epoch
+    assert relative(torch_run[1]["train_loss"], keras_run[1]["train_loss"]) < 1e-5
     for epoch in range(1, 6):
         assert relative(torch_run[epoch]["train_loss"], keras_run[epoch]["train_loss"]) < 1e-3
         bound = BN_EVAL_BOUND if recipe == "batchnorm" else 1e-3
@@ -72,3 +69,17 @@ def test_cnn_curves_agree() -> None:
     assert relative(torch_run[1]["train_loss"], keras_run[1]["train_loss"]) < 1e-5
     for epoch in range(1, 6):
         assert relative(torch_run[epoch]["train_loss"], keras_run[epoch]["train_loss"]) < 1e-3
+
+
+def test_adam_with_batchnorm_differs_only_by_amplified_rounding() -> None:
+    # Digits pixels that are constant across a batch feed batch norm, so their kernel gradients
+    # are zero in exact arithmetic and float32 rounding noise (~1e-9) in practice; Adam's
+    # eps=1e-8 scales that noise up to steps of ~lr/10, differently per framework, and the
+    # curves drift apart by up to ~1e-3 over 5 epochs. With eps above the noise they stay at 1e-5.
+    sections = {
+        "optimizer": {"name": "adam", "lr": 0.01, "eps": 1e-6},
+        "regularization": RECIPES["batchnorm"],
+    }
+    torch_run, keras_run = curves("torch", **sections), curves("tensorflow", **sections)
+    for epoch in range(1, 6):
+        assert relative(torch_run[epoch]["train_loss"], keras_run[epoch]["train_loss"]) < 3e-5

@@ -1,0 +1,201 @@
+"""Conformance: every registered backend builds every plan op and regularizer, same properties.
+
+Each case is a small spec exercising one op or regularizer; each backend trains it for a few
+epochs on tiny data through the `Trainer` protocol. A new backend joins by its registry line.
+"""
+
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, get_args
+
+import numpy as np
+import pytest
+
+from models.plan import (
+    Activation,
+    ActivationName,
+    BatchNorm,
+    Conv,
+    Dense,
+    Dropout,
+    Flatten,
+    Op,
+    build_plan,
+)
+from tests.factories import make_spec
+from workers.backends import BACKEND_MODULES, get_backend
+from workers.backends.base import KernelStats
+from workers.datasets import load_dataset
+from workers.init_weights import initial_weights
+
+pytest.importorskip("tensorflow")
+
+REFERENCE = "torch"
+BN_EVAL_BOUND = 2e-2  # relative; running variances n/(n-1) apart, see docs/semantics.md
+EPOCHS = 3
+DIGITS = {"name": "digits", "n_samples": None, "train_limit": 300}
+FEATURES = {"name": "classification", "n_samples": 400, "n_features": 12, "n_classes": 3}
+CNN = {"kind": "cnn", "channels": [3], "kernel_size": 3, "hidden": [8]}
+
+
+@dataclass(frozen=True)
+class Case:
+    """Spec sections merged into the base spec, and the plan op the case is there to exercise."""
+
+    sections: dict[str, Any]
+    exercises: Callable[[Op], bool]
+
+
+def is_a(kind: type) -> Callable[[Op], bool]:
+    return lambda op: isinstance(op, kind)
+
+
+def is_conv(dims: int) -> Callable[[Op], bool]:
+    return lambda op: isinstance(op, Conv) and op.dims == dims
+
+
+def is_activation(name: ActivationName) -> Callable[[Op], bool]:
+    return lambda op: op == Activation(name)
+
+
+CASES: dict[str, Case] = {
+    "dense": Case({}, is_a(Dense)),
+    **{
+        f"activation-{name}": Case({"model": {"activation": name}}, is_activation(name))
+        for name in get_args(ActivationName)
+    },
+    "conv1d": Case({"dataset": FEATURES, "model": CNN}, is_conv(1)),
+    "conv2d": Case({"model": CNN}, is_conv(2)),
+    "conv2d-flatten": Case({"model": CNN}, is_a(Flatten)),
+    "conv2d-batchnorm": Case(
+        {"model": CNN, "regularization": {"batchnorm": True}},
+        is_a(BatchNorm),
+    ),
+    "batchnorm": Case(
+        {"regularization": {"batchnorm": True, "bn_momentum": 0.05}},
+        is_a(BatchNorm),
+    ),
+    "dropout": Case({"regularization": {"dropout": 0.3}}, is_a(Dropout)),
+    "l1": Case({"regularization": {"l1": 1e-3}}, is_a(Dense)),
+    "l2": Case({"regularization": {"l2": 1e-3}}, is_a(Dense)),
+    "weight_decay": Case({"regularization": {"weight_decay": 0.5}}, is_a(Dense)),
+}
+
+
+@dataclass(frozen=True)
+class Report:
+    """What one backend did with one case."""
+
+    initial_val_loss: float
+    val_losses_twice: tuple[float, float]
+    train_losses: list[float]
+    val_acc: float
+    penalty: float
+    kernels: KernelStats
+    n_classes: int
+
+
+def case_spec(case: str, backend: str) -> Any:
+    """The case's spec: digits MLP [16], plain SGD, sections merged in."""
+    sections: dict[str, Any] = {
+        "dataset": DIGITS,
+        "model": {"hidden": [16]},
+        "optimizer": {"name": "sgd", "lr": 0.1},
+        "training": {"epochs": EPOCHS, "batch_size": 32},
+    }
+    for key, value in CASES[case].sections.items():
+        sections[key] = {**sections.get(key, {}), **value}
+    return make_spec(backend=backend, **sections)
+
+
+@functools.cache
+def report(case: str, backend: str) -> Report:
+    """Train the case on the backend through the Trainer protocol and record what it did."""
+    spec = case_spec(case, backend)
+    plan = build_plan(spec)
+    data = load_dataset(spec.dataset)
+    trainer = get_backend(backend).create_trainer(
+        plan, spec, data, initial_weights(plan, spec.seed), 2
+    )
+    initial = trainer.evaluate("val").loss
+    rng = np.random.default_rng(0)
+    losses = [trainer.train_epoch(rng.permutation(len(data.train))).loss for _ in range(EPOCHS)]
+    first, second = trainer.evaluate("val"), trainer.evaluate("val")
+    return Report(
+        initial_val_loss=initial,
+        val_losses_twice=(first.loss, second.loss),
+        train_losses=losses,
+        val_acc=first.acc,
+        penalty=trainer.penalty(),
+        kernels=trainer.kernel_stats(),
+        n_classes=plan.n_classes,
+    )
+
+
+BACKENDS = sorted(BACKEND_MODULES)
+each_case = pytest.mark.parametrize("case", sorted(CASES))
+each_backend = pytest.mark.parametrize("backend", BACKENDS)
+
+
+@each_case
+def test_case_exercises_its_op(case: str) -> None:
+    assert any(CASES[case].exercises(op) for op in build_plan(case_spec(case, REFERENCE)).ops)
+
+
+@each_case
+@each_backend
+def test_same_spec_trains_the_same_as_the_reference(case: str, backend: str) -> None:
+    # Same weights from the seed, same plan, same batches: the same function and the same
+    # training, to float32 rounding (dropout masks come from each framework's own generator).
+    ours, reference = report(case, backend), report(case, REFERENCE)
+    assert ours.initial_val_loss == pytest.approx(reference.initial_val_loss, rel=1e-5)
+    if case != "dropout":
+        assert ours.train_losses == pytest.approx(reference.train_losses, rel=1e-4)
+        # Eval mode reads batch norm's running variance, biased in Keras and unbiased in torch.
+        bound = BN_EVAL_BOUND if "batchnorm" in case else 1e-4
+        assert ours.val_losses_twice[0] == pytest.approx(reference.val_losses_twice[0], rel=bound)
+
+
+@each_case
+@each_backend
+def test_trains(case: str, backend: str) -> None:
+    result = report(case, backend)
+    assert all(math.isfinite(loss) for loss in result.train_losses)
+    assert result.train_losses[-1] < result.train_losses[0]
+    assert result.val_acc > 1.5 / result.n_classes  # well above chance
+
+
+@each_case
+@each_backend
+def test_evaluation_is_deterministic(case: str, backend: str) -> None:
+    # Eval mode: dropout is the identity, batch norm uses its running statistics.
+    first, second = report(case, backend).val_losses_twice
+    assert first == second
+
+
+@each_case
+@each_backend
+def test_penalty_is_l1_and_l2_of_the_kernels(case: str, backend: str) -> None:
+    reg = case_spec(case, backend).regularization
+    result = report(case, backend)
+    expected = reg.l1 * result.kernels.l1 + reg.l2 * result.kernels.l2**2
+    assert result.penalty == pytest.approx(expected, rel=1e-5, abs=1e-12)
+    assert (result.penalty > 0) == (reg.l1 > 0 or reg.l2 > 0)
+
+
+@pytest.mark.parametrize("case", ["l1", "l2", "weight_decay"])
+@each_backend
+def test_regularizers_shrink_the_kernels(case: str, backend: str) -> None:
+    plain, regularized = report("dense", backend), report(case, backend)
+    norm = "l1" if case == "l1" else "l2"
+    assert getattr(regularized.kernels, norm) < getattr(plain.kernels, norm)
+
+
+@each_backend
+def test_dropout_noise_shows_in_training_only(backend: str) -> None:
+    plain, dropout = report("dense", backend), report("dropout", backend)
+    # Same weights at the start; dropout changes the training path, not the untrained network.
+    assert dropout.initial_val_loss == plain.initial_val_loss
+    assert dropout.train_losses[0] != pytest.approx(plain.train_losses[0], rel=1e-3)
