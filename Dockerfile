@@ -8,7 +8,9 @@ COPY models ./models
 COPY workers ./workers
 COPY migrations ./migrations
 COPY alembic.ini ./
-RUN pip install --no-cache-dir '.[torch,tensorflow]'
+# GPU images build with EXTRAS=torch,tensorflow-gpu (compose's worker-gpu does).
+ARG EXTRAS=torch,tensorflow
+RUN pip install --no-cache-dir ".[${EXTRAS}]"
 RUN useradd --create-home reglab && mkdir -p /data && chown reglab /data
 USER reglab
 ENV REGLAB_HOME=/data
