@@ -31,6 +31,7 @@ def get_project_id() -> int:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+SessionmakerDep = Annotated[sessionmaker[Any], Depends(get_sessionmaker)]
 ProjectDep = Annotated[int, Depends(get_project_id)]
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page (1-500).")]
 Cursor = Annotated[

@@ -6,7 +6,7 @@ from functools import lru_cache
 from celery import Celery
 
 from api.settings import get_settings
-from models.queue import TRAIN_RUN_TASK, queue_for
+from models.queue import send_run
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +24,7 @@ def _client() -> Celery:
 def enqueue_run(run_id: int, backend: str, device: str) -> bool:
     """Send one run id to its backend's queue; False (and logged) if the broker refused."""
     try:
-        _client().send_task(
-            TRAIN_RUN_TASK, args=[run_id], queue=queue_for(backend, device), retry=False
-        )
+        send_run(_client(), run_id, backend, device)
     except Exception:
         # The run is committed and stays queued: the database, not the queue, is the truth.
         log.exception("could not enqueue run %s; it stays queued", run_id)

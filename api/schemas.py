@@ -4,9 +4,11 @@ import math
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from models.metric_names import SUMMARY_METRICS
+from models.search_space import validate_search
+from models.search_spec import SearchSpec
 from models.spec import ExperimentSpec
 from models.tables import RunStatus
 
@@ -23,7 +25,7 @@ SPEC_EXAMPLE: dict[str, Any] = ExperimentSpec.model_config["json_schema_extra"][
 
 
 class ExperimentCreate(BaseModel):
-    """A named spec to train; it becomes one run."""
+    """A named spec to train: one run, or with `search`, one run per configuration and seed."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -32,6 +34,17 @@ class ExperimentCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200, description="Human-readable label.")
     spec: ExperimentSpec = Field(description="What to train; validated before anything is stored.")
+    search: SearchSpec | None = Field(
+        default=None,
+        description="Vary spec fields over a grid, random draws or TPE; every configuration "
+        "it can produce is validated like `spec` before anything is stored.",
+    )
+
+    @model_validator(mode="after")
+    def _check_search(self) -> "ExperimentCreate":
+        if self.search is not None:
+            validate_search(self.spec, self.search)
+        return self
 
 
 class RunErrorRead(BaseModel):
@@ -72,6 +85,21 @@ class RunStatusRead(BaseModel):
     id: int = Field(description="Run id; `GET /runs/{id}` for the whole run.")
     status: RunStatus = Field(description="Current status.")
     epochs_done: int = Field(description="Epochs whose metrics are stored.")
+    seed: int = Field(description="The run's seed.")
+    configuration: int | None = Field(
+        description="Search only: index of its configuration (its seeds share it)."
+    )
+    objective_value: JsonFloat = Field(
+        description="Search only: the objective's value once the run has ended."
+    )
+
+
+class BestRunRead(BaseModel):
+    """The best run of a search so far."""
+
+    run_id: int = Field(description="Run id.")
+    objective: JsonFloat = Field(description="Its objective value.")
+    values: dict[str, Any] = Field(description="The searched spec fields, with its values.")
 
 
 class ExperimentRead(BaseModel):
@@ -83,8 +111,13 @@ class ExperimentRead(BaseModel):
     name: str = Field(description="The name given at submission.")
     spec: dict[str, Any] = Field(description="The base spec, defaults filled.")
     created_at: datetime = Field(description="When it was accepted (UTC).")
+    search: dict[str, Any] | None = Field(description="The search, defaults filled; null: one run.")
     runs: list[RunStatusRead] = Field(description="Its runs, oldest first.")
     progress: dict[RunStatus, int] = Field(description="Number of runs in each status.")
+    runs_planned: int = Field(description="Runs the experiment will have once fully expanded.")
+    best_run: BestRunRead | None = Field(
+        description="Search only: the succeeded run with the best objective so far."
+    )
 
 
 class Page(BaseModel, Generic[T]):

@@ -7,6 +7,10 @@ from alembic import context
 from models import tables  # noqa: F401  (registers the tables on Base.metadata)
 from models.db import Base, make_engine
 from models.settings import get_settings
+from models.study import storage
+
+# Optuna's storage shares the database and keeps its own alembic history in `alembic_version`.
+VERSION_TABLE = "reglab_alembic_version"
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -24,6 +28,7 @@ def run_migrations() -> None:
     with engine.connect() as conn:
         _migrate(conn)
     engine.dispose()
+    storage(url)  # creates Optuna's tables now, not in a race between the first users
 
 
 def _migrate(connection: object) -> None:
@@ -31,6 +36,7 @@ def _migrate(connection: object) -> None:
         connection=connection,
         target_metadata=Base.metadata,
         render_as_batch=True,  # SQLite alters tables by copying them
+        version_table=VERSION_TABLE,
     )
     with context.begin_transaction():
         context.run_migrations()

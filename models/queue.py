@@ -1,6 +1,16 @@
 """The queue contract between the API and the workers: task names and queues."""
 
+from typing import Any, Protocol
+
 TRAIN_RUN_TASK = "reglab.train_run"
+
+
+class TaskSender(Protocol):
+    """What reglab needs of a Celery app: send a task by name."""
+
+    def send_task(self, name: str, *, args: list[Any], queue: str, retry: bool) -> object:
+        """Publish one task message."""
+        ...
 
 
 def queue_for(backend: str, device: str = "auto") -> str:
@@ -10,3 +20,8 @@ def queue_for(backend: str, device: str = "auto") -> str:
     CPU worker never takes (and fails) a run that needs a GPU.
     """
     return f"reglab.{backend}.cuda" if device == "cuda" else f"reglab.{backend}"
+
+
+def send_run(client: TaskSender, run_id: int, backend: str, device: str) -> None:
+    """Publish one run id to its queue; raises if the broker refuses."""
+    client.send_task(TRAIN_RUN_TASK, args=[run_id], queue=queue_for(backend, device), retry=False)

@@ -54,6 +54,10 @@ class Experiment(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     spec: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    # The search that expands the spec (None: one run), and how many of its configurations
+    # have runs so far; claiming the next one is a compare-and-set on this counter.
+    search: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    configurations_started: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     runs: Mapped[list["Run"]] = relationship(
@@ -86,6 +90,11 @@ class Run(Base):
     error_type: Mapped[str | None] = mapped_column(String(32))
     error_message: Mapped[str | None] = mapped_column(Text)
     error_epoch: Mapped[int | None]
+    # In a search: which configuration (seeds of one share it), its Optuna trial, and the
+    # objective's final value.
+    configuration: Mapped[int | None]
+    trial_id: Mapped[int | None]
+    objective_value: Mapped[float | None] = mapped_column(FaithfulFloat)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

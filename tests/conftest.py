@@ -3,7 +3,7 @@
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.db import make_engine
+from models.db import make_engine, make_sessionmaker
 
 ROOT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -102,6 +102,21 @@ def sessions(engine: Engine) -> Iterator[sessionmaker[Any]]:
             bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
         outer.rollback()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def fresh_sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Any]]:
+    """A newly migrated database of the test's own, committed for real.
+
+    For code that commits in several transactions while Optuna writes through its own
+    connections (searches), where a rolled-back outer transaction cannot hold it all.
+    """
+    sqlite = nullcontext(f"sqlite:///{tmp_path / 'reglab.sqlite'}")
+    with scratch_postgres() if request.param == "postgres" else sqlite as url:
+        migrate(url)
+        engine = make_engine(url)
+        yield make_sessionmaker(engine)
+        engine.dispose()
 
 
 @pytest.fixture

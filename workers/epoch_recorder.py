@@ -22,12 +22,13 @@ class EpochRecorder:
         self.sessions = sessions
         self.interval = interval
         self.last_epoch = 0
+        self.last_values: dict[str, float] = {}
         self._pending: dict[int, dict[str, float]] = {}
         self._last_commit = -float("inf")
 
     def __call__(self, epoch: int, values: Mapping[str, float]) -> None:
         """Record one finished epoch; commit if the interval has passed."""
-        self._pending[epoch] = dict(values)
+        self._pending[epoch] = self.last_values = dict(values)
         self.last_epoch = epoch
         if time.monotonic() - self._last_commit >= self.interval:
             self.flush()

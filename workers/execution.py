@@ -1,18 +1,22 @@
 """Runs one run against the store: claim, train, write epochs as they end, finish."""
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import sessionmaker
 
 from models import store
+from models.search_spec import SearchSpec
 from models.spec import ExperimentSpec
 from models.store import RunError
-from models.tables import RunStatus
+from models.sweeps import objective_value
+from models.tables import Run, RunStatus
 from workers.backends.base import DeviceUnavailableError
 from workers.epoch_recorder import EpochRecorder
 from workers.runner import Outcome, train
+from workers.search_hooks import continue_search, pruning_watch
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +30,41 @@ class RunResult:
     error: RunError | None = None
 
 
-def _claim(run_id: int, sessions: sessionmaker[Any], worker: str) -> dict[str, Any] | None:
-    """Claim a queued run and return its stored spec; None if it is not queued (duplicate)."""
+@dataclass(frozen=True)
+class ClaimedRun:
+    """A run this worker now owns: its spec and, in a search, its place there."""
+
+    run_id: int
+    spec: dict[str, Any]
+    experiment_id: int
+    trial_id: int | None
+    search: SearchSpec | None
+
+
+def _claim(run_id: int, sessions: sessionmaker[Any], worker: str) -> ClaimedRun | None:
+    """Claim a queued run; None if it is not queued (a duplicate delivery)."""
     with sessions.begin() as session:
         if not store.claim_run(session=session, run_id=run_id, worker=worker):
             return None
         run = store.load_run(session=session, run_id=run_id)
         assert run is not None
-        return run.spec
+        search = (
+            store.get_search(session=session, experiment_id=run.experiment_id)
+            if run.trial_id is not None
+            else None
+        )
+        return ClaimedRun(
+            run_id=run_id,
+            spec=run.spec,
+            experiment_id=run.experiment_id,
+            trial_id=run.trial_id,
+            search=SearchSpec.model_validate(search) if search else None,
+        )
 
 
 def _result_of(outcome: Outcome) -> RunResult:
+    if outcome.pruned_at is not None:
+        return RunResult(RunStatus.PRUNED, summary=outcome.summary)
     if outcome.diverged_at is None:
         return RunResult(RunStatus.SUCCEEDED, summary=outcome.summary)
     message = (
@@ -52,43 +80,66 @@ def execute_run(
     threads: int,
     worker: str,
     flush_seconds: float = 0.25,
+    enqueue: Callable[[Run], None] | None = None,
 ) -> str:
-    """Train a queued run to a terminal status; a duplicate delivery returns without training."""
-    stored_spec = _claim(run_id, sessions, worker)
-    if stored_spec is None:
+    """Train a queued run to a terminal status; a duplicate delivery returns without training.
+
+    In a search, the run's end is told to Optuna and the search's next runs are handed to
+    `enqueue`.
+    """
+    claimed = _claim(run_id, sessions, worker)
+    if claimed is None:
         log.info("run %s is not queued; skipping this delivery", run_id)
         return "skipped"
-    result = _train(run_id, stored_spec, sessions=sessions, threads=threads, flush=flush_seconds)
+    recorder = EpochRecorder(run_id, sessions, flush_seconds)
+    result = _train(claimed, recorder, sessions=sessions, threads=threads)
+    objective = (
+        objective_value(claimed.search, result.summary, recorder.last_values)
+        if claimed.search
+        else None
+    )
     with sessions.begin() as session:
-        store.finish_run(
+        finished = store.finish_run(
             session=session,
             run_id=run_id,
             status=result.status,
             summary=result.summary,
             error=result.error,
+            objective_value=objective,
+        )
+    if finished and claimed.search is not None:
+        assert claimed.trial_id is not None
+        continue_search(
+            sessions,
+            claimed.experiment_id,
+            claimed.search,
+            claimed.trial_id,
+            result.status,
+            objective,
+            enqueue,
         )
     return str(result.status)
 
 
 def _train(
-    run_id: int,
-    stored_spec: dict[str, Any],
+    claimed: ClaimedRun,
+    recorder: EpochRecorder,
     *,
     sessions: sessionmaker[Any],
     threads: int,
-    flush: float,
 ) -> RunResult:
     """Train a claimed run; every failure becomes a result, so the run always gets finished."""
     # Synchronous writes on purpose: a writer thread measured slower here (the GIL).
-    recorder = EpochRecorder(run_id, sessions, flush)
     try:
-        spec = ExperimentSpec.model_validate(stored_spec)
-        result = _result_of(train(spec, threads=threads, on_epoch=recorder))
+        spec = ExperimentSpec.model_validate(claimed.spec)
+        watch = pruning_watch(sessions, claimed.experiment_id, claimed.search, claimed.trial_id)
+        outcome = train(spec, threads=threads, on_epoch=recorder, should_prune=watch)
+        result = _result_of(outcome)
         recorder.flush()
     except DeviceUnavailableError as exc:
         result = RunResult(RunStatus.FAILED, error=RunError("device_unavailable", str(exc)))
     except Exception as exc:
-        log.exception("run %s failed", run_id)
+        log.exception("run %s failed", claimed.run_id)
         error = RunError("exception", f"{type(exc).__name__}: {exc}", recorder.last_epoch + 1)
         result = RunResult(RunStatus.FAILED, error=error)
         _keep_curves(recorder)

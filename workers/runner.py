@@ -16,14 +16,17 @@ from workers.early_stopping import EarlyStopping
 from workers.init_weights import initial_weights
 
 EpochCallback = Callable[[int, Mapping[str, float]], None]
+# Asked after each finished epoch; True stops the run there (a search's pruner).
+PruneCheck = Callable[[int, Mapping[str, float]], bool]
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """How training ended: the summary, or the epoch at which the loss diverged."""
+    """How training ended: the summary, and the epoch it diverged at or was pruned after."""
 
     summary: dict[str, float]
     diverged_at: int | None = None
+    pruned_at: int | None = None
 
 
 def _summary(
@@ -48,8 +51,14 @@ def _summary(
     }
 
 
-def train(spec: ExperimentSpec, *, threads: int, on_epoch: EpochCallback) -> Outcome:
-    """Train `spec` to the end, reporting each epoch's metrics through `on_epoch`."""
+def train(
+    spec: ExperimentSpec,
+    *,
+    threads: int,
+    on_epoch: EpochCallback,
+    should_prune: PruneCheck | None = None,
+) -> Outcome:
+    """Train `spec` to the end (or until pruned), reporting each epoch through `on_epoch`."""
     plan = build_plan(spec)
     data = load_dataset(spec.dataset)
     trainer = get_backend(spec.backend).create_trainer(
@@ -81,6 +90,9 @@ def train(spec: ExperimentSpec, *, threads: int, on_epoch: EpochCallback) -> Out
         on_epoch(epoch, metrics)
         if not math.isfinite(train.loss):
             return Outcome(summary={}, diverged_at=epoch)
+        if should_prune and should_prune(epoch, metrics):
+            seconds = time.perf_counter() - started
+            return Outcome(_summary(trainer, plan.n_params, val_accs, seconds), pruned_at=epoch)
         monitored = metrics[rule.metric] if rule else 0.0
         if stopper and stopper.should_stop(monitored):
             break

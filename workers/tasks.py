@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy.orm import sessionmaker
 
 from models.db import make_engine, make_sessionmaker
-from models.queue import TRAIN_RUN_TASK
+from models.queue import TRAIN_RUN_TASK, send_run
+from models.tables import Run
 from workers.celery_app import app
 from workers.execution import execute_run
 from workers.settings import get_settings
@@ -23,6 +24,14 @@ def _sessions() -> sessionmaker[Any]:
     return make_sessionmaker(make_engine(get_settings().resolved_database_url()))
 
 
+def _enqueue(run: Run) -> None:
+    """Hand a search's next run to its queue; if the broker refuses, the run stays queued."""
+    try:
+        send_run(app, run.id, run.backend, run.spec["device"])
+    except Exception:
+        log.exception("could not enqueue run %s; it stays queued", run.id)
+
+
 @app.task(name=TRAIN_RUN_TASK)  # type: ignore[untyped-decorator]
 def train_run(run_id: int) -> str:
     """Claim the run, train it and record its curves and outcome; returns the final status."""
@@ -34,4 +43,5 @@ def train_run(run_id: int) -> str:
         threads=settings.thread_budget(),
         worker=worker,
         flush_seconds=settings.metrics_flush_seconds,
+        enqueue=_enqueue,
     )

@@ -5,11 +5,14 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response, status
 
-from api.deps import Cursor, ExperimentId, Limit, ProjectDep, SessionDep
+from api.deps import Cursor, ExperimentId, Limit, ProjectDep, SessionDep, SessionmakerDep
 from api.enqueue import enqueue_run
-from api.schemas import ExperimentCreate, ExperimentRead, Page, RunStatusRead
+from api.schemas import BestRunRead, ExperimentCreate, ExperimentRead, Page, RunStatusRead
 from models import store
-from models.tables import Experiment, RunStatus
+from models.compare import flatten_spec
+from models.search_spec import SearchSpec
+from models.sweeps import top_up
+from models.tables import Experiment, Run, RunStatus
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
@@ -17,29 +20,62 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _best_run(search: SearchSpec, runs: list[Run]) -> BestRunRead | None:
+    """The succeeded run with the best objective, with the values of the searched fields."""
+    scored = [r for r in runs if r.status == RunStatus.SUCCEEDED and r.objective_value is not None]
+    if not scored:
+        return None
+    pick = max if search.objective.mode == "max" else min
+    best = pick(scored, key=lambda r: r.objective_value or 0.0)
+    flat = flatten_spec(best.spec)
+    return BestRunRead(
+        run_id=best.id,
+        objective=best.objective_value,
+        values={path: flat.get(path) for path in search.space},
+    )
+
+
 def _read(experiment: Experiment) -> ExperimentRead:
     counts = Counter(RunStatus(run.status) for run in experiment.runs)
+    search = SearchSpec.model_validate(experiment.search) if experiment.search else None
+    planned = (
+        search.n_configurations() * len(search.seed_list(experiment.spec["seed"])) if search else 1
+    )
     return ExperimentRead(
         id=experiment.id,
         name=experiment.name,
         spec=experiment.spec,
+        search=experiment.search,
         created_at=experiment.created_at,
         runs=[RunStatusRead.model_validate(run) for run in experiment.runs],
         progress={s: counts.get(s, 0) for s in RunStatus},
+        runs_planned=planned,
+        best_run=_best_run(search, experiment.runs) if search else None,
     )
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=ExperimentRead)
 def create_experiment(
-    body: ExperimentCreate, session: SessionDep, project_id: ProjectDep, response: Response
+    body: ExperimentCreate,
+    session: SessionDep,
+    sessions: SessionmakerDep,
+    project_id: ProjectDep,
+    response: Response,
 ) -> ExperimentRead:
-    """Accept a spec and queue its run; training happens in the background."""
+    """Accept a spec (and a search) and queue its runs; training happens in the background."""
     experiment = store.create_experiment(
-        session=session, project_id=project_id, name=body.name, spec=body.spec.model_dump()
+        session=session,
+        project_id=project_id,
+        name=body.name,
+        spec=body.spec.model_dump(),
+        search=body.search.model_dump() if body.search else None,
     )
     session.commit()
-    for run in experiment.runs:
+    # A search starts its first configurations now; the workers start the rest.
+    runs = top_up(sessions, experiment.id) if body.search else list(experiment.runs)
+    for run in runs:
         enqueue_run(run.id, run.backend, run.spec["device"])
+    session.refresh(experiment)
     response.headers["Location"] = f"/experiments/{experiment.id}"
     return _read(experiment)
 

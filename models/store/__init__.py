@@ -12,16 +12,26 @@ from models.store.runs import (
     list_runs,
     load_run,
 )
+from models.store.searches import (
+    add_configuration_runs,
+    claim_configuration,
+    configurations_in_flight,
+    get_search,
+)
 
 __all__ = [
     "MetricSeries",
     "Page",
     "RunError",
+    "add_configuration_runs",
+    "claim_configuration",
     "claim_run",
+    "configurations_in_flight",
     "create_experiment",
     "finish_run",
     "get_experiment",
     "get_run",
+    "get_search",
     "list_experiments",
     "list_runs",
     "load_run",

@@ -10,13 +10,23 @@ from models.tables import Experiment, Run
 
 
 def create_experiment(
-    *, session: Session, project_id: int, name: str, spec: dict[str, Any]
+    *,
+    session: Session,
+    project_id: int,
+    name: str,
+    spec: dict[str, Any],
+    search: dict[str, Any] | None = None,
 ) -> Experiment:
-    """Add an experiment and its single run (queued) to the session; the caller commits."""
-    experiment = Experiment(project_id=project_id, name=name, spec=spec)
-    experiment.runs.append(
-        Run(project_id=project_id, backend=spec["backend"], seed=spec["seed"], spec=spec)
-    )
+    """Add an experiment to the session; without a search, with its single run (queued).
+
+    A search's runs are added configuration by configuration (`add_configuration_runs`).
+    The caller commits.
+    """
+    experiment = Experiment(project_id=project_id, name=name, spec=spec, search=search)
+    if search is None:
+        experiment.runs.append(
+            Run(project_id=project_id, backend=spec["backend"], seed=spec["seed"], spec=spec)
+        )
     session.add(experiment)
     session.flush()
     return experiment

@@ -67,8 +67,9 @@ def finish_run(
     status: RunStatus,
     summary: Mapping[str, float] | None = None,
     error: RunError | None = None,
+    objective_value: float | None = None,
 ) -> bool:
-    """Write a running run's terminal status, its summary values and any error.
+    """Write a running run's terminal status, summary values, error and search objective.
 
     Returns False, writing nothing, if the run was no longer running (e.g. cancelled).
     """
@@ -81,6 +82,7 @@ def finish_run(
             error_type=error.type if error else None,
             error_message=error.message if error else None,
             error_epoch=error.epoch if error else None,
+            objective_value=objective_value,
         )
     )
     if not result.rowcount:  # type: ignore[attr-defined]

@@ -82,7 +82,7 @@ def test_batchnorm_run_whose_last_batch_holds_one_example(sessions: sessionmaker
 def test_an_exception_fails_the_run_readably_and_keeps_its_curves(
     sessions: sessionmaker[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def train_then_break(spec: Any, *, threads: int, on_epoch: Any) -> None:
+    def train_then_break(spec: Any, *, on_epoch: Any, **_: Any) -> None:
         on_epoch(1, {"train_loss": 1.0})
         raise RuntimeError("the disk is on fire")
 

@@ -1,0 +1,157 @@
+"""Searches over HTTP: validation up front, expansion into runs, Optuna samplers and pruners.
+
+Runs are executed in this process by `execute_run`, the worker's own code path; the runs
+a finished run starts are executed in turn, as a worker would take them from its queue.
+"""
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.deps import get_session, get_sessionmaker
+from api.main import app
+from models import store
+from models.tables import Experiment, Run
+from tests.factories import spec_dict
+from workers.execution import execute_run
+
+DIGITS = {"name": "digits", "n_samples": None, "train_limit": 400}
+
+
+@pytest.fixture
+def search_client(fresh_sessions: sessionmaker[Any]) -> Iterator[TestClient]:
+    """The app on a fresh database, so search transactions and Optuna commit for real."""
+
+    def session() -> Iterator[Session]:
+        with fresh_sessions() as s:
+            yield s
+
+    app.dependency_overrides[get_session] = session
+    app.dependency_overrides[get_sessionmaker] = lambda: fresh_sessions
+    with TestClient(app) as client:
+        yield client
+    app.dependency_overrides.clear()
+
+
+def run_search(client: TestClient, sessions: sessionmaker[Any], body: dict[str, Any]) -> Any:
+    """POST the experiment, then train every run it starts (and those they start) in order."""
+    response = client.post("/experiments", json=body)
+    assert response.status_code == 202, response.text
+    queue = [run["id"] for run in response.json()["runs"]]
+    in_flight = [len(queue)]
+    while queue:
+        run_id = queue.pop(0)
+        execute_run(
+            run_id,
+            sessions=sessions,
+            threads=1,
+            worker="test",
+            enqueue=lambda r: queue.append(r.id),
+        )
+        in_flight.append(len(queue))
+    experiment = client.get(response.headers["location"]).json()
+    experiment["max_in_flight"] = max(in_flight)
+    return experiment
+
+
+def test_grid_over_dropout_with_two_seeds_trains_six_runs(
+    search_client: TestClient, fresh_sessions: sessionmaker[Any]
+) -> None:
+    body = {
+        "name": "dropout-grid",
+        "spec": spec_dict(dataset=DIGITS, training={"epochs": 3}),
+        "search": {
+            "method": "grid",
+            "space": {"regularization.dropout": [0.0, 0.3, 0.6]},
+            "seeds": [0, 1],
+            "max_parallel": 2,
+        },
+    }
+    experiment = run_search(search_client, fresh_sessions, body)
+    assert experiment["runs_planned"] == 6
+    assert experiment["progress"]["succeeded"] == 6
+    assert experiment["max_in_flight"] <= 2 * 2  # two configurations of two seeds
+    runs = [search_client.get(f"/runs/{r['id']}").json() for r in experiment["runs"]]
+    combos = sorted((r["spec"]["regularization"]["dropout"], r["seed"]) for r in runs)
+    assert combos == [(p, s) for p in (0.0, 0.3, 0.6) for s in (0, 1)]
+    by_configuration = Counter(r["configuration"] for r in experiment["runs"])
+    assert sorted(by_configuration.values()) == [2, 2, 2]
+    best = experiment["best_run"]
+    values = {r["id"]: r["objective_value"] for r in experiment["runs"]}
+    assert best["objective"] == max(values.values()) == values[best["run_id"]]
+    assert set(best["values"]) == {"regularization.dropout"}
+
+
+def test_tpe_with_median_pruner_prunes_some_runs(
+    search_client: TestClient, fresh_sessions: sessionmaker[Any]
+) -> None:
+    body = {
+        "name": "tpe",
+        "spec": spec_dict(training={"epochs": 8}, optimizer={"name": "sgd", "lr": 0.1}),
+        "search": {
+            "method": "tpe",
+            "space": {
+                "optimizer.lr": {"log_uniform": [1e-4, 1.0]},
+                "regularization.l2": {"log_uniform": [1e-6, 1e-1]},
+            },
+            "trials": 12,
+            "max_parallel": 1,
+            "objective": {"metric": "val_acc", "mode": "max"},
+            "pruner": {"kind": "median", "warmup_epochs": 2, "startup_trials": 3},
+        },
+    }
+    experiment = run_search(search_client, fresh_sessions, body)
+    progress = experiment["progress"]
+    assert progress["succeeded"] + progress["pruned"] == 12, progress
+    assert progress["pruned"] >= 1, progress
+    pruned = [r for r in experiment["runs"] if r["status"] == "pruned"]
+    assert all(2 <= r["epochs_done"] < 8 for r in pruned)  # stopped early, curves kept
+    assert experiment["max_in_flight"] <= 1
+
+
+@pytest.mark.parametrize(
+    ("search", "message"),
+    [
+        ({"space": {"regularization.dropuot": [0.1]}}, "no such spec field"),
+        ({"space": {"regularization.dropout": [0.1, 1.0]}}, "regularization.dropout"),
+        ({"space": {"optimizer.lr": {"log_uniform": [1e-4, 1.0]}}}, "a grid takes a list"),
+        ({"method": "random", "space": {"optimizer.lr": [0.1]}}, "trials"),
+        ({"space": {"training.epochs": list(range(1, 101)), "seed": list(range(21))}}, "exceed"),
+        (
+            {"method": "random", "trials": 3, "space": {"optimizer.lr": {"log_uniform": [0, 1]}}},
+            "> 0",
+        ),
+        (
+            {"space": {"optimizer.lr": [0.1]}, "pruner": {}, "objective": {"metric": "test_acc"}},
+            "per-epoch",
+        ),
+    ],
+)
+def test_bad_search_is_422_and_writes_nothing(
+    search_client: TestClient,
+    fresh_sessions: sessionmaker[Any],
+    search: dict[str, Any],
+    message: str,
+) -> None:
+    body = {"name": "bad", "spec": spec_dict(), "search": search}
+    response = search_client.post("/experiments", json=body)
+    assert response.status_code == 422
+    assert message in response.text
+    with fresh_sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Experiment)) == 0
+        assert session.scalar(select(func.count()).select_from(Run)) == 0
+
+
+def test_a_configuration_is_claimed_once(fresh_sessions: sessionmaker[Any]) -> None:
+    with fresh_sessions.begin() as session:
+        experiment = store.create_experiment(
+            session=session, project_id=1, name="cas", spec={}, search={}
+        )
+        first = store.claim_configuration(session=session, experiment_id=experiment.id, index=0)
+        again = store.claim_configuration(session=session, experiment_id=experiment.id, index=0)
+    assert (first, again) == (True, False)

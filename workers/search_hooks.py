@@ -1,0 +1,55 @@
+"""What a search adds to a run's life: pruning checks per epoch, and the next runs at its end."""
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy.orm import sessionmaker
+
+from models.search_spec import SearchSpec
+from models.study import open_study, report_epoch
+from models.sweeps import database_url, tell_run_end, top_up
+from models.tables import Run, RunStatus
+
+log = logging.getLogger(__name__)
+PruningWatch = Callable[[int, Mapping[str, float]], bool]
+
+
+def pruning_watch(
+    sessions: sessionmaker[Any],
+    experiment_id: int,
+    search: SearchSpec | None,
+    trial_id: int | None,
+) -> PruningWatch | None:
+    """A per-epoch check that reports the objective to Optuna and says whether to prune."""
+    if search is None or search.pruner is None or trial_id is None:
+        return None
+    study = open_study(database_url(sessions), experiment_id, search)
+    metric = search.objective.metric
+
+    def watch(epoch: int, values: Mapping[str, float]) -> bool:
+        return report_epoch(study, trial_id, epoch, values[metric])
+
+    return watch
+
+
+def continue_search(
+    sessions: sessionmaker[Any],
+    experiment_id: int,
+    search: SearchSpec,
+    trial_id: int,
+    status: RunStatus,
+    objective: float | None,
+    enqueue: Callable[[Run], None] | None,
+) -> None:
+    """Tell Optuna how the run ended, then start and enqueue the search's next runs."""
+    try:
+        tell_run_end(sessions, experiment_id, search, trial_id, status, objective)
+        started = top_up(sessions, experiment_id)
+    except Exception:
+        # The run's own end is committed; the search resumes with its next run's end.
+        log.exception("could not continue the search of experiment %s", experiment_id)
+        return
+    for run in started:
+        if enqueue is not None:
+            enqueue(run)
