@@ -178,6 +178,29 @@ def assert_backends_agree_in_compare_view(base_url: str) -> None:
     assert view["max_relative_deviation"]["train_loss"] < 1e-3, view
 
 
+def assert_search_runs_to_the_end(base_url: str) -> None:
+    """A grid search one configuration at a time: the worker starts each next run itself."""
+    body = {
+        "name": "grid",
+        "spec": {"dataset": {"name": "moons", "n_samples": 300}, "training": {"epochs": 2}},
+        "search": {
+            "space": {"regularization.dropout": [0.0, 0.3]},
+            "seeds": [0, 1],
+            "max_parallel": 1,
+        },
+    }
+    response = httpx.post(f"{base_url}/experiments", json=body, timeout=10)
+    assert response.status_code == 202, response.text
+    assert len(response.json()["runs"]) == 2  # the first configuration's two seeds
+
+    def done() -> dict[str, Any] | None:
+        read: dict[str, Any] = httpx.get(f"{base_url}{response.headers['location']}").json()
+        return read if read["progress"]["succeeded"] == 4 else None
+
+    experiment = poll(done, timeout=120, interval=0.2)
+    assert len(experiment["runs"]) == 4 and experiment["best_run"] is not None
+
+
 def assert_stack_serves(base_url: str) -> None:
     """The acceptance path of a whole stack: failure handling, the example, live curves."""
     wait_healthy(base_url)
@@ -186,4 +209,5 @@ def assert_stack_serves(base_url: str) -> None:
     # The same worker child now trains a Keras run right after a torch one.
     assert_digits_example_trains(base_url, backend="tensorflow")
     assert_backends_agree_in_compare_view(base_url)
+    assert_search_runs_to_the_end(base_url)
     assert_curves_grow_while_training(base_url)
