@@ -10,6 +10,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.settings import get_settings
 from models.db import make_engine, make_sessionmaker
 from models.metric_names import EPOCH_METRICS
+from models.run_filter import (
+    MAX_FILTER_LENGTH,
+    FilterError,
+    Node,
+    Order,
+    parse_filter,
+    parse_order,
+)
 from models.tables import DEFAULT_PROJECT_ID
 
 
@@ -35,10 +43,69 @@ SessionmakerDep = Annotated[sessionmaker[Any], Depends(get_sessionmaker)]
 ProjectDep = Annotated[int, Depends(get_project_id)]
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page (1-500).")]
 Cursor = Annotated[
-    int | None, Query(ge=1, description="`next_cursor` of the previous page; omit for the first.")
+    str | None,
+    Query(max_length=500, description="`next_cursor` of the previous page; omit for the first."),
 ]
 RunId = Annotated[int, Path(ge=1, description="Run id, as listed in its experiment.")]
 ExperimentId = Annotated[int, Path(ge=1, description="Experiment id, from `Location`.")]
+
+
+def _query_error(name: str, exc: FilterError) -> HTTPException:
+    """A 422 in FastAPI's own error shape, with the position of the problem in the parameter."""
+    detail = [
+        {
+            "loc": ["query", name],
+            "msg": str(exc),
+            "type": "filter_syntax",
+            "ctx": {"position": exc.position},
+        }
+    ]
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
+
+
+def parse_run_filter(
+    filter: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_FILTER_LENGTH,
+            description="Which runs: comparisons (`= != < <= > >=`) and `[not] in (...)` over "
+            "`spec.<dotted path>`, `summary.<key>`, `status`, `backend`, `experiment`, `id`, "
+            "`seed`, `epochs_done`, `objective`, joined by `and`, `or`, `not` and parentheses. "
+            "Text in quotes. A malformed filter is a 422 giving the position of the error.",
+            examples=[
+                "(spec.regularization.dropout in (0.3, 0.6) or spec.regularization.batchnorm "
+                "= true) and summary.test_acc > 0.9"
+            ],
+        ),
+    ] = None,
+) -> Node | None:
+    """The parsed `filter` query parameter."""
+    try:
+        return parse_filter(filter) if filter else None
+    except FilterError as exc:
+        raise _query_error("filter", exc) from None
+
+
+def parse_run_order(
+    order_by: Annotated[
+        str | None,
+        Query(
+            max_length=300,
+            description="`<field> [asc|desc]` with a field as in `filter`; runs without a "
+            "value come last. Newest first when omitted.",
+            examples=["summary.test_acc desc"],
+        ),
+    ] = None,
+) -> Order | None:
+    """The parsed `order_by` query parameter."""
+    try:
+        return parse_order(order_by) if order_by else None
+    except FilterError as exc:
+        raise _query_error("order_by", exc) from None
+
+
+RunFilter = Annotated[Node | None, Depends(parse_run_filter)]
+RunOrder = Annotated[Order | None, Depends(parse_run_order)]
 
 
 def parse_metric_keys(raw: str) -> list[str]:

@@ -1,16 +1,26 @@
 """The FastAPI application: REST v1 for experiments, runs, metrics and datasets."""
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from api.routes import compare, experiments, runs, system
+from models.store.pages import CursorError
 
 DESCRIPTION = """
-Train regularized networks with PyTorch over HTTP and compare their curves.
+Train regularized networks with PyTorch or TensorFlow/Keras over HTTP and compare them.
 
-`POST /experiments` with a spec returns 202 at once; a worker trains the run in the
-background and `GET /runs/{id}/metrics` shows its curves as epochs finish.
+`POST /experiments` with a spec (and optionally a grid, random or TPE `search`) returns 202
+at once; workers train the runs in the background and `GET /runs/{id}/metrics` shows the
+curves as epochs finish. `GET /runs?filter=...&order_by=...` finds runs; `GET /compare`
+lines them up.
 """
+
+
+async def _bad_cursor(request: Request, exc: Exception) -> JSONResponse:
+    """A cursor this listing did not hand out is a 422 on `cursor`."""
+    detail = [{"loc": ["query", "cursor"], "msg": str(exc), "type": "value_error"}]
+    return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
 def create_app() -> FastAPI:
@@ -18,6 +28,7 @@ def create_app() -> FastAPI:
     app = FastAPIOffline(title="reglab", version="1.0.0", description=DESCRIPTION)
     for module in (experiments, runs, compare, system):
         app.include_router(module.router)
+    app.add_exception_handler(CursorError, _bad_cursor)
     return app
 
 

@@ -125,7 +125,7 @@ class Page(BaseModel, Generic[T]):
 
     items: list[T] = Field(description="This page, newest first.")
     total: int = Field(description="Matches across all pages.")
-    next_cursor: int | None = Field(
+    next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null at the end."
     )
 

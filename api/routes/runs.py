@@ -4,7 +4,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from api.deps import Cursor, Limit, ProjectDep, RunId, SessionDep, parse_metric_keys
+from api.deps import (
+    Cursor,
+    Limit,
+    ProjectDep,
+    RunFilter,
+    RunId,
+    RunOrder,
+    SessionDep,
+    parse_metric_keys,
+)
 from api.schemas import MetricsRead, Page, RunErrorRead, RunRead
 from models import store
 from models.metric_names import EPOCH_METRICS
@@ -36,15 +45,19 @@ def _get(run_id: int, session: SessionDep, project_id: int) -> Run:
 def list_runs(
     session: SessionDep,
     project_id: ProjectDep,
+    where: RunFilter,
+    order: RunOrder,
     experiment_id: Annotated[int | None, Query(description="Only this experiment's runs.")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[RunRead]:
-    """List runs, newest first."""
+    """Find runs: filter, order and page through them; `total` counts every match."""
     page = store.list_runs(
         session=session,
         project_id=project_id,
         experiment_id=experiment_id,
+        where=where,
+        order=order,
         limit=limit,
         cursor=cursor,
     )

@@ -42,7 +42,7 @@ def get_experiment(*, session: Session, project_id: int, experiment_id: int) -> 
 
 
 def list_experiments(
-    *, session: Session, project_id: int, limit: int, cursor: int | None
+    *, session: Session, project_id: int, limit: int, cursor: str | None
 ) -> Page[Experiment]:
     """The project's experiments, newest first."""
     query = select(Experiment).where(Experiment.project_id == project_id)

@@ -1,9 +1,12 @@
-"""Keyset pagination: newest first, with a total so nothing is capped silently."""
+"""Keyset pagination with a total, so nothing is capped silently; cursors are opaque strings."""
 
+import base64
+import binascii
+import json
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 T = TypeVar("T")
@@ -15,24 +18,80 @@ class Page(Generic[T]):
 
     items: list[T]
     total: int
-    next_cursor: int | None
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """Order by this expression (missing values last), then by id in the same direction."""
+
+    expression: ColumnElement[Any]
+    descending: bool
+
+
+class CursorError(ValueError):
+    """A cursor that this listing did not hand out."""
+
+
+def _encode(position: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, length: int) -> list[Any]:
+    try:
+        position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError):
+        raise CursorError("cursor: not a cursor from this listing") from None
+    if not isinstance(position, list) or len(position) != length:
+        raise CursorError("cursor: not a cursor from this listing (or the order changed)")
+    return position
+
+
+def _after(
+    key: ColumnElement[Any],
+    id_column: InstrumentedAttribute[int],
+    descending: bool,
+    position: list[Any],
+) -> ColumnElement[bool]:
+    """Rows that come after `position` = [key value, id] in this order, missing values last."""
+    value, last_id = position
+    id_after = id_column < last_id if descending else id_column > last_id
+    if value is None:
+        return and_(key.is_(None), id_after)
+    key_after = key < value if descending else key > value
+    return or_(key_after, and_(key == value, id_after), key.is_(None))
 
 
 def paginate(
-    query: Select[T],
+    query: Select[Any],
     *,
     session: Session,
     id_column: InstrumentedAttribute[int],
     limit: int,
-    cursor: int | None,
-) -> Page[T]:
-    """Run `query` newest first from `cursor` (an id, exclusive) and count all its matches."""
+    cursor: str | None,
+    sort: SortKey | None = None,
+) -> Page[Any]:
+    """One page of `query` (newest first unless `sort` says otherwise) and its total count."""
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    page_query: Select[Any] = query.order_by(id_column.desc()).limit(limit + 1)
-    if cursor is not None:
-        page_query = page_query.where(id_column < cursor)
-    rows = list(session.scalars(page_query))
-    more = len(rows) > limit
-    items = rows[:limit]
-    next_cursor = getattr(items[-1], "id", None) if more and items else None
+    if sort is None:
+        page_query = query.order_by(id_column.desc())
+        if cursor is not None:
+            page_query = page_query.where(id_column < _decode(cursor, 1)[0])
+        rows = [(item, None) for item in session.scalars(page_query.limit(limit + 1))]
+    else:
+        key = sort.expression
+        ordered = key.desc() if sort.descending else key.asc()
+        page_query = query.add_columns(key).order_by(
+            ordered.nulls_last(), id_column.desc() if sort.descending else id_column.asc()
+        )
+        if cursor is not None:
+            page_query = page_query.where(
+                _after(key, id_column, sort.descending, _decode(cursor, 2))
+            )
+        rows = [(row[0], row[1]) for row in session.execute(page_query.limit(limit + 1))]
+    items = [item for item, _ in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last, value = rows[limit - 1]
+        next_cursor = _encode([last.id] if sort is None else [value, last.id])
     return Page(items=items, total=total or 0, next_cursor=next_cursor)

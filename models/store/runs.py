@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from models.store.pages import Page, paginate
+from models.run_filter import Node, Order
+from models.store.pages import Page, SortKey, paginate
+from models.store.run_query import condition, field_expression
 from models.store.upsert import upsert
 from models.tables import Run, RunStatus, RunSummary, utcnow
 
@@ -34,15 +36,21 @@ def list_runs(
     *,
     session: Session,
     project_id: int,
-    experiment_id: int | None,
     limit: int,
-    cursor: int | None,
+    cursor: str | None,
+    experiment_id: int | None = None,
+    where: Node | None = None,
+    order: Order | None = None,
 ) -> Page[Run]:
-    """The project's runs, newest first, optionally those of one experiment."""
+    """The project's runs matching a parsed filter, newest first unless `order` says otherwise."""
+    dialect = session.get_bind().dialect.name
     query = select(Run).where(Run.project_id == project_id)
     if experiment_id is not None:
         query = query.where(Run.experiment_id == experiment_id)
-    return paginate(query, session=session, id_column=Run.id, limit=limit, cursor=cursor)
+    if where is not None:
+        query = query.where(condition(where, dialect))
+    sort = SortKey(field_expression(order.field, dialect), order.descending) if order else None
+    return paginate(query, session=session, id_column=Run.id, limit=limit, cursor=cursor, sort=sort)
 
 
 def claim_run(*, session: Session, run_id: int, worker: str) -> bool:

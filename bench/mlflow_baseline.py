@@ -1,0 +1,230 @@
+"""Baseline for reglab's query benchmark: the same queries on an MLflow tracking server.
+
+Starts `mlflow server` on a scratch Postgres database (dropped and recreated each run),
+loads the data of `bench/query_data.py` through `MlflowClient` (5,000 runs with params and
+summary metrics; one run with a 100,000-step `val_loss` history; 20 runs of 200 epochs of
+three curves), then times, after one warm-up each, p50/p95 of: `search_runs` with the
+`SEARCH` filter (dropout = 0.3, test_acc > 0.9, by test_acc desc, 100 results);
+`get_metric_history` of the long run; and a 20-run comparison built the way an MLflow user
+would, 60 sequential `get_metric_history` calls. The last stdout line is one JSON object.
+
+Needs its own venv, outside the project's (MLflow pins its own SQLAlchemy, Flask, ...).
+psycopg 3, not psycopg2: SQLAlchemy 2.1 maps `postgresql://` to the psycopg 3 driver.
+
+    python3.11 -m venv /work/mlflow-venv
+    /work/mlflow-venv/bin/pip install mlflow "psycopg[binary]"
+    /work/mlflow-venv/bin/python bench/mlflow_baseline.py [--repeats 20]
+"""
+
+import argparse
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import mlflow
+import psycopg
+import requests
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import query_data as qd
+
+BATCH = 1000  # MLflow's limit of metrics per log_batch call
+BIN = Path(sys.executable).parent
+
+
+def recreate_database(url: str) -> None:
+    """Drop and create the database named in url, connecting to the `postgres` database."""
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def free_port() -> int:
+    """Return a TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def mlflow_server(store: str, workers: int, timeout: float = 120.0) -> Iterator[str]:
+    """Run `mlflow server` on a free port until the block exits; yield its URL."""
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"http://127.0.0.1:{free_port()}"
+        log = open(Path(tmp) / "server.log", "wb")  # noqa: SIM115
+        cmd = [
+            str(BIN / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            store,
+            "--default-artifact-root",
+            f"{tmp}/artifacts",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            url.rsplit(":", 1)[1],
+            "--workers",
+            str(workers),
+        ]
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    if requests.get(f"{url}/health", timeout=2).ok:
+                        break
+                except requests.ConnectionError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    tail = (Path(tmp) / "server.log").read_text(errors="replace")[-3000:]
+                    raise RuntimeError(f"mlflow server did not come up:\n{tail}")
+                time.sleep(0.2)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            log.close()
+
+
+def load(client: MlflowClient, threads: int) -> tuple[str, str, list[str]]:
+    """Log all the data; return the search experiment, the long run and the compare runs."""
+    search_exp = client.create_experiment("search")
+    curves_exp = client.create_experiment("curves")
+
+    def one_run(record: dict[str, Any]) -> None:
+        run_id = client.create_run(search_exp).info.run_id
+        now = int(time.time() * 1000)
+        params = [Param(k, str(v)) for k, v in record["params"].items()]
+        metrics = [Metric(k, float(v), now, 0) for k, v in record["summary"].items()]
+        client.log_batch(run_id, metrics=metrics, params=params)
+        client.set_terminated(run_id, "FINISHED")
+
+    def history_run(curves: dict[str, list[float]]) -> str:
+        run_id = client.create_run(curves_exp).info.run_id
+        now = int(time.time() * 1000)
+        points = [
+            Metric(k, v, now, step)
+            for k, ys in curves.items()
+            for step, v in enumerate(ys, start=1)
+        ]
+        for i in range(0, len(points), BATCH):
+            client.log_batch(run_id, metrics=points[i : i + BATCH])
+        client.set_terminated(run_id, "FINISHED")
+        return run_id
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(one_run, qd.run_records()))
+        compare = list(pool.map(history_run, qd.compare_curves()))
+    long_run = history_run({"val_loss": qd.long_history()})
+    return search_exp, long_run, compare
+
+
+def timed(call: Callable[[], object], repeats: int) -> dict[str, float]:
+    """Run call once to warm up, then `repeats` times; return p50 and p95 in ms."""
+    call()
+    ms = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        ms.append((time.perf_counter() - start) * 1000)
+    ms.sort()
+    p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
+    return {"p50": round(statistics.median(ms), 2), "p95": round(p95, 2)}
+
+
+def main() -> None:
+    """Parse arguments, run the benchmark, print the table and the JSON line."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--backend-store", default="postgresql://postgres@127.0.0.1:5432/mlflow_bench")
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--workers", type=int, default=4, help="server workers (MLflow's default)")
+    ap.add_argument("--threads", type=int, default=8, help="client threads while loading")
+    args = ap.parse_args()
+
+    if args.backend_store.startswith("postgresql"):
+        recreate_database(args.backend_store)
+    started = time.perf_counter()
+    with mlflow_server(args.backend_store, args.workers) as url:
+        print(f"mlflow {mlflow.__version__} server at {url} on {args.backend_store}")
+        client = MlflowClient(tracking_uri=url)
+        t0 = time.perf_counter()
+        search_exp, long_run, compare = load(client, args.threads)
+        load_s = time.perf_counter() - t0
+        print(
+            f"loaded {qd.N_RUNS} runs + {qd.LONG_HISTORY:,}-step history + "
+            f"{qd.COMPARE_RUNS}x{qd.COMPARE_EPOCHS}x3 curves in {load_s:.1f} s"
+        )
+
+        def search() -> list[Any]:
+            return list(
+                client.search_runs(
+                    experiment_ids=[search_exp],
+                    filter_string=f"params.dropout = '{qd.SEARCH['dropout']}' "
+                    f"and metrics.test_acc > {qd.SEARCH['min_test_acc']}",
+                    order_by=["metrics.test_acc DESC"],
+                    max_results=qd.PAGE_SIZE,
+                )
+            )
+
+        def history() -> None:
+            n = len(client.get_metric_history(long_run, "val_loss"))
+            assert n == qd.LONG_HISTORY, f"history has {n} points, not {qd.LONG_HISTORY}"
+
+        def compare_all() -> None:
+            for run_id in compare:
+                for key in ("train_loss", "val_loss", "val_acc"):
+                    client.get_metric_history(run_id, key)
+
+        runs = search()
+        want = sorted(
+            (
+                r["summary"]["test_acc"]
+                for r in qd.run_records()
+                if r["params"]["dropout"] == qd.SEARCH["dropout"]
+                and r["summary"]["test_acc"] > qd.SEARCH["min_test_acc"]
+            ),
+            reverse=True,
+        )[: qd.PAGE_SIZE]
+        got = [r.data.metrics["test_acc"] for r in runs]
+        assert got == want, "search_runs returned other runs than query_data expects"
+        result = {
+            "mlflow_version": mlflow.__version__,
+            "search_runs_ms": timed(search, args.repeats),
+            "metric_history_ms": timed(history, args.repeats),
+            "compare_ms": timed(compare_all, args.repeats),
+            "search_matches": len(runs),
+            "load_s": round(load_s, 1),
+        }
+    print(f"\n{'query':<44}{'p50 ms':>10}{'p95 ms':>10}   (n={args.repeats}, after 1 warm-up)")
+    rows = [
+        ("search_runs (dropout=0.3, test_acc>0.9, 100)", "search_runs_ms"),
+        (f"get_metric_history ({qd.LONG_HISTORY:,} points)", "metric_history_ms"),
+        (f"compare ({qd.COMPARE_RUNS} runs x 3 keys, sequential)", "compare_ms"),
+    ]
+    for label, key in rows:
+        print(f"{label:<44}{result[key]['p50']:>10.1f}{result[key]['p95']:>10.1f}")
+    print(f"search matches: {len(runs)}; whole run {time.perf_counter() - started:.0f} s")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
