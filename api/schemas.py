@@ -160,6 +160,33 @@ class HealthRead(BaseModel):
     broker: bool = Field(description="The broker accepted a connection within a second.")
 
 
+class IntervalRead(BaseModel):
+    """Seed mean and 95% t-interval (low = high = mean for a single seed)."""
+
+    mean: JsonFloat = Field(description="Mean over the group's seeds.")
+    low: JsonFloat = Field(description="Lower end of the 95% confidence interval.")
+    high: JsonFloat = Field(description="Upper end of the 95% confidence interval.")
+    n: int = Field(description="Seeds with a finite value.")
+
+
+class BandRead(BaseModel):
+    """One curve's seed mean and 95% interval per epoch, over the epochs all seeds have."""
+
+    epochs: list[int] = Field(description="Epochs every run of the group has.")
+    mean: list[JsonFloat] = Field(description="Mean per epoch.")
+    low: list[JsonFloat] = Field(description="Lower end of the interval per epoch.")
+    high: list[JsonFloat] = Field(description="Upper end of the interval per epoch.")
+
+
+class SeedGroupRead(BaseModel):
+    """Runs that differ only by seed, taken together."""
+
+    run_ids: list[int] = Field(description="The group's runs.")
+    seeds: list[int] = Field(description="Their seeds, in `run_ids` order.")
+    curves: dict[str, BandRead] = Field(description="Per requested key: mean and interval.")
+    summary: dict[str, IntervalRead] = Field(description="Per summary value: mean and interval.")
+
+
 class CompareRead(BaseModel):
     """Several runs side by side."""
 
@@ -172,4 +199,11 @@ class CompareRead(BaseModel):
     max_relative_deviation: dict[str, JsonFloat] = Field(
         description="Per key: the largest |value - reference| / |reference| over the epochs all "
         "runs have; e.g. the numerical parity of runs that differ only in `backend`."
+    )
+    summaries: dict[int, dict[str, JsonFloat]] = Field(
+        description="Each run's summary (empty until it has finished)."
+    )
+    groups: list[SeedGroupRead] | None = Field(
+        description="With `group_seeds=true`: runs that differ only by seed, with seed mean and "
+        "95% interval per epoch and per summary value; else null."
     )

@@ -1,52 +1,100 @@
-"""Compare runs side by side: aligned curves, differing spec fields, largest deviation."""
+"""Compare runs side by side: aligned curves, differing spec fields, seed groups."""
 
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
 from api.deps import ProjectDep, SessionDep, parse_metric_keys
-from api.schemas import CompareRead, MetricsRead
+from api.schemas import (
+    BandRead,
+    CompareRead,
+    IntervalRead,
+    MetricsRead,
+    SeedGroupRead,
+)
 from models import store
 from models.compare import differing_fields, max_relative_deviation
+from models.seed_groups import seed_groups
+from models.tables import Run
 
 router = APIRouter(tags=["compare"])
+MAX_COMPARED = 100
 
 
-def _ids(raw: str) -> list[int]:
+def parse_run_ids(raw: str) -> list[int]:
+    """Distinct run ids, in the order given; 422 unless there are 2 to MAX_COMPARED."""
     try:
         ids = [int(part) for part in raw.split(",") if part.strip()]
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "run_ids: integers") from exc
-    if not 2 <= len(set(ids)) <= 50:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "run_ids: 2 to 50 distinct ids")
-    return list(dict.fromkeys(ids))
+    ids = list(dict.fromkeys(ids))
+    if not 2 <= len(ids) <= MAX_COMPARED:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"run_ids: 2 to {MAX_COMPARED} distinct ids"
+        )
+    return ids
+
+
+def load_runs(session: SessionDep, project_id: int, ids: list[int]) -> list[Run]:
+    """The project's runs with these ids, in order; 404 naming any that is missing."""
+    runs = [store.get_run(session=session, project_id=project_id, run_id=i) for i in ids]
+    missing = [i for i, run in zip(ids, runs, strict=True) if run is None]
+    if missing:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"runs {missing} not found")
+    return [run for run in runs if run is not None]
+
+
+RunIds = Annotated[
+    str,
+    Query(
+        max_length=2000,
+        description=f"Comma-separated run ids (2-{MAX_COMPARED}); the first is the reference.",
+        examples=["1,2"],
+    ),
+]
+GroupSeeds = Annotated[
+    bool, Query(description="Group runs that differ only by seed: mean and 95% interval.")
+]
 
 
 @router.get("/compare", response_model=CompareRead)
 def compare_runs(
     session: SessionDep,
     project_id: ProjectDep,
-    run_ids: Annotated[
-        str, Query(description="Comma-separated run ids (2-50); the first is the reference.")
-    ],
+    run_ids: RunIds,
     keys: Annotated[
         str, Query(max_length=500, description="Comma-separated per-epoch series to compare.")
     ] = "train_loss,val_loss,val_acc",
+    group_seeds: GroupSeeds = False,
 ) -> CompareRead:
-    """Curves of several runs, the spec fields that differ, and each key's largest deviation."""
-    ids = _ids(run_ids)
+    """Curves and summaries of several runs, the spec fields that differ, seed groups."""
+    ids = parse_run_ids(run_ids)
     wanted = parse_metric_keys(keys)
-    runs = [store.get_run(session=session, project_id=project_id, run_id=i) for i in ids]
-    missing = [i for i, run in zip(ids, runs, strict=True) if run is None]
-    if missing:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"runs {missing} not found")
-    curves = [store.read_metrics(session=session, run_id=i, keys=wanted) for i in ids]
+    runs = load_runs(session, project_id, ids)
+    curves = {i: store.read_metrics(session=session, run_id=i, keys=wanted) for i in ids}
+    summaries = {run.id: run.summary or {} for run in runs}
+    groups = (
+        seed_groups({run.id: run.spec for run in runs}, curves, summaries, wanted)
+        if group_seeds
+        else None
+    )
     return CompareRead(
         run_ids=ids,
-        curves=[
-            MetricsRead(run_id=i, epochs=c.epochs, series=c.series)
-            for i, c in zip(ids, curves, strict=True)
-        ],
-        differing_spec=differing_fields({run.id: run.spec for run in runs if run is not None}),
-        max_relative_deviation={key: max_relative_deviation(curves, key) for key in wanted},
+        curves=[MetricsRead(run_id=i, epochs=c.epochs, series=c.series) for i, c in curves.items()],
+        differing_spec=differing_fields({run.id: run.spec for run in runs}),
+        max_relative_deviation={
+            key: max_relative_deviation(list(curves.values()), key) for key in wanted
+        },
+        summaries=summaries,
+        groups=[
+            SeedGroupRead(
+                run_ids=group.run_ids,
+                seeds=group.seeds,
+                curves={k: BandRead(**vars(band)) for k, band in group.bands.items()},
+                summary={k: IntervalRead(**vars(i)) for k, i in group.summary.items()},
+            )
+            for group in groups
+        ]
+        if groups is not None
+        else None,
     )

@@ -2,21 +2,29 @@
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from scipy import stats
 from sqlalchemy.orm import sessionmaker
 
 from models import store
+from models.tables import RunSummary
 from tests.factories import spec_dict
 
 
 def run_with_losses(
-    client: TestClient, sessions: sessionmaker[Any], backend: str, losses: list[float]
+    client: TestClient,
+    sessions: sessionmaker[Any],
+    backend: str,
+    losses: list[float],
+    **sections: Any,
 ) -> int:
-    body = {"name": "cmp", "spec": spec_dict(backend=backend)}
+    body = {"name": "cmp", "spec": spec_dict(backend=backend, **sections)}
     run_id = int(client.post("/experiments", json=body).json()["runs"][0]["id"])
     with sessions.begin() as session:
         epochs = {e: {"train_loss": v} for e, v in enumerate(losses, start=1)}
         store.record_epochs(session=session, run_id=run_id, epochs=epochs)
+        session.add(RunSummary(run_id=run_id, name="test_acc", value=1 - losses[-1]))
     return run_id
 
 
@@ -39,3 +47,40 @@ def test_compare_errors(client: TestClient, sessions: sessionmaker[Any]) -> None
     assert client.get("/compare", params={"run_ids": f"{a},999999"}).status_code == 404
     bad_key = client.get("/compare", params={"run_ids": f"{a},{a + 1}", "keys": "loss"})
     assert bad_key.status_code == 422
+
+
+def test_seed_groups_give_mean_and_t_interval(
+    client: TestClient, sessions: sessionmaker[Any]
+) -> None:
+    curves = {
+        (0.0, 0): [1.0, 0.5],
+        (0.0, 1): [1.2, 0.7],
+        (0.5, 0): [2.0, 1.0],
+        (0.5, 1): [2.0, 1.6],
+    }
+    ids = {
+        key: run_with_losses(
+            client, sessions, "torch", losses, seed=key[1], regularization={"dropout": key[0]}
+        )
+        for key, losses in curves.items()
+    }
+    params = {
+        "run_ids": ",".join(map(str, ids.values())),
+        "keys": "train_loss",
+        "group_seeds": True,
+    }
+    body = client.get("/compare", params=params).json()
+    groups = {tuple(g["run_ids"]): g for g in body["groups"]}
+    assert set(groups) == {(ids[0.0, 0], ids[0.0, 1]), (ids[0.5, 0], ids[0.5, 1])}
+    group = groups[ids[0.5, 0], ids[0.5, 1]]
+    band = group["curves"]["train_loss"]
+    half = stats.t.ppf(0.975, 1) * 0.3  # sd of (1.0, 1.6) is 0.3 x sqrt(2); over sqrt(n)
+    assert band["epochs"] == [1, 2] and band["mean"] == pytest.approx([2.0, 1.3])
+    assert band["low"] == pytest.approx([2.0, 1.3 - half]) and band["high"][1] == pytest.approx(
+        1.3 + half
+    )
+    acc = group["summary"]["test_acc"]
+    assert (acc["n"], acc["mean"]) == (2, pytest.approx(-0.3)) and acc["low"] < acc["mean"] < acc[
+        "high"
+    ]
+    assert body["summaries"][str(ids[0.0, 0])] == {"test_acc": pytest.approx(0.5)}
