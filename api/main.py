@@ -4,7 +4,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
-from api.routes import compare, experiments, runs, system
+from api.routes import compare, experiments, reports, runs, system
 from models.store.pages import CursorError
 
 DESCRIPTION = """
@@ -26,7 +26,7 @@ async def _bad_cursor(request: Request, exc: Exception) -> JSONResponse:
 def create_app() -> FastAPI:
     """Build the API; the docs page is served locally, with no CDN."""
     app = FastAPIOffline(title="reglab", version="1.0.0", description=DESCRIPTION)
-    for module in (experiments, runs, compare, system):
+    for module in (experiments, reports, runs, compare, system):
         app.include_router(module.router)
     app.add_exception_handler(CursorError, _bad_cursor)
     return app

@@ -207,3 +207,40 @@ class CompareRead(BaseModel):
         description="With `group_seeds=true`: runs that differ only by seed, with seed mean and "
         "95% interval per epoch and per summary value; else null."
     )
+
+
+class SettingRead(BaseModel):
+    """One swept setting: its values, runs, and figures over its succeeded seeds."""
+
+    values: dict[str, Any] = Field(description="The swept spec fields' values.")
+    run_ids: list[int] = Field(description="Its runs (one per seed).")
+    seeds: list[int] = Field(description="Their seeds.")
+    statuses: dict[str, int] = Field(description="Its runs per status.")
+    figures: dict[str, IntervalRead] = Field(
+        description="Seed mean and 95% interval of test_acc, generalization_gap, best_epoch, "
+        "epochs_to_target (first epoch with val_acc >= the target), weight_l1, weight_l2, "
+        "sparsity, test_loss and the search objective, over succeeded runs."
+    )
+
+
+class VerdictRead(BaseModel):
+    """Is the best setting better than the runner-up by more than seed noise?"""
+
+    values: dict[str, Any] = Field(description="The best setting's swept values.")
+    margin: JsonFloat = Field(description="|best mean - runner-up mean| of the ranking metric.")
+    noise: JsonFloat = Field(
+        description="sqrt(h1^2 + h2^2) of the two 95% half-widths; null with fewer than 2 seeds."
+    )
+    exceeds_noise: bool | None = Field(description="margin > noise; null when noise is.")
+
+
+class ReportRead(BaseModel):
+    """The regularization report of an experiment, best setting first."""
+
+    experiment_id: int = Field(description="The experiment.")
+    swept: list[str] = Field(description="The spec fields its search varies.")
+    metric: str = Field(description="What settings are ranked by (the search objective).")
+    mode: str = Field(description="`max` or `min`.")
+    target_val_acc: float = Field(description="The target behind `epochs_to_target`.")
+    settings: list[SettingRead] = Field(description="Every setting, best first.")
+    best: VerdictRead | None = Field(description="The best setting against the runner-up.")

@@ -76,3 +76,14 @@ def compare_curves(
         acc = [min(1.0, 1.0 - v / 2) for v in val]
         out.append({"train_loss": train, "val_loss": val, "val_acc": acc})
     return out
+
+
+def search_expected(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return the records that SEARCH must return, in order: the reference answer."""
+    hits = [
+        r
+        for r in records
+        if r["params"]["dropout"] == SEARCH["dropout"]
+        and r["summary"]["test_acc"] > SEARCH["min_test_acc"]
+    ]
+    return sorted(hits, key=lambda r: -r["summary"]["test_acc"])[:PAGE_SIZE]

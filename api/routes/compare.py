@@ -2,9 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from api.deps import ProjectDep, SessionDep, parse_metric_keys
+from api.plots import IMAGE, MEDIA_TYPES, ImageFormat, curves_plot, label_of
 from api.schemas import (
     BandRead,
     CompareRead,
@@ -14,6 +15,7 @@ from api.schemas import (
 )
 from models import store
 from models.compare import differing_fields, max_relative_deviation
+from models.metric_names import EPOCH_METRICS
 from models.seed_groups import seed_groups
 from models.tables import Run
 
@@ -98,3 +100,39 @@ def compare_runs(
         if groups is not None
         else None,
     )
+
+
+@router.get(
+    "/compare/plot",
+    response_class=Response,
+    responses=IMAGE,
+)
+def compare_plot(
+    session: SessionDep,
+    project_id: ProjectDep,
+    run_ids: RunIds,
+    key: Annotated[
+        str, Query(description=f"The series to draw: {', '.join(EPOCH_METRICS)}.")
+    ] = "val_acc",
+    format: Annotated[ImageFormat, Query(description="`png` or `svg`.")] = "png",
+    group_seeds: GroupSeeds = False,
+) -> Response:
+    """Overlaid curves of one key, labelled by the spec fields that differ; seed groups as bands."""
+    ids = parse_run_ids(run_ids)
+    (wanted,) = parse_metric_keys(key) or [""]
+    runs = load_runs(session, project_id, ids)
+    specs = {run.id: run.spec for run in runs}
+    curves = {i: store.read_metrics(session=session, run_id=i, keys=[wanted]) for i in ids}
+    differing = differing_fields(specs)
+    if group_seeds:
+        differing.pop("seed", None)
+        groups = seed_groups(specs, curves, {}, [wanted])
+        bands = [
+            (label_of({p: v[g.run_ids[0]] for p, v in differing.items()}), g.bands[wanted])
+            for g in groups
+        ]
+        image = curves_plot(wanted, [], bands, format)
+    else:
+        lines = [(label_of({p: v[i] for p, v in differing.items()}), curves[i]) for i in ids]
+        image = curves_plot(wanted, lines, [], format)
+    return Response(image, media_type=MEDIA_TYPES[format])

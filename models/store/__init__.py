@@ -2,7 +2,12 @@
 
 from models.store.experiments import create_experiment, get_experiment, list_experiments
 from models.store.health import ping
-from models.store.metrics import MetricSeries, read_metrics, record_epochs
+from models.store.metrics import (
+    MetricSeries,
+    first_epoch_reaching,
+    read_metrics,
+    record_epochs,
+)
 from models.store.pages import Page
 from models.store.runs import (
     RunError,
@@ -29,6 +34,7 @@ __all__ = [
     "configurations_in_flight",
     "create_experiment",
     "finish_run",
+    "first_epoch_reaching",
     "get_experiment",
     "get_run",
     "get_search",

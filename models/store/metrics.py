@@ -4,7 +4,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from models.store.upsert import upsert
@@ -67,3 +67,17 @@ def read_metrics(
     axis = sorted(epochs)
     series = {name: [values.get(e) for e in axis] for name, values in sorted(by_name.items())}
     return MetricSeries(epochs=axis, series=series)
+
+
+def first_epoch_reaching(
+    *, session: Session, run_ids: Sequence[int], key: str, threshold: float
+) -> dict[int, int]:
+    """Per run, the first epoch whose `key` is >= `threshold` (runs that never do are absent)."""
+    if not run_ids:
+        return {}
+    query = (
+        select(Metric.run_id, func.min(Metric.epoch))
+        .where(Metric.run_id.in_(run_ids), Metric.name == key, Metric.value >= threshold)
+        .group_by(Metric.run_id)
+    )
+    return {run_id: epoch for run_id, epoch in session.execute(query)}

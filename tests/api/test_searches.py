@@ -85,6 +85,50 @@ def test_grid_over_dropout_with_two_seeds_trains_six_runs(
     values = {r["id"]: r["objective_value"] for r in experiment["runs"]}
     assert best["objective"] == max(values.values()) == values[best["run_id"]]
     assert set(best["values"]) == {"regularization.dropout"}
+    assert_report_ranks_settings(search_client, experiment, values)
+    assert_plots_are_images(search_client, experiment)
+
+
+def assert_report_ranks_settings(
+    client: TestClient, experiment: dict[str, Any], objective: dict[int, float]
+) -> None:
+    """Three settings, best first by seed-mean objective, each with intervals over 2 seeds."""
+    report = client.get(f"/experiments/{experiment['id']}/report").json()
+    assert report["swept"] == ["regularization.dropout"] and report["metric"] == "objective"
+    settings = report["settings"]
+    assert sorted(s["values"]["regularization.dropout"] for s in settings) == [0.0, 0.3, 0.6]
+    means = [s["figures"]["objective"]["mean"] for s in settings]
+    assert means == sorted(means, reverse=True)
+    for setting in settings:
+        assert setting["statuses"] == {"succeeded": 2} and sorted(setting["seeds"]) == [0, 1]
+        mean = sum(objective[i] for i in setting["run_ids"]) / 2
+        assert setting["figures"]["objective"]["mean"] == pytest.approx(mean)
+        for figure in ("test_acc", "generalization_gap", "best_epoch", "weight_l2", "sparsity"):
+            found = setting["figures"][figure]
+            assert found["n"] == 2 and found["low"] <= found["mean"] <= found["high"]
+    best = report["best"]
+    assert best["values"] == settings[0]["values"]
+    assert best["margin"] == pytest.approx(means[0] - means[1])
+    assert best["exceeds_noise"] == (best["margin"] > best["noise"])
+
+
+def assert_plots_are_images(client: TestClient, experiment: dict[str, Any]) -> None:
+    """Trade-off and compare plots come back as real PNG and SVG images."""
+    run_ids = ",".join(str(r["id"]) for r in experiment["runs"])
+    requests = [
+        (f"/experiments/{experiment['id']}/plot", {"x": "regularization.dropout"}),
+        ("/compare/plot", {"run_ids": run_ids, "key": "val_acc", "group_seeds": True}),
+        ("/compare/plot", {"run_ids": run_ids, "key": "train_loss"}),
+    ]
+    for path, params in requests:
+        png = client.get(path, params={**params, "format": "png"})
+        assert png.headers["content-type"] == "image/png"
+        assert png.content.startswith(b"\x89PNG\r\n\x1a\n") and len(png.content) > 5000
+        svg = client.get(path, params={**params, "format": "svg"})
+        assert svg.headers["content-type"].startswith("image/svg+xml")
+        assert b"<svg" in svg.content[:2000] and svg.content.rstrip().endswith(b"</svg>")
+    bad = client.get(f"/experiments/{experiment['id']}/plot", params={"x": "nope"})
+    assert bad.status_code == 422
 
 
 def test_tpe_with_median_pruner_prunes_some_runs(
