@@ -70,22 +70,12 @@ def free_port() -> int:
 def mlflow_server(store: str, workers: int, timeout: float = 120.0) -> Iterator[str]:
     """Run `mlflow server` on a free port until the block exits; yield its URL."""
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"http://127.0.0.1:{free_port()}"
+        port = free_port()
         log = open(Path(tmp) / "server.log", "wb")  # noqa: SIM115
-        cmd = [
-            str(BIN / "mlflow"),
-            "server",
-            "--backend-store-uri",
-            store,
-            "--default-artifact-root",
-            f"{tmp}/artifacts",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            url.rsplit(":", 1)[1],
-            "--workers",
-            str(workers),
-        ]
+        opts = f"--host 127.0.0.1 --port {port} --workers {workers}".split()
+        store_opts = ["--backend-store-uri", store, "--default-artifact-root", f"{tmp}/artifacts"]
+        cmd = [str(BIN / "mlflow"), "server", *store_opts, *opts]
+        url = f"http://127.0.0.1:{port}"
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             deadline = time.monotonic() + timeout
@@ -125,7 +115,7 @@ def load(client: MlflowClient, threads: int) -> tuple[str, str, list[str]]:
         client.set_terminated(run_id, "FINISHED")
 
     def history_run(curves: dict[str, list[float]]) -> str:
-        run_id = client.create_run(curves_exp).info.run_id
+        run_id: str = client.create_run(curves_exp).info.run_id
         now = int(time.time() * 1000)
         points = [Metric(k, v, now, i) for k, ys in curves.items() for i, v in enumerate(ys, 1)]
         for i in range(0, len(points), BATCH):
@@ -196,7 +186,7 @@ def main() -> None:
         runs = search()
         want = [r["summary"]["test_acc"] for r in qd.search_expected(qd.run_records())]
         assert [r.data.metrics["test_acc"] for r in runs] == want, "search_runs got other runs"
-        result = {
+        result: dict[str, Any] = {
             "mlflow_version": mlflow.__version__,
             "search_runs_ms": timed(search, args.repeats),
             "metric_history_ms": timed(history, args.repeats),

@@ -4,9 +4,10 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Select, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
+from models.metric_names import EPOCH_METRICS
 from models.store.upsert import upsert
 from models.tables import Metric, Run
 
@@ -41,10 +42,12 @@ def read_metrics(
     keys: Sequence[str] | None = None,
     max_points: int | None = None,
 ) -> MetricSeries:
-    """A run's curves, restricted to `keys` and thinned to at most `max_points` epochs.
+    """A run's curves, restricted to `keys` and downsampled to at most `max_points` epochs.
 
-    Thinning keeps every `stride`-th epoch from the first, plus the last, and happens in
-    SQL so a long history is never shipped whole to be discarded.
+    Downsampling keeps each curve's shape: the epochs are cut into buckets, and every
+    series keeps the epochs of its minimum and maximum in each bucket (plus the first and
+    the last epoch); all series are returned at the union of those epochs. It runs in SQL
+    over the (run_id, name, epoch) primary key, so a long history never leaves the database.
     """
     if max_points is not None and max_points < 2:
         raise ValueError("max_points must be at least 2 (the first and the last epoch)")
@@ -53,12 +56,14 @@ def read_metrics(
         query = query.where(Metric.name.in_(keys))
     if max_points is not None:
         last = session.scalar(select(Run.epochs_done).where(Run.id == run_id)) or 0
-        stride = math.ceil((last - 1) / (max_points - 1))
-        if stride > 1:
-            query = query.where(
-                or_((Metric.epoch - 1) % stride == 0, Metric.epoch == last),
-                Metric.epoch <= last,  # epochs committed since `last` was read stay out
-            )
+        buckets = (max_points - 2) // (2 * len(keys or EPOCH_METRICS))
+        if last > max_points and buckets >= 1:
+            chosen = _extreme_epochs(run_id, keys, last, buckets)
+            query = query.where(or_(Metric.epoch.in_(chosen), Metric.epoch.in_((1, last))))
+        elif last > max_points:  # too many series for min/max buckets: evenly spaced epochs
+            stride = math.ceil((last - 1) / (max_points - 1))
+            query = query.where(or_((Metric.epoch - 1) % stride == 0, Metric.epoch == last))
+        query = query.where(Metric.epoch <= last)  # epochs committed since stay out
     by_name: dict[str, dict[int, float]] = {}
     epochs: set[int] = set()
     for epoch, name, value in session.execute(query):
@@ -67,6 +72,29 @@ def read_metrics(
     axis = sorted(epochs)
     series = {name: [values.get(e) for e in axis] for name, values in sorted(by_name.items())}
     return MetricSeries(epochs=axis, series=series)
+
+
+def _extreme_epochs(
+    run_id: int, keys: Sequence[str] | None, last: int, buckets: int
+) -> Select[tuple[int]]:
+    """Epochs where some series has its minimum or maximum within its bucket of epochs."""
+    bucket = ((Metric.epoch - 1) * buckets) // last  # 0 .. buckets - 1
+    partition = (Metric.name, bucket)
+    ranked = (
+        select(
+            Metric.epoch,
+            func.row_number()
+            .over(partition_by=partition, order_by=(Metric.value, Metric.epoch))
+            .label("low"),
+            func.row_number()
+            .over(partition_by=partition, order_by=(Metric.value.desc(), Metric.epoch))
+            .label("high"),
+        )
+        .where(Metric.run_id == run_id, Metric.epoch <= last)
+        .where(Metric.name.in_(keys) if keys else true())
+        .subquery()
+    )
+    return select(ranked.c.epoch).where(or_(ranked.c.low == 1, ranked.c.high == 1)).distinct()
 
 
 def first_epoch_reaching(

@@ -94,7 +94,7 @@ def test_metrics_shape_keys_downsampling_and_nan(
     thin = client.get(
         f"/runs/{run_id}/metrics", params={"keys": "val_acc", "max_points": 10}
     ).json()
-    assert list(thin["series"]) == ["val_acc"] and len(thin["epochs"]) == 10
+    assert list(thin["series"]) == ["val_acc"] and 5 <= len(thin["epochs"]) <= 10
     assert thin["epochs"][0] == 1 and thin["epochs"][-1] == 100
     with sessions() as session:
         stored = session.scalar(select(func.count()).where(Metric.run_id == run_id))

@@ -1,8 +1,10 @@
 """The store on SQLite and Postgres: runs, claims, metrics (NaN included), pagination."""
 
 import math
+from typing import Any
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from models import store
@@ -37,18 +39,23 @@ def test_epoch_writes_are_idempotent_and_keep_nan(session: Session) -> None:
     assert run.epochs_done == 2
 
 
-def test_read_metrics_keys_and_downsampling(session: Session) -> None:
+def test_downsampling_keeps_each_curves_extremes(session: Session) -> None:
     run = create_run(session)
-    for epoch in range(1, 1001):
-        store.record_epochs(
-            session=session, run_id=run.id, epochs={epoch: {"x": epoch, "y": -epoch}}
-        )
-    curves = store.read_metrics(session=session, run_id=run.id, keys=["x"], max_points=50)
-    assert list(curves.series) == ["x"]
-    assert 45 <= len(curves.epochs) <= 50
-    assert len({b - a for a, b in zip(curves.epochs[:-2], curves.epochs[1:-1], strict=False)}) == 1
-    assert curves.epochs[0] == 1 and curves.epochs[-1] == 1000
-    assert curves.series["x"] == [float(e) for e in curves.epochs]
+    # A smooth rise with one spike, and a noisy series whose extremes sit in odd places.
+    rise = {e: float(e) + (500.0 if e == 537 else 0.0) for e in range(1, 1001)}
+    noise = {e: float((e * 7919) % 1009) for e in range(1, 1001)}
+    epochs = {e: {"x": rise[e], "y": noise[e], "z": 0.0} for e in range(1, 1001)}
+    store.record_epochs(session=session, run_id=run.id, epochs=epochs)
+    curves = store.read_metrics(session=session, run_id=run.id, keys=["x", "y"], max_points=50)
+    assert list(curves.series) == ["x", "y"]
+    assert len(curves.epochs) <= 50 and curves.epochs[0] == 1 and curves.epochs[-1] == 1000
+    assert 537 in curves.epochs  # the spike survives
+    assert max(curves.series["y"]) == max(noise.values())  # type: ignore[type-var]
+    assert min(curves.series["y"]) == min(noise.values())  # type: ignore[type-var]
+    assert curves.series["x"] == [rise[e] for e in curves.epochs]
+    assert curves.series["y"] == [noise[e] for e in curves.epochs]
+    everything = store.read_metrics(session=session, run_id=run.id, max_points=1000)
+    assert len(everything.epochs) == 1000 and set(everything.series) == {"x", "y", "z"}
 
 
 def test_finish_writes_summary_and_error(session: Session) -> None:
@@ -105,3 +112,28 @@ def test_pagination_walks_everything_newest_first(session: Session) -> None:
         if cursor is None:
             break
     assert seen == sorted(ids, reverse=True)
+
+
+def test_metric_reads_search_the_primary_key(session: Session) -> None:
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("plans of a tiny Postgres table prefer a scan; bench/ checks Postgres")
+    run = create_run(session)
+    store.record_epochs(
+        session=session, run_id=run.id, epochs={e: {"x": float(e)} for e in range(1, 301)}
+    )
+    statements: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if "FROM metric" in statement:
+            statements.append((statement, params))
+
+    connection = session.connection()
+    event.listen(connection, "before_cursor_execute", capture)
+    store.read_metrics(session=session, run_id=run.id, keys=["x"], max_points=50)
+    event.remove(connection, "before_cursor_execute", capture)
+    assert statements
+    for statement, params in statements:
+        plan = " | ".join(
+            row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params)
+        )
+        assert "SEARCH metric USING" in plan and "SCAN metric" not in plan, plan
