@@ -4,7 +4,19 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, or_, select, true, update
+from sqlalchemy import (
+    CompoundSelect,
+    Double,
+    Integer,
+    Select,
+    cast,
+    func,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from models.metric_names import EPOCH_METRICS
@@ -58,8 +70,10 @@ def read_metrics(
         last = session.scalar(select(Run.epochs_done).where(Run.id == run_id)) or 0
         buckets = (max_points - 2) // (2 * len(keys or EPOCH_METRICS))
         if last > max_points and buckets >= 1:
-            chosen = _extreme_epochs(run_id, keys, last, buckets)
-            query = query.where(or_(Metric.epoch.in_(chosen), Metric.epoch.in_((1, last))))
+            dialect = session.get_bind().dialect.name
+            # Fetched first: a list of ~max_points epochs lets the read below use the index.
+            chosen = session.scalars(_extreme_epochs(dialect, run_id, keys, last, buckets))
+            query = query.where(Metric.epoch.in_([1, last, *chosen]))
         elif last > max_points:  # too many series for min/max buckets: evenly spaced epochs
             stride = math.ceil((last - 1) / (max_points - 1))
             query = query.where(or_((Metric.epoch - 1) % stride == 0, Metric.epoch == last))
@@ -75,26 +89,27 @@ def read_metrics(
 
 
 def _extreme_epochs(
-    run_id: int, keys: Sequence[str] | None, last: int, buckets: int
-) -> Select[tuple[int]]:
-    """Epochs where some series has its minimum or maximum within its bucket of epochs."""
+    dialect: str, run_id: int, keys: Sequence[str] | None, last: int, buckets: int
+) -> Select[tuple[int]] | CompoundSelect[tuple[int]]:
+    """Epochs where some series has its minimum or maximum within its bucket of epochs.
+
+    One grouped pass, no sort: Postgres keeps (value, epoch) pairs in min()/max() of an
+    array; SQLite returns a bare column from the row that holds a lone min() or max().
+    """
     bucket = ((Metric.epoch - 1) * buckets) // last  # 0 .. buckets - 1
-    partition = (Metric.name, bucket)
-    ranked = (
-        select(
-            Metric.epoch,
-            func.row_number()
-            .over(partition_by=partition, order_by=(Metric.value, Metric.epoch))
-            .label("low"),
-            func.row_number()
-            .over(partition_by=partition, order_by=(Metric.value.desc(), Metric.epoch))
-            .label("high"),
-        )
-        .where(Metric.run_id == run_id, Metric.epoch <= last)
-        .where(Metric.name.in_(keys) if keys else true())
-        .subquery()
+    rows = [Metric.run_id == run_id, Metric.epoch <= last]
+    if keys:
+        rows.append(Metric.name.in_(keys))
+    if dialect == "postgresql":
+        pair = postgresql.array((Metric.value, cast(Metric.epoch, Double)))
+        ends = [type_coerce(f(pair), postgresql.ARRAY(Double))[2] for f in (func.min, func.max)]
+        both = postgresql.array([cast(end, Integer) for end in ends])
+        return select(func.unnest(both)).where(*rows).group_by(Metric.name, bucket)
+    low, high = (
+        select(Metric.epoch, f(Metric.value)).where(*rows).group_by(Metric.name, bucket).subquery()
+        for f in (func.min, func.max)
     )
-    return select(ranked.c.epoch).where(or_(ranked.c.low == 1, ranked.c.high == 1)).distinct()
+    return select(low.c.epoch).union(select(high.c.epoch))
 
 
 def first_epoch_reaching(
