@@ -30,6 +30,7 @@ test: lint pytest
 bench: $(STAMP)
 	$(BIN)/python bench/train_overhead.py
 	$(BIN)/python bench/api_latency.py
+	$(BIN)/python bench/query_latency.py
 
 clean:
 	rm -rf $(VENV) .reglab .pytest_cache .mypy_cache .ruff_cache
