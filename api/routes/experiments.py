@@ -1,13 +1,21 @@
 """Experiments: submit a spec, list and read experiments."""
 
 from collections import Counter
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, Body, HTTPException, Response, status
+from fastapi.openapi.models import Example
 
 from api.deps import Cursor, ExperimentId, Limit, ProjectDep, SessionDep, SessionmakerDep
 from api.enqueue import enqueue_run
-from api.schemas import BestRunRead, ExperimentCreate, ExperimentRead, Page, RunStatusRead
+from api.schemas import (
+    SPEC_EXAMPLE,
+    BestRunRead,
+    ExperimentCreate,
+    ExperimentRead,
+    Page,
+    RunStatusRead,
+)
 from models import store
 from models.compare import flatten_spec
 from models.search_spec import SearchSpec
@@ -15,6 +23,38 @@ from models.sweeps import top_up
 from models.tables import Experiment, Run, RunStatus
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
+CREATE_EXAMPLES: dict[str, Example] = {
+    "one run": {
+        "summary": "One run: the digits MLP with dropout, batch norm and L2",
+        "value": {"name": "digits-dropout-bn", "spec": SPEC_EXAMPLE},
+    },
+    "dropout grid": {
+        "summary": "A grid over dropout, two seeds each: 6 runs, then GET .../report",
+        "value": {
+            "name": "dropout-grid",
+            "spec": {**SPEC_EXAMPLE, "regularization": {"batchnorm": True, "l2": 1e-4}},
+            "search": {"space": {"regularization.dropout": [0.0, 0.3, 0.6]}, "seeds": [0, 1]},
+        },
+    },
+    "tpe with pruning": {
+        "summary": "TPE over learning rate and L2, 12 trials, median pruner",
+        "value": {
+            "name": "lr-l2-tpe",
+            "spec": SPEC_EXAMPLE,
+            "search": {
+                "method": "tpe",
+                "space": {
+                    "optimizer.lr": {"log_uniform": [1e-4, 1e-1]},
+                    "regularization.l2": {"log_uniform": [1e-6, 1e-2]},
+                },
+                "trials": 12,
+                "max_parallel": 2,
+                "objective": {"metric": "val_acc", "mode": "max"},
+                "pruner": {"kind": "median", "warmup_epochs": 3},
+            },
+        },
+    },
+}
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such experiment in this project."}
 }
@@ -56,7 +96,7 @@ def _read(experiment: Experiment) -> ExperimentRead:
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=ExperimentRead)
 def create_experiment(
-    body: ExperimentCreate,
+    body: Annotated[ExperimentCreate, Body(openapi_examples=CREATE_EXAMPLES)],
     session: SessionDep,
     sessions: SessionmakerDep,
     project_id: ProjectDep,

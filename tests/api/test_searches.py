@@ -199,3 +199,15 @@ def test_a_configuration_is_claimed_once(fresh_sessions: sessionmaker[Any]) -> N
         first = store.claim_configuration(session=session, experiment_id=experiment.id, index=0)
         again = store.claim_configuration(session=session, experiment_id=experiment.id, index=0)
     assert (first, again) == (True, False)
+
+
+def test_every_documented_example_is_accepted_as_it_stands(search_client: TestClient) -> None:
+    schema = search_client.get("/openapi.json").json()
+    body = schema["paths"]["/experiments"]["post"]["requestBody"]["content"]["application/json"]
+    examples = body["examples"]
+    assert {"one run", "dropout grid", "tpe with pruning"} <= set(examples)
+    planned = {"one run": 1, "dropout grid": 6, "tpe with pruning": 12}
+    for name, example in examples.items():
+        response = search_client.post("/experiments", json=example["value"])
+        assert response.status_code == 202, (name, response.text)
+        assert response.json()["runs_planned"] == planned[name]
