@@ -11,12 +11,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
-from api.deps import get_session, get_sessionmaker
-from api.main import app
 from models import store
 from models.tables import Experiment, Run
+from tests.api.conftest import client_on
 from tests.factories import spec_dict
 from workers.execution import execute_run
 
@@ -26,16 +25,8 @@ DIGITS = {"name": "digits", "n_samples": None, "train_limit": 400}
 @pytest.fixture
 def search_client(fresh_sessions: sessionmaker[Any]) -> Iterator[TestClient]:
     """The app on a fresh database, so search transactions and Optuna commit for real."""
-
-    def session() -> Iterator[Session]:
-        with fresh_sessions() as s:
-            yield s
-
-    app.dependency_overrides[get_session] = session
-    app.dependency_overrides[get_sessionmaker] = lambda: fresh_sessions
-    with TestClient(app) as client:
+    with client_on(fresh_sessions) as client:
         yield client
-    app.dependency_overrides.clear()
 
 
 def run_search(client: TestClient, sessions: sessionmaker[Any], body: dict[str, Any]) -> Any:
