@@ -194,13 +194,13 @@ def main() -> None:
             "search_matches": len(runs),
             "load_s": round(load_s, 1),
         }
-    print(f"\n{'query':<46}{'p50 ms':>9}{'p95 ms':>9}   (n={args.repeats} after 1 warm-up)")
+    print(f"\n{'query':<50}{'p50 ms':>9}{'p95 ms':>9}   (n={args.repeats} after 1 warm-up)")
     for label, key in [
         ("search_runs (dropout=0.3, test_acc>0.9, top 100)", "search_runs_ms"),
         (f"get_metric_history ({qd.LONG_HISTORY:,} points)", "metric_history_ms"),
         (f"compare ({qd.COMPARE_RUNS} runs x 3 keys, 60 calls)", "compare_ms"),
     ]:
-        print(f"{label:<46}{result[key]['p50']:>9.1f}{result[key]['p95']:>9.1f}")
+        print(f"{label:<50}{result[key]['p50']:>9.1f}{result[key]['p95']:>9.1f}")
     print(f"search matches: {len(runs)}; whole run {time.perf_counter() - started:.0f} s")
     print(json.dumps(result))
 

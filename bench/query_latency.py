@@ -102,9 +102,8 @@ def load(url: str) -> dict[str, Any]:
                 ],
             )
         session.execute(text("ANALYZE"))
-    expected = {
-        i for i, r in zip(ids, records, strict=True) if r in query_data.search_expected(records)
-    }
+    answer = query_data.search_expected(records)
+    expected = {i for i, r in zip(ids, records, strict=True) if r in answer}
     return {"long": long_id, "compare": compare_ids, "expected": expected}
 
 

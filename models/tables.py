@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -49,6 +49,8 @@ class Experiment(Base):
     """A named base spec; it expands into one or more runs."""
 
     __tablename__ = "experiment"
+    # uq_experiment_project_id: one experiment per (project, Idempotency-Key).
+    __table_args__ = (UniqueConstraint("project_id", "idempotency_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
@@ -58,6 +60,9 @@ class Experiment(Base):
     # have runs so far; claiming the next one is a compare-and-set on this counter.
     search: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     configurations_started: Mapped[int] = mapped_column(default=0)
+    # A client's Idempotency-Key and a hash of the request it came with.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     runs: Mapped[list["Run"]] = relationship(

@@ -5,9 +5,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Response, status
 from fastapi.openapi.models import Example
+from sqlalchemy.exc import IntegrityError
 
 from api.deps import Cursor, ExperimentId, Limit, ProjectDep, SessionDep, SessionmakerDep
 from api.enqueue import enqueue_run
+from api.idempotency import IdempotencyKey, earlier_experiment, fingerprint
 from api.schemas import (
     SPEC_EXAMPLE,
     BestRunRead,
@@ -94,30 +96,71 @@ def _read(experiment: Experiment) -> ExperimentRead:
     )
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=ExperimentRead)
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ExperimentRead,
+    responses={409: {"description": "Idempotency-Key already used with a different body."}},
+)
 def create_experiment(
     body: Annotated[ExperimentCreate, Body(openapi_examples=CREATE_EXAMPLES)],
     session: SessionDep,
     sessions: SessionmakerDep,
     project_id: ProjectDep,
     response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> ExperimentRead:
     """Accept a spec (and a search) and queue its runs; training happens in the background."""
-    experiment = store.create_experiment(
-        session=session,
-        project_id=project_id,
-        name=body.name,
-        spec=body.spec.model_dump(),
-        search=body.search.model_dump() if body.search else None,
+    request = fingerprint(body) if idempotency_key else None
+    earlier = (
+        earlier_experiment(session, project_id, idempotency_key, request)
+        if idempotency_key and request
+        else None
     )
-    session.commit()
+    experiment, replayed = (
+        (earlier, True)
+        if earlier
+        else _create(session, sessions, project_id, body, idempotency_key, request)
+    )
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = f"/experiments/{experiment.id}"
+    return _read(experiment)
+
+
+def _create(
+    session: SessionDep,
+    sessions: SessionmakerDep,
+    project_id: int,
+    body: ExperimentCreate,
+    key: str | None,
+    request: str | None,
+) -> tuple[Experiment, bool]:
+    """Store the experiment, start its runs and enqueue them; True if a concurrent twin won."""
+    try:
+        experiment = store.create_experiment(
+            session=session,
+            project_id=project_id,
+            name=body.name,
+            spec=body.spec.model_dump(),
+            search=body.search.model_dump() if body.search else None,
+            idempotency_key=key,
+            request_fingerprint=request,
+        )
+        session.commit()
+    except IntegrityError:
+        # Another request with the same key committed first: answer with its experiment.
+        session.rollback()
+        assert key is not None and request is not None
+        twin = earlier_experiment(session, project_id, key, request)
+        assert twin is not None
+        return twin, True
     # A search starts its first configurations now; the workers start the rest.
     runs = top_up(sessions, experiment.id) if body.search else list(experiment.runs)
     for run in runs:
         enqueue_run(run.id, run.backend, run.spec["device"])
     session.refresh(experiment)
-    response.headers["Location"] = f"/experiments/{experiment.id}"
-    return _read(experiment)
+    return experiment, False
 
 
 @router.get("", response_model=Page[ExperimentRead])

@@ -1,6 +1,11 @@
 """Every SQL query reglab makes; callers pass a session and own the transaction."""
 
-from models.store.experiments import create_experiment, get_experiment, list_experiments
+from models.store.experiments import (
+    create_experiment,
+    find_by_idempotency_key,
+    get_experiment,
+    list_experiments,
+)
 from models.store.health import ping
 from models.store.metrics import (
     MetricSeries,
@@ -33,6 +38,7 @@ __all__ = [
     "claim_run",
     "configurations_in_flight",
     "create_experiment",
+    "find_by_idempotency_key",
     "finish_run",
     "first_epoch_reaching",
     "get_experiment",

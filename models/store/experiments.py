@@ -16,13 +16,22 @@ def create_experiment(
     name: str,
     spec: dict[str, Any],
     search: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    request_fingerprint: str | None = None,
 ) -> Experiment:
     """Add an experiment to the session; without a search, with its single run (queued).
 
     A search's runs are added configuration by configuration (`add_configuration_runs`).
     The caller commits.
     """
-    experiment = Experiment(project_id=project_id, name=name, spec=spec, search=search)
+    experiment = Experiment(
+        project_id=project_id,
+        name=name,
+        spec=spec,
+        search=search,
+        idempotency_key=idempotency_key,
+        request_fingerprint=request_fingerprint,
+    )
     if search is None:
         experiment.runs.append(
             Run(project_id=project_id, backend=spec["backend"], seed=spec["seed"], spec=spec)
@@ -37,6 +46,17 @@ def get_experiment(*, session: Session, project_id: int, experiment_id: int) -> 
     return session.scalar(
         select(Experiment).where(
             Experiment.id == experiment_id, Experiment.project_id == project_id
+        )
+    )
+
+
+def find_by_idempotency_key(
+    *, session: Session, project_id: int, idempotency_key: str
+) -> Experiment | None:
+    """The project's experiment created with this Idempotency-Key, or None."""
+    return session.scalar(
+        select(Experiment).where(
+            Experiment.project_id == project_id, Experiment.idempotency_key == idempotency_key
         )
     )
 

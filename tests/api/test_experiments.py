@@ -113,3 +113,26 @@ def test_unknown_ids_are_404(client: TestClient) -> None:
     assert client.get("/runs/987654").status_code == 404
     assert client.get("/runs/987654/metrics").status_code == 404
     assert client.get("/experiments/987654").json() == {"detail": "experiment 987654 not found"}
+
+
+def test_idempotency_key_replays_the_first_experiment(client: TestClient, session: Session) -> None:
+    body = {"name": "once", "spec": spec_dict()}
+    headers = {"Idempotency-Key": "retry-me"}
+    first = client.post("/experiments", json=body, headers=headers)
+    again = client.post("/experiments", json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.json()["id"] == first.json()["id"] and again.json()["runs"] == first.json()["runs"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    # Defaults filled and key order are not part of the identity of a request.
+    reordered = {"spec": {**spec_dict(), "seed": 0}, "name": "once"}
+    assert (
+        client.post("/experiments", json=reordered, headers=headers).json()["id"]
+        == first.json()["id"]
+    )
+    other = client.post("/experiments", json={**body, "name": "twice"}, headers=headers)
+    assert other.status_code == 409 and "different body" in other.text
+    fresh = client.post("/experiments", json=body, headers={"Idempotency-Key": "another"})
+    assert fresh.json()["id"] != first.json()["id"]
+    names = session.scalars(select(Experiment.name).where(Experiment.idempotency_key.is_not(None)))
+    assert sorted(names) == ["once", "once"]

@@ -1,8 +1,10 @@
 """docker-compose.yml kept honest: its migrate, api and worker commands, with their
 environment, run here against local Postgres and Redis, and train the README example."""
 
+import random
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from tests.factories import spec_dict
 from tests.integration.stack import (
     assert_stack_serves,
     free_port,
+    poll,
     process_env,
     running,
     submit,
@@ -97,3 +100,48 @@ def test_one_backend_workers_take_only_their_runs(redis_url: str, tmp_path: Path
             keras_command, keras_env = service("worker", {**local, "REGLAB_BACKENDS": "tensorflow"})
             with running(keras_command, keras_env, tmp_path / "keras-worker.log"):
                 assert wait_terminal(base_url, keras_run, timeout=120)["status"] == "succeeded"
+
+
+def test_burst_of_idempotent_submissions(redis_url: str, tmp_path: Path) -> None:
+    # 200 concurrent POSTs, a quarter of them retries of an earlier key with the same body.
+    keys = [f"key-{i}" for i in range(150)] + [f"key-{i}" for i in range(0, 150, 3)]
+    random.Random(0).shuffle(keys)
+    with migrated_stack(redis_url, tmp_path) as local:
+        base_url = f"http://127.0.0.1:{local['REGLAB_PORT']}"
+        api_command, api_env = service("api", local)
+        worker_command, worker_env = service("worker", local)
+        with (
+            running(api_command, api_env, tmp_path / "api.log"),
+            running(worker_command, worker_env, tmp_path / "worker.log"),
+        ):
+            wait_healthy(base_url)
+
+            def post(key: str) -> tuple[str, int]:
+                body = {"name": key, "spec": spec_dict(training={"epochs": 1})}
+                response = httpx.post(
+                    f"{base_url}/experiments",
+                    json=body,
+                    headers={"Idempotency-Key": key},
+                    timeout=60,
+                )
+                assert response.status_code == 202, response.text
+                return key, int(response.json()["id"])
+
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                answers = list(pool.map(post, keys))
+            ids_by_key: dict[str, set[int]] = {}
+            for key, experiment_id in answers:
+                ids_by_key.setdefault(key, set()).add(experiment_id)
+            assert len(ids_by_key) == 150 and all(len(v) == 1 for v in ids_by_key.values())
+            listing = httpx.get(f"{base_url}/experiments", params={"limit": 1}).json()
+            assert listing["total"] == 150
+
+            def all_terminal() -> dict[str, Any] | None:
+                params = {"filter": "status in ('queued', 'running')", "limit": 1}
+                pending = httpx.get(f"{base_url}/runs", params=params).json()["total"]
+                return None if pending else httpx.get(f"{base_url}/runs").json()
+
+            runs = poll(all_terminal, timeout=240, interval=0.5)
+            assert runs["total"] == 150
+            done = httpx.get(f"{base_url}/runs", params={"filter": "status = 'succeeded'"})
+            assert done.json()["total"] == 150
