@@ -111,6 +111,7 @@ class ExperimentRead(BaseModel):
     name: str = Field(description="The name given at submission.")
     spec: dict[str, Any] = Field(description="The base spec, defaults filled.")
     created_at: datetime = Field(description="When it was accepted (UTC).")
+    cancelled_at: datetime | None = Field(description="When it was cancelled (UTC), if it was.")
     search: dict[str, Any] | None = Field(description="The search, defaults filled; null: one run.")
     runs: list[RunStatusRead] = Field(description="Its runs, oldest first.")
     progress: dict[RunStatus, int] = Field(description="Number of runs in each status.")

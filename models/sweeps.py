@@ -30,7 +30,7 @@ def _next_index(sessions: sessionmaker[Any], experiment_id: int) -> tuple[Experi
     """The experiment and the configuration to start next, or None if none may start now."""
     with sessions() as session:
         experiment = session.get(Experiment, experiment_id)
-        if experiment is None or experiment.search is None:
+        if experiment is None or experiment.search is None or experiment.cancelled_at:
             return None
         search = SearchSpec.model_validate(experiment.search)
         index = experiment.configurations_started

@@ -63,6 +63,8 @@ class Experiment(Base):
     # A client's Idempotency-Key and a hash of the request it came with.
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # Set by a cancel: a search starts no configuration after it.
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     runs: Mapped[list["Run"]] = relationship(

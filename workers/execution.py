@@ -14,6 +14,7 @@ from models.store import RunError
 from models.sweeps import objective_value
 from models.tables import Run, RunStatus
 from workers.backends.base import DeviceUnavailableError
+from workers.cancel_watch import CancelWatch
 from workers.epoch_recorder import EpochRecorder
 from workers.runner import Outcome, train
 from workers.search_hooks import continue_search, pruning_watch
@@ -63,14 +64,17 @@ def _claim(run_id: int, sessions: sessionmaker[Any], worker: str) -> ClaimedRun 
 
 
 def _result_of(outcome: Outcome) -> RunResult:
-    if outcome.pruned_at is not None:
+    if outcome.stopped == "diverged":
+        message = (
+            f"train_loss became non-finite at epoch {outcome.stopped_at}; try a lower optimizer.lr"
+        )
+        error = RunError("diverged", message, outcome.stopped_at)
+        return RunResult(RunStatus.FAILED, error=error)
+    if outcome.stopped == "cancelled":
+        return RunResult(RunStatus.CANCELLED)
+    if outcome.stopped == "pruned":
         return RunResult(RunStatus.PRUNED, summary=outcome.summary)
-    if outcome.diverged_at is None:
-        return RunResult(RunStatus.SUCCEEDED, summary=outcome.summary)
-    message = (
-        f"train_loss became non-finite at epoch {outcome.diverged_at}; try a lower optimizer.lr"
-    )
-    return RunResult(RunStatus.FAILED, error=RunError("diverged", message, outcome.diverged_at))
+    return RunResult(RunStatus.SUCCEEDED, summary=outcome.summary)
 
 
 def execute_run(
@@ -80,6 +84,7 @@ def execute_run(
     threads: int,
     worker: str,
     flush_seconds: float = 0.25,
+    cancel_check_seconds: float = 1.0,
     enqueue: Callable[[Run], None] | None = None,
 ) -> str:
     """Train a queued run to a terminal status; a duplicate delivery returns without training.
@@ -92,7 +97,8 @@ def execute_run(
         log.info("run %s is not queued; skipping this delivery", run_id)
         return "skipped"
     recorder = EpochRecorder(run_id, sessions, flush_seconds)
-    result = _train(claimed, recorder, sessions=sessions, threads=threads)
+    cancelled = CancelWatch(run_id, sessions, cancel_check_seconds)
+    result = _train(claimed, recorder, cancelled, sessions=sessions, threads=threads)
     objective = (
         objective_value(claimed.search, result.summary, recorder.last_values)
         if claimed.search
@@ -124,6 +130,7 @@ def execute_run(
 def _train(
     claimed: ClaimedRun,
     recorder: EpochRecorder,
+    cancelled: CancelWatch,
     *,
     sessions: sessionmaker[Any],
     threads: int,
@@ -133,7 +140,9 @@ def _train(
     try:
         spec = ExperimentSpec.model_validate(claimed.spec)
         watch = pruning_watch(sessions, claimed.experiment_id, claimed.search, claimed.trial_id)
-        outcome = train(spec, threads=threads, on_epoch=recorder, should_prune=watch)
+        outcome = train(
+            spec, threads=threads, on_epoch=recorder, should_prune=watch, cancelled=cancelled
+        )
         result = _result_of(outcome)
         recorder.flush()
     except DeviceUnavailableError as exc:

@@ -4,13 +4,15 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 from models.plan import build_plan
 from models.spec import ExperimentSpec
 from workers.backends import get_backend
-from workers.backends.base import Trainer
+from workers.backends.base import EpochInterruptedError, Interrupt, Trainer
 from workers.datasets import load_dataset
 from workers.early_stopping import EarlyStopping
 from workers.init_weights import initial_weights
@@ -18,15 +20,19 @@ from workers.init_weights import initial_weights
 EpochCallback = Callable[[int, Mapping[str, float]], None]
 # Asked after each finished epoch; True stops the run there (a search's pruner).
 PruneCheck = Callable[[int, Mapping[str, float]], bool]
+StopReason = Literal["diverged", "pruned", "cancelled"]
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """How training ended: the summary, and the epoch it diverged at or was pruned after."""
+    """How training ended: the summary, and why and at which epoch it stopped early, if it did.
+
+    A diverged or cancelled run has no summary; a pruned one has.
+    """
 
     summary: dict[str, float]
-    diverged_at: int | None = None
-    pruned_at: int | None = None
+    stopped: StopReason | None = None
+    stopped_at: int | None = None
 
 
 def _summary(
@@ -51,14 +57,39 @@ def _summary(
     }
 
 
+def _epoch(
+    trainer: Trainer, spec: ExperimentSpec, order: NDArray[np.int64], cancelled: Interrupt | None
+) -> dict[str, float]:
+    """Train one epoch and evaluate it: the per-epoch metrics."""
+    epoch_start = time.perf_counter()
+    train = trainer.train_epoch(order, cancelled)
+    train_seconds = time.perf_counter() - epoch_start
+    val = trainer.evaluate("val")
+    return {
+        "train_loss": train.loss,
+        "penalty": trainer.penalty(),
+        "train_acc": train.acc,
+        "val_loss": val.loss,
+        "val_acc": val.acc,
+        "lr": spec.optimizer.lr,
+        "epoch_seconds": time.perf_counter() - epoch_start,
+        "samples_per_second": len(order) / train_seconds,
+    }
+
+
 def train(
     spec: ExperimentSpec,
     *,
     threads: int,
     on_epoch: EpochCallback,
     should_prune: PruneCheck | None = None,
+    cancelled: Interrupt | None = None,
 ) -> Outcome:
-    """Train `spec` to the end (or until pruned), reporting each epoch through `on_epoch`."""
+    """Train `spec` to the end (or until it diverges, is pruned or is cancelled).
+
+    Each finished epoch goes to `on_epoch`; `cancelled` is also asked between batches, so a
+    long epoch is abandoned part-way rather than finished.
+    """
     plan = build_plan(spec)
     data = load_dataset(spec.dataset)
     trainer = get_backend(spec.backend).create_trainer(
@@ -68,33 +99,22 @@ def train(
     order_rng = np.random.default_rng([spec.seed, 1])
     rule = spec.training.early_stopping
     stopper = EarlyStopping(rule) if rule else None
-    n_train = len(data.train)
     val_accs: list[float] = []
     started = time.perf_counter()
     for epoch in range(1, spec.training.epochs + 1):
-        epoch_start = time.perf_counter()
-        train = trainer.train_epoch(order_rng.permutation(n_train))
-        train_seconds = time.perf_counter() - epoch_start
-        val = trainer.evaluate("val")
-        val_accs.append(val.acc)
-        metrics = {
-            "train_loss": train.loss,
-            "penalty": trainer.penalty(),
-            "train_acc": train.acc,
-            "val_loss": val.loss,
-            "val_acc": val.acc,
-            "lr": spec.optimizer.lr,
-            "epoch_seconds": time.perf_counter() - epoch_start,
-            "samples_per_second": n_train / train_seconds,
-        }
+        try:
+            metrics = _epoch(trainer, spec, order_rng.permutation(len(data.train)), cancelled)
+        except EpochInterruptedError:
+            return Outcome(summary={}, stopped="cancelled", stopped_at=epoch - 1)
+        val_accs.append(metrics["val_acc"])
         on_epoch(epoch, metrics)
-        if not math.isfinite(train.loss):
-            return Outcome(summary={}, diverged_at=epoch)
+        if not math.isfinite(metrics["train_loss"]):
+            return Outcome(summary={}, stopped="diverged", stopped_at=epoch)
+        if cancelled and cancelled():
+            return Outcome(summary={}, stopped="cancelled", stopped_at=epoch)
         if should_prune and should_prune(epoch, metrics):
-            seconds = time.perf_counter() - started
-            return Outcome(_summary(trainer, plan.n_params, val_accs, seconds), pruned_at=epoch)
-        monitored = metrics[rule.metric] if rule else 0.0
-        if stopper and stopper.should_stop(monitored):
+            summary = _summary(trainer, plan.n_params, val_accs, time.perf_counter() - started)
+            return Outcome(summary, stopped="pruned", stopped_at=epoch)
+        if stopper and stopper.should_stop(metrics[rule.metric] if rule else 0.0):
             break
-    seconds = time.perf_counter() - started
-    return Outcome(summary=_summary(trainer, plan.n_params, val_accs, seconds))
+    return Outcome(_summary(trainer, plan.n_params, val_accs, time.perf_counter() - started))

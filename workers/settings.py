@@ -32,6 +32,12 @@ class Settings(SharedSettings):
         le=60.0,
         description="Epochs ending faster than this are committed together (0: every epoch).",
     )
+    cancel_check_seconds: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=60.0,
+        description="How often a training run asks the store whether it was cancelled.",
+    )
     cuda: bool = Field(
         default=False, description="Also serve runs that demand `device: cuda` (GPU workers)."
     )

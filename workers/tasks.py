@@ -43,5 +43,6 @@ def train_run(run_id: int) -> str:
         threads=settings.thread_budget(),
         worker=worker,
         flush_seconds=settings.metrics_flush_seconds,
+        cancel_check_seconds=settings.cancel_check_seconds,
         enqueue=_enqueue,
     )

@@ -62,6 +62,15 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _get(session: SessionDep, project_id: int, experiment_id: int) -> Experiment:
+    experiment = store.get_experiment(
+        session=session, project_id=project_id, experiment_id=experiment_id
+    )
+    if experiment is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"experiment {experiment_id} not found")
+    return experiment
+
+
 def _best_run(search: SearchSpec, runs: list[Run]) -> BestRunRead | None:
     """The succeeded run with the best objective, with the values of the searched fields."""
     scored = [r for r in runs if r.status == RunStatus.SUCCEEDED and r.objective_value is not None]
@@ -89,6 +98,7 @@ def _read(experiment: Experiment) -> ExperimentRead:
         spec=experiment.spec,
         search=experiment.search,
         created_at=experiment.created_at,
+        cancelled_at=experiment.cancelled_at,
         runs=[RunStatusRead.model_validate(run) for run in experiment.runs],
         progress={s: counts.get(s, 0) for s in RunStatus},
         runs_planned=planned,
@@ -181,9 +191,19 @@ def get_experiment(
     experiment_id: ExperimentId, session: SessionDep, project_id: ProjectDep
 ) -> ExperimentRead:
     """Read one experiment with the status of each of its runs."""
-    experiment = store.get_experiment(
-        session=session, project_id=project_id, experiment_id=experiment_id
+    return _read(_get(session, project_id, experiment_id))
+
+
+@router.post("/{experiment_id}/cancel", response_model=ExperimentRead, responses=NOT_FOUND)
+def cancel_experiment(
+    experiment_id: ExperimentId, session: SessionDep, project_id: ProjectDep
+) -> ExperimentRead:
+    """Cancel every queued and running run of an experiment; a search starts no more."""
+    experiment = _get(session, project_id, experiment_id)
+    store.mark_cancelled(session=session, experiment_id=experiment_id)
+    store.cancel_runs(
+        session=session, project_id=project_id, where=Run.experiment_id == experiment_id
     )
-    if experiment is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"experiment {experiment_id} not found")
+    session.commit()
+    session.refresh(experiment)
     return _read(experiment)

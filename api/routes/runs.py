@@ -66,6 +66,24 @@ def list_runs(
     )
 
 
+@router.post(
+    "/{run_id}/cancel",
+    response_model=RunRead,
+    responses={**NOT_FOUND, 409: {"description": "The run has already finished."}},
+)
+def cancel_run(run_id: RunId, session: SessionDep, project_id: ProjectDep) -> RunRead:
+    """Cancel a run: a queued one never starts, a running one stops within seconds."""
+    run = _get(run_id, session, project_id)
+    if not store.cancel_runs(session=session, project_id=project_id, where=Run.id == run_id):
+        session.rollback()
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"run {run_id} has already finished ({run.status})"
+        )
+    session.commit()
+    session.refresh(run)
+    return _read(run)
+
+
 @router.get("/{run_id}", response_model=RunRead, responses=NOT_FOUND)
 def get_run(run_id: RunId, session: SessionDep, project_id: ProjectDep) -> RunRead:
     """Read one run: status, epochs done, summary and error."""

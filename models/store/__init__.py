@@ -5,6 +5,7 @@ from models.store.experiments import (
     find_by_idempotency_key,
     get_experiment,
     list_experiments,
+    mark_cancelled,
 )
 from models.store.health import ping
 from models.store.metrics import (
@@ -16,11 +17,13 @@ from models.store.metrics import (
 from models.store.pages import Page
 from models.store.runs import (
     RunError,
+    cancel_runs,
     claim_run,
     finish_run,
     get_run,
     list_runs,
     load_run,
+    run_status,
 )
 from models.store.searches import (
     add_configuration_runs,
@@ -34,6 +37,7 @@ __all__ = [
     "Page",
     "RunError",
     "add_configuration_runs",
+    "cancel_runs",
     "claim_configuration",
     "claim_run",
     "configurations_in_flight",
@@ -47,7 +51,9 @@ __all__ = [
     "list_experiments",
     "list_runs",
     "load_run",
+    "mark_cancelled",
     "ping",
     "read_metrics",
     "record_epochs",
+    "run_status",
 ]

@@ -2,11 +2,11 @@
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models.store.pages import Page, paginate
-from models.tables import Experiment, Run
+from models.tables import Experiment, Run, utcnow
 
 
 def create_experiment(
@@ -67,3 +67,12 @@ def list_experiments(
     """The project's experiments, newest first."""
     query = select(Experiment).where(Experiment.project_id == project_id)
     return paginate(query, session=session, id_column=Experiment.id, limit=limit, cursor=cursor)
+
+
+def mark_cancelled(*, session: Session, experiment_id: int) -> None:
+    """Stop the experiment's search from starting more configurations."""
+    session.execute(
+        update(Experiment)
+        .where(Experiment.id == experiment_id, Experiment.cancelled_at.is_(None))
+        .values(cancelled_at=utcnow())
+    )

@@ -3,7 +3,7 @@
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from models.run_filter import Node, Order
@@ -11,6 +11,8 @@ from models.store.pages import Page, SortKey, paginate
 from models.store.run_query import condition, field_expression
 from models.store.upsert import upsert
 from models.tables import Run, RunStatus, RunSummary, utcnow
+
+LIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,25 @@ def get_run(*, session: Session, project_id: int, run_id: int) -> Run | None:
 def load_run(*, session: Session, run_id: int) -> Run | None:
     """The run with this id in any project (workers act on run ids from the queue)."""
     return session.get(Run, run_id)
+
+
+def run_status(*, session: Session, run_id: int) -> str | None:
+    """The run's status, or None if there is no such run."""
+    return session.scalar(select(Run.status).where(Run.id == run_id))
+
+
+def cancel_runs(*, session: Session, project_id: int, where: ColumnElement[bool]) -> list[int]:
+    """Cancel the project's queued or running runs matching `where`; returns their ids.
+
+    A queued run is then never claimed; a running one's worker notices and stops.
+    """
+    result = session.execute(
+        update(Run)
+        .where(Run.project_id == project_id, Run.status.in_(LIVE), where)
+        .values(status=RunStatus.CANCELLED, finished_at=utcnow())
+        .returning(Run.id)
+    )
+    return list(result.scalars())
 
 
 def list_runs(

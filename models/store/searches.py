@@ -6,9 +6,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from models.tables import Experiment, Run, RunStatus
-
-IN_FLIGHT = (RunStatus.QUEUED, RunStatus.RUNNING)
+from models.store.runs import LIVE
+from models.tables import Experiment, Run
 
 
 def configurations_in_flight(*, session: Session, experiment_id: int) -> int:
@@ -16,7 +15,7 @@ def configurations_in_flight(*, session: Session, experiment_id: int) -> int:
     return (
         session.scalar(
             select(func.count(func.distinct(Run.configuration))).where(
-                Run.experiment_id == experiment_id, Run.status.in_(IN_FLIGHT)
+                Run.experiment_id == experiment_id, Run.status.in_(LIVE)
             )
         )
         or 0

@@ -1,5 +1,6 @@
 """What every backend module provides: a trainer built from the backend-neutral plan."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -12,6 +13,8 @@ from workers.datasets import DatasetArrays
 from workers.init_weights import LayerWeights
 
 SplitName = Literal["train", "val", "test"]
+# Asked between batches; True abandons the epoch (the run was cancelled).
+Interrupt = Callable[[], bool]
 SPARSITY_THRESHOLD = 1e-3  # |w| below this counts as zero in `sparsity`
 EVAL_BATCH = 4096  # examples per forward pass when evaluating a whole split
 
@@ -48,8 +51,11 @@ class Trainer(Protocol):
 
     device: str
 
-    def train_epoch(self, order: NDArray[np.int64]) -> LossAcc:
-        """One pass over the training split in the given example order, train mode."""
+    def train_epoch(self, order: NDArray[np.int64], interrupt: Interrupt | None = None) -> LossAcc:
+        """One pass over the training split in the given order, train mode.
+
+        Raises EpochInterruptedError as soon as `interrupt` (asked between batches) says so.
+        """
         ...
 
     def evaluate(self, split: SplitName) -> LossAcc:
@@ -90,6 +96,16 @@ def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
     if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
         bounds[-2:] = [(bounds[-2][0], n)]
     return bounds
+
+
+class EpochInterruptedError(Exception):
+    """An epoch abandoned part-way because its run is to stop."""
+
+
+def check_interrupt(interrupt: Interrupt | None) -> None:
+    """Raise EpochInterruptedError if the run is to stop now."""
+    if interrupt is not None and interrupt():
+        raise EpochInterruptedError
 
 
 class DeviceUnavailableError(RuntimeError):

@@ -19,10 +19,12 @@ from models.spec import ExperimentSpec
 from workers.backends.base import (
     EVAL_BATCH,
     DeviceUnavailableError,
+    Interrupt,
     KernelStats,
     LossAcc,
     SplitName,
     batch_bounds,
+    check_interrupt,
     kernel_stats_of,
 )
 from workers.datasets import DatasetArrays
@@ -195,7 +197,7 @@ class KerasTrainer:
         self.optimizer.apply(tape.gradient(loss, variables), variables)
         return data_loss, tf.argmax(logits, axis=1)
 
-    def train_epoch(self, order: NDArray[np.int64]) -> LossAcc:
+    def train_epoch(self, order: NDArray[np.int64], interrupt: Interrupt | None = None) -> LossAcc:
         """One pass in the given order; penalties join the loss, decay the optimizer step."""
         x, y = self.splits["train"]
         losses, predictions = [], []
@@ -203,6 +205,7 @@ class KerasTrainer:
             index = tf.constant(order)
             bounds = batch_bounds(len(order), self.batch_size)
             for start, stop in bounds:
+                check_interrupt(interrupt)
                 batch = index[start:stop]
                 loss, predicted = self._step(tf.gather(x, batch), tf.gather(y, batch))
                 losses.append(loss)

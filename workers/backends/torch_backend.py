@@ -22,10 +22,12 @@ from models.spec import ExperimentSpec
 from workers.backends.base import (
     EVAL_BATCH,
     DeviceUnavailableError,
+    Interrupt,
     KernelStats,
     LossAcc,
     SplitName,
     batch_bounds,
+    check_interrupt,
     kernel_stats_of,
 )
 from workers.datasets import DatasetArrays
@@ -138,7 +140,7 @@ class TorchTrainer:
             term = l1_term if term is None else term + l1_term
         return term if term is not None else torch.zeros((), device=self._device)
 
-    def train_epoch(self, order: NDArray[np.int64]) -> LossAcc:
+    def train_epoch(self, order: NDArray[np.int64], interrupt: Interrupt | None = None) -> LossAcc:
         """One pass in the given order; the penalty joins the loss, decay the step."""
         x, y = self.splits["train"]
         self.model.train()
@@ -148,6 +150,7 @@ class TorchTrainer:
         losses, predictions = [], []
         bounds = batch_bounds(len(index), self.batch_size)
         for start, stop in bounds:
+            check_interrupt(interrupt)
             batch = index[start:stop]
             logits = self.model(x[batch])
             data_loss = F.cross_entropy(logits, y[batch])

@@ -1,0 +1,114 @@
+"""Cancelling over HTTP: a queued run never starts, a running one stops within seconds."""
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import sessionmaker
+
+from models.sweeps import top_up
+from tests.api.conftest import client_on
+from tests.factories import spec_dict
+from tests.integration.stack import poll
+from workers.execution import execute_run
+
+CHECK_SECONDS = 0.2
+
+
+@pytest.fixture
+def api(fresh_sessions: sessionmaker[Any]) -> Iterator[TestClient]:
+    with client_on(fresh_sessions) as client:
+        yield client
+
+
+def submit(client: TestClient, **sections: Any) -> int:
+    response = client.post("/experiments", json={"name": "c", "spec": spec_dict(**sections)})
+    assert response.status_code == 202, response.text
+    return int(response.json()["runs"][0]["id"])
+
+
+def train_in_background(sessions: sessionmaker[Any], run_id: int) -> threading.Thread:
+    """execute_run in a thread, as a worker child would run it."""
+    thread = threading.Thread(
+        target=execute_run,
+        args=(run_id,),
+        kwargs={
+            "sessions": sessions,
+            "threads": 1,
+            "worker": "test",
+            "cancel_check_seconds": CHECK_SECONDS,
+        },
+    )
+    thread.start()
+    return thread
+
+
+def test_cancelled_queued_run_never_starts(
+    api: TestClient, fresh_sessions: sessionmaker[Any]
+) -> None:
+    run_id = submit(api)
+    cancelled = api.post(f"/runs/{run_id}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert execute_run(run_id, sessions=fresh_sessions, threads=1, worker="w") == "skipped"
+    again = api.post(f"/runs/{run_id}/cancel")
+    assert again.status_code == 409 and "already finished" in again.text
+    assert api.post("/runs/999999/cancel").status_code == 404
+
+
+def test_running_run_stops_within_an_epoch_and_keeps_its_curves(
+    api: TestClient, fresh_sessions: sessionmaker[Any]
+) -> None:
+    run_id = submit(
+        api,
+        dataset={"name": "classification", "n_samples": 20000},
+        model={"hidden": [128, 128]},
+        training={"epochs": 200, "batch_size": 32},
+    )
+    thread = train_in_background(fresh_sessions, run_id)
+    poll(lambda: api.get(f"/runs/{run_id}").json()["epochs_done"] >= 2 or None, timeout=120)
+    at_cancel = api.post(f"/runs/{run_id}/cancel").json()["epochs_done"]
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    run = api.get(f"/runs/{run_id}").json()
+    assert run["status"] == "cancelled" and run["summary"] is None and run["error"] is None
+    # Epochs that ended before the cancel was seen are kept; at most the one in flight and
+    # one not yet committed follow it.
+    assert at_cancel <= run["epochs_done"] <= at_cancel + 2 < 200
+    curves = api.get(f"/runs/{run_id}/metrics", params={"keys": "train_loss"}).json()
+    assert curves["epochs"] == list(range(1, run["epochs_done"] + 1))
+    assert api.post(f"/runs/{run_id}/cancel").status_code == 409
+
+
+def test_a_long_epoch_is_abandoned_part_way(
+    api: TestClient, fresh_sessions: sessionmaker[Any]
+) -> None:
+    run_id = submit(
+        api,
+        dataset={"name": "classification", "n_samples": 200000},
+        model={"hidden": [256, 256]},
+        training={"epochs": 3, "batch_size": 16},
+    )
+    thread = train_in_background(fresh_sessions, run_id)
+    poll(lambda: api.get(f"/runs/{run_id}").json()["status"] == "running" or None, timeout=60)
+    api.post(f"/runs/{run_id}/cancel")
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    run = api.get(f"/runs/{run_id}").json()
+    assert (run["status"], run["epochs_done"]) == ("cancelled", 0)  # epoch 1 never finished
+
+
+def test_cancelling_a_search_stops_it(api: TestClient, fresh_sessions: sessionmaker[Any]) -> None:
+    body = {
+        "name": "grid",
+        "spec": spec_dict(),
+        "search": {"space": {"regularization.dropout": [0.0, 0.1, 0.2, 0.3]}, "max_parallel": 1},
+    }
+    experiment = api.post("/experiments", json=body).json()
+    (first,) = experiment["runs"]
+    cancelled = api.post(f"/experiments/{experiment['id']}/cancel").json()
+    assert cancelled["cancelled_at"] is not None
+    assert [r["status"] for r in cancelled["runs"]] == ["cancelled"]
+    assert execute_run(first["id"], sessions=fresh_sessions, threads=1, worker="w") == "skipped"
+    assert top_up(fresh_sessions, experiment["id"]) == []  # no configuration starts after it
