@@ -4,6 +4,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
+from api.reconciler import reconciler
 from api.routes import compare, experiments, reports, runs, system
 from models.store.pages import CursorError
 
@@ -25,7 +26,9 @@ async def _bad_cursor(request: Request, exc: Exception) -> JSONResponse:
 
 def create_app() -> FastAPI:
     """Build the API; the docs page is served locally, with no CDN."""
-    app = FastAPIOffline(title="reglab", version="1.0.0", description=DESCRIPTION)
+    app = FastAPIOffline(
+        title="reglab", version="1.0.0", description=DESCRIPTION, lifespan=reconciler
+    )
     for module in (experiments, reports, runs, compare, system):
         app.include_router(module.router)
     app.add_exception_handler(CursorError, _bad_cursor)

@@ -68,6 +68,9 @@ class RunRead(BaseModel):
     spec: dict[str, Any] = Field(description="The resolved spec this run trains, defaults filled.")
     epochs_done: int = Field(description="Epochs whose metrics are stored.")
     attempts: int = Field(description="Times a worker has claimed this run.")
+    worker: str | None = Field(
+        description="`host:pid` of the process training it (or that last did); null if none."
+    )
     summary: dict[str, JsonFloat] | None = Field(
         description=f"Final figures once succeeded: {', '.join(SUMMARY_METRICS)}."
     )

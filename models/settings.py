@@ -25,6 +25,34 @@ class Settings(BaseSettings):
         description="Celery broker URL; empty means the embedded file broker in `<home>/broker`.",
     )
 
+    lease_seconds: float = Field(
+        default=60.0,
+        ge=2.0,
+        le=3600.0,
+        description="A running run's lease: its worker renews it every second or so; a run "
+        "whose lease lapses (the worker died) is queued again by the reconciler.",
+    )
+    max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="Claims a run gets; after this many lost workers it fails `worker_lost`.",
+    )
+    reconcile_seconds: float = Field(
+        default=10.0,
+        ge=0.0,
+        le=3600.0,
+        description="How often the API's reconciler looks for lapsed leases and lost queued "
+        "runs (0: never).",
+    )
+    requeue_after_seconds: float = Field(
+        default=120.0,
+        ge=1.0,
+        le=86400.0,
+        description="A run queued this long is sent to its queue again, in case the broker "
+        "lost it (a duplicate delivery is skipped by the conditional claim).",
+    )
+
     def resolved_database_url(self) -> str:
         """The store URL, falling back to the embedded SQLite file."""
         if self.database_url:

@@ -103,6 +103,9 @@ class Run(Base):
     trial_id: Mapped[int | None]
     objective_value: Mapped[float | None] = mapped_column(FaithfulFloat)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # When it was last handed to the broker, and until when its worker holds it.
+    queued_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 

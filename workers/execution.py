@@ -14,8 +14,8 @@ from models.store import RunError
 from models.sweeps import objective_value
 from models.tables import Run, RunStatus
 from workers.backends.base import DeviceUnavailableError
-from workers.cancel_watch import CancelWatch
 from workers.epoch_recorder import EpochRecorder
+from workers.run_lease import RunLease
 from workers.runner import Outcome, train
 from workers.search_hooks import continue_search, pruning_watch
 
@@ -42,10 +42,15 @@ class ClaimedRun:
     search: SearchSpec | None
 
 
-def _claim(run_id: int, sessions: sessionmaker[Any], worker: str) -> ClaimedRun | None:
-    """Claim a queued run; None if it is not queued (a duplicate delivery)."""
+def _claim(
+    run_id: int, sessions: sessionmaker[Any], worker: str, lease_seconds: float
+) -> ClaimedRun | None:
+    """Claim a queued run under a lease; None if it is not queued (a duplicate delivery)."""
     with sessions.begin() as session:
-        if not store.claim_run(session=session, run_id=run_id, worker=worker):
+        claimed = store.claim_run(
+            session=session, run_id=run_id, worker=worker, lease_seconds=lease_seconds
+        )
+        if not claimed:
             return None
         run = store.load_run(session=session, run_id=run_id)
         assert run is not None
@@ -84,7 +89,8 @@ def execute_run(
     threads: int,
     worker: str,
     flush_seconds: float = 0.25,
-    cancel_check_seconds: float = 1.0,
+    heartbeat_seconds: float = 1.0,
+    lease_seconds: float = 60.0,
     enqueue: Callable[[Run], None] | None = None,
 ) -> str:
     """Train a queued run to a terminal status; a duplicate delivery returns without training.
@@ -92,12 +98,14 @@ def execute_run(
     In a search, the run's end is told to Optuna and the search's next runs are handed to
     `enqueue`.
     """
-    claimed = _claim(run_id, sessions, worker)
+    claimed = _claim(run_id, sessions, worker, lease_seconds)
     if claimed is None:
         log.info("run %s is not queued; skipping this delivery", run_id)
         return "skipped"
     recorder = EpochRecorder(run_id, sessions, flush_seconds)
-    cancelled = CancelWatch(run_id, sessions, cancel_check_seconds)
+    cancelled = RunLease(
+        run_id, worker, sessions, interval=heartbeat_seconds, lease_seconds=lease_seconds
+    )
     result = _train(claimed, recorder, cancelled, sessions=sessions, threads=threads)
     objective = (
         objective_value(claimed.search, result.summary, recorder.last_values)
@@ -130,7 +138,7 @@ def execute_run(
 def _train(
     claimed: ClaimedRun,
     recorder: EpochRecorder,
-    cancelled: CancelWatch,
+    cancelled: RunLease,
     *,
     sessions: sessionmaker[Any],
     threads: int,

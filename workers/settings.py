@@ -32,11 +32,11 @@ class Settings(SharedSettings):
         le=60.0,
         description="Epochs ending faster than this are committed together (0: every epoch).",
     )
-    cancel_check_seconds: float = Field(
+    heartbeat_seconds: float = Field(
         default=1.0,
         gt=0.0,
         le=60.0,
-        description="How often a training run asks the store whether it was cancelled.",
+        description="How often a training run renews its lease and checks for a cancel.",
     )
     cuda: bool = Field(
         default=False, description="Also serve runs that demand `device: cuda` (GPU workers)."

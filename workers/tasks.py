@@ -43,6 +43,7 @@ def train_run(run_id: int) -> str:
         threads=settings.thread_budget(),
         worker=worker,
         flush_seconds=settings.metrics_flush_seconds,
-        cancel_check_seconds=settings.cancel_check_seconds,
+        heartbeat_seconds=settings.heartbeat_seconds,
+        lease_seconds=settings.lease_seconds,
         enqueue=_enqueue,
     )

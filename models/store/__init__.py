@@ -8,6 +8,7 @@ from models.store.experiments import (
     mark_cancelled,
 )
 from models.store.health import ping
+from models.store.leases import WORKER_LOST, expire_leases, renew_lease, stale_queued
 from models.store.metrics import (
     MetricSeries,
     first_epoch_reaching,
@@ -33,6 +34,7 @@ from models.store.searches import (
 )
 
 __all__ = [
+    "WORKER_LOST",
     "MetricSeries",
     "Page",
     "RunError",
@@ -42,6 +44,7 @@ __all__ = [
     "claim_run",
     "configurations_in_flight",
     "create_experiment",
+    "expire_leases",
     "find_by_idempotency_key",
     "finish_run",
     "first_epoch_reaching",
@@ -55,5 +58,7 @@ __all__ = [
     "ping",
     "read_metrics",
     "record_epochs",
+    "renew_lease",
     "run_status",
+    "stale_queued",
 ]

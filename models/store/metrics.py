@@ -9,6 +9,7 @@ from sqlalchemy import (
     Double,
     Integer,
     Select,
+    case,
     cast,
     func,
     or_,
@@ -44,7 +45,10 @@ def record_epochs(
         for name, value in values.items()
     ]
     upsert(session=session, table=Metric, rows=rows, keys=("run_id", "name", "epoch"))
-    session.execute(update(Run).where(Run.id == run_id).values(epochs_done=max(epochs)))
+    # Never backwards: a run trained again after its worker died rewrites earlier epochs.
+    last = max(epochs)
+    done = case((Run.epochs_done < last, last), else_=Run.epochs_done)
+    session.execute(update(Run).where(Run.id == run_id).values(epochs_done=done))
 
 
 def read_metrics(

@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
@@ -74,15 +75,20 @@ def list_runs(
     return paginate(query, session=session, id_column=Run.id, limit=limit, cursor=cursor, sort=sort)
 
 
-def claim_run(*, session: Session, run_id: int, worker: str) -> bool:
-    """Move a queued run to running for `worker`; False if another delivery got there first."""
+def claim_run(*, session: Session, run_id: int, worker: str, lease_seconds: float) -> bool:
+    """Move a queued run to running for `worker`, with a lease; False if it was not queued.
+
+    A duplicate delivery, or one racing another worker, finds the run no longer queued.
+    """
+    now = utcnow()
     result = session.execute(
         update(Run)
         .where(Run.id == run_id, Run.status == RunStatus.QUEUED)
         .values(
             status=RunStatus.RUNNING,
             worker=worker,
-            started_at=utcnow(),
+            started_at=now,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
             attempts=Run.attempts + 1,
         )
     )

@@ -1,6 +1,7 @@
 """The store on SQLite and Postgres: runs, claims, metrics (NaN included), pagination."""
 
 import math
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,8 +18,8 @@ OTHER_PROJECT = 999
 
 def test_claim_is_conditional(session: Session) -> None:
     run = create_run(session)
-    assert store.claim_run(session=session, run_id=run.id, worker="a")
-    assert not store.claim_run(session=session, run_id=run.id, worker="b")
+    assert store.claim_run(session=session, run_id=run.id, worker="a", lease_seconds=60)
+    assert not store.claim_run(session=session, run_id=run.id, worker="b", lease_seconds=60)
     session.refresh(run)
     assert (run.status, run.worker, run.attempts) == (RunStatus.RUNNING, "a", 1)
 
@@ -60,7 +61,7 @@ def test_downsampling_keeps_each_curves_extremes(session: Session) -> None:
 
 def test_finish_writes_summary_and_error(session: Session) -> None:
     run = create_run(session)
-    store.claim_run(session=session, run_id=run.id, worker="w")
+    store.claim_run(session=session, run_id=run.id, worker="w", lease_seconds=60)
     store.finish_run(
         session=session,
         run_id=run.id,
@@ -137,3 +138,38 @@ def test_metric_reads_search_the_primary_key(session: Session) -> None:
             row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params)
         )
         assert "SEARCH metric USING" in plan and "SCAN metric" not in plan, plan
+
+
+def test_lapsed_leases_requeue_then_fail_as_worker_lost(session: Session) -> None:
+    run = create_run(session)
+    later = run.created_at + timedelta(hours=1)
+    for attempt in (1, 2):
+        assert store.claim_run(
+            session=session, run_id=run.id, worker=f"w{attempt}", lease_seconds=5
+        )
+        assert store.expire_leases(session=session, now=run.created_at, max_attempts=2) == []
+        requeued = store.expire_leases(session=session, now=later, max_attempts=2)
+        if attempt == 1:
+            assert requeued == [run] and (run.status, run.worker) == (RunStatus.QUEUED, None)
+    assert requeued == [] and (run.status, run.error_type) == (RunStatus.FAILED, "worker_lost")
+    assert run.attempts == 2 and "w2" in (run.error_message or "")
+
+
+def test_renewal_keeps_the_lease_only_for_its_worker(session: Session) -> None:
+    run = create_run(session)
+    store.claim_run(session=session, run_id=run.id, worker="w", lease_seconds=5)
+    session.refresh(run)
+    first = run.lease_expires_at
+    assert store.renew_lease(session=session, run_id=run.id, worker="w", lease_seconds=600)
+    session.refresh(run)
+    assert run.lease_expires_at is not None and first is not None and run.lease_expires_at > first
+    assert not store.renew_lease(session=session, run_id=run.id, worker="other", lease_seconds=600)
+
+
+def test_long_queued_runs_are_sent_again(session: Session) -> None:
+    run = create_run(session)
+    session.flush()
+    assert store.stale_queued(session=session, now=run.queued_at, older_than=60) == []
+    later = run.queued_at + timedelta(seconds=61)
+    assert store.stale_queued(session=session, now=later, older_than=60) == [run]
+    assert run.queued_at == later  # not sent again on the next pass

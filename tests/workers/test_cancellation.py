@@ -38,7 +38,7 @@ def train_in_background(sessions: sessionmaker[Any], run_id: int) -> threading.T
             "sessions": sessions,
             "threads": 1,
             "worker": "test",
-            "cancel_check_seconds": CHECK_SECONDS,
+            "heartbeat_seconds": CHECK_SECONDS,
         },
     )
     thread.start()

@@ -1,0 +1,195 @@
+"""Workers die (kill -9 of the process training a run): every run still ends terminal.
+
+The compose services' commands run against local Postgres and Redis, with short leases so
+that the reconciler (in the API process) notices a dead worker within seconds.
+"""
+
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from tests.integration.stack import (
+    free_port,
+    poll,
+    running,
+    submit,
+    wait_healthy,
+    wait_terminal,
+)
+from tests.integration.test_compose import migrated_stack, redis_url, service
+
+pytestmark = pytest.mark.integration
+__all__ = ["redis_url"]  # the fixture, shared with the compose tests
+FAST_RECOVERY = {
+    "REGLAB_LEASE_SECONDS": "3",
+    "REGLAB_HEARTBEAT_SECONDS": "0.5",
+    "REGLAB_RECONCILE_SECONDS": "0.5",
+}
+SPEC = {
+    "dataset": {"name": "classification", "n_samples": 20000},
+    "model": {"hidden": [64]},
+    "regularization": {"dropout": 0.2},
+    "training": {"epochs": 30, "batch_size": 64},
+}
+KEYS = ("train_loss", "val_loss", "val_acc")
+
+
+def kill_worker_of(run: dict[str, Any]) -> int:
+    """kill -9 the process training `run` (its `worker` is host:pid)."""
+    pid = int(run["worker"].rsplit(":", 1)[1])
+    os.kill(pid, signal.SIGKILL)
+    return pid
+
+
+def curves(base_url: str, run_id: int) -> dict[str, Any]:
+    params = {"keys": ",".join(KEYS)}
+    return dict(httpx.get(f"{base_url}/runs/{run_id}/metrics", params=params).json())
+
+
+@contextmanager
+def stack(redis_url: str, tmp_path: Path, **extra: str) -> Iterator[str]:
+    """The api and worker services, running with fast recovery settings; yields the API URL."""
+    with migrated_stack(redis_url, tmp_path) as local, ExitStack() as exits:
+        env = {**local, **FAST_RECOVERY, **extra}
+        for name in ("api", "worker"):
+            command, process_env = service(name, env)
+            exits.enter_context(running(command, process_env, tmp_path / f"{name}.log"))
+        base_url = f"http://127.0.0.1:{local['REGLAB_PORT']}"
+        wait_healthy(base_url)
+        yield base_url
+
+
+def test_killed_worker_run_is_trained_again_to_the_same_curves(
+    redis_url: str, tmp_path: Path
+) -> None:
+    with stack(redis_url, tmp_path) as base_url:
+        run_id = submit(base_url, {"name": "killed", "spec": SPEC})
+
+        def past_epoch_five() -> dict[str, Any] | None:
+            run: dict[str, Any] = httpx.get(f"{base_url}/runs/{run_id}").json()
+            return run if run["epochs_done"] >= 5 else None
+
+        kill_worker_of(poll(past_epoch_five, timeout=120, interval=0.05))
+        run = wait_terminal(base_url, run_id, timeout=180)
+        assert (run["status"], run["attempts"], run["epochs_done"]) == ("succeeded", 2, 30)
+        again = curves(base_url, run_id)
+        assert again["epochs"] == list(range(1, 31))  # every epoch exactly once
+        reference_id = submit(base_url, {"name": "uninterrupted", "spec": SPEC})
+        assert wait_terminal(base_url, reference_id, timeout=180)["status"] == "succeeded"
+        reference = curves(base_url, reference_id)
+        for key in KEYS:
+            assert again["series"][key] == pytest.approx(reference["series"][key], rel=1e-6)
+
+
+def test_run_whose_worker_always_dies_fails_as_worker_lost(redis_url: str, tmp_path: Path) -> None:
+    with stack(redis_url, tmp_path, REGLAB_MAX_ATTEMPTS="2") as base_url:
+        run_id = submit(base_url, {"name": "doomed", "spec": SPEC})
+        killed: set[int] = set()
+
+        def dead_for_good() -> dict[str, Any] | None:
+            run: dict[str, Any] = httpx.get(f"{base_url}/runs/{run_id}").json()
+            if run["status"] == "running" and run["worker"]:
+                pid = int(run["worker"].rsplit(":", 1)[1])
+                if pid not in killed:
+                    killed.add(kill_worker_of(run))
+            return run if run["status"] == "failed" else None
+
+        run = poll(dead_for_good, timeout=180, interval=0.05)
+        assert run["error"]["type"] == "worker_lost" and run["attempts"] == 2, run
+        assert len(killed) == 2
+        assert redis.Redis.from_url(redis_url).llen("reglab.torch") == 0
+
+
+class PrivateRedis:
+    """A Redis of this test's own, without persistence: kill -9 loses every message in it."""
+
+    def __init__(self, port: int, log: Path) -> None:
+        self.port, self.log = port, log
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start an empty server and wait until it answers."""
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [*command, "--save", "", "--appendonly", "no"], stdout=out, stderr=out
+            )
+        client = redis.Redis(port=self.port)
+        poll(lambda: _answers(client) or None, timeout=20)
+
+    def kill(self) -> None:
+        """kill -9 the server."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self) -> "PrivateRedis":
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.kill()
+
+
+def _answers(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+def tiny(name: str) -> dict[str, Any]:
+    spec = {**SPEC, "dataset": {"name": "moons"}, "training": {"epochs": 3}}
+    return {"name": name, "spec": spec}
+
+
+@contextmanager
+def private_stack(tmp_path: Path) -> Iterator[tuple[PrivateRedis, dict[str, str], str]]:
+    """A private Redis, a migrated Postgres, and the env the services need to use them."""
+    server = PrivateRedis(free_port(), tmp_path / "redis.log")
+    with server, migrated_stack(server.url, tmp_path) as local:
+        env = {**local, **FAST_RECOVERY, "REGLAB_REQUEUE_AFTER_SECONDS": "2"}
+        yield server, env, f"http://127.0.0.1:{local['REGLAB_PORT']}"
+
+
+def test_runs_queued_in_a_redis_that_died_are_sent_again(tmp_path: Path) -> None:
+    with (
+        private_stack(tmp_path) as (server, env, base_url),
+        running(*service("api", env), tmp_path / "api.log"),
+    ):
+        wait_healthy(base_url)
+        ids = [submit(base_url, tiny(f"r{i}")) for i in range(20)]
+        assert redis.Redis(port=server.port).llen("reglab.torch") == 20
+        server.kill()  # its 20 messages die with it
+        server.start()
+        with running(*service("worker", env), tmp_path / "worker.log"):
+            for run_id in ids:
+                run = wait_terminal(base_url, run_id, timeout=180)
+                assert run["status"] == "succeeded", run
+                assert curves(base_url, run_id)["epochs"] == [1, 2, 3]  # one set each
+
+
+def test_worker_consumes_again_after_redis_is_killed_and_restarted(tmp_path: Path) -> None:
+    with (
+        private_stack(tmp_path) as (server, env, base_url),
+        running(*service("api", env), tmp_path / "api.log"),
+        running(*service("worker", env), tmp_path / "worker.log"),
+    ):
+        wait_healthy(base_url)
+        first = submit(base_url, tiny("before"))
+        assert wait_terminal(base_url, first, timeout=120)["status"] == "succeeded"
+        server.kill()
+        server.start()
+        after = httpx.post(f"{base_url}/experiments", json=tiny("after"), timeout=10)
+        assert after.status_code == 202
+        run = wait_terminal(base_url, after.json()["runs"][0]["id"], timeout=30)
+        assert run["status"] == "succeeded"
