@@ -191,3 +191,12 @@ class TrainingSpec(StrictModel):
         default=None,
         description="Early stopping rule, or null to train every epoch.",
     )
+    time_limit_seconds: float | None = Field(
+        examples=[3600],
+        default=None,
+        gt=0,
+        le=7 * 86400,
+        description="Wall-clock limit of the run; past it the run fails with error `timeout` "
+        "(its curves kept). Null: the worker's limit (REGLAB_RUN_TIME_LIMIT_SECONDS) applies, "
+        "which also caps this.",
+    )

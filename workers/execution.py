@@ -1,6 +1,8 @@
 """Runs one run against the store: claim, train, write epochs as they end, finish."""
 
 import logging
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,14 +70,40 @@ def _claim(
         )
 
 
-def _result_of(outcome: Outcome) -> RunResult:
+@dataclass(frozen=True)
+class RunPolicy:
+    """How a worker looks after a run (the worker's settings; defaults suit tests)."""
+
+    flush_seconds: float = 0.25  # epochs ending faster than this are committed together
+    heartbeat_seconds: float = 1.0  # lease renewal and cancel check, between batches
+    lease_seconds: float = 60.0
+    time_limit_seconds: float = 86400.0  # a spec's own limit may only be shorter
+
+
+class Deadline:
+    """The moment a run's time is up."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._at = time.monotonic() + seconds
+
+    def passed(self) -> bool:
+        """Whether the time is up."""
+        return time.monotonic() >= self._at
+
+
+def _result_of(outcome: Outcome, deadline: Deadline) -> RunResult:
     if outcome.stopped == "diverged":
         message = (
             f"train_loss became non-finite at epoch {outcome.stopped_at}; try a lower optimizer.lr"
         )
         error = RunError("diverged", message, outcome.stopped_at)
         return RunResult(RunStatus.FAILED, error=error)
-    if outcome.stopped == "cancelled":
+    if outcome.stopped == "interrupted" and deadline.passed():
+        epoch = (outcome.stopped_at or 0) + 1
+        message = f"the run reached its time limit of {deadline.seconds:g} s during epoch {epoch}"
+        return RunResult(RunStatus.FAILED, error=RunError("timeout", message, epoch))
+    if outcome.stopped == "interrupted":
         return RunResult(RunStatus.CANCELLED)
     if outcome.stopped == "pruned":
         return RunResult(RunStatus.PRUNED, summary=outcome.summary)
@@ -88,9 +116,7 @@ def execute_run(
     sessions: sessionmaker[Any],
     threads: int,
     worker: str,
-    flush_seconds: float = 0.25,
-    heartbeat_seconds: float = 1.0,
-    lease_seconds: float = 60.0,
+    policy: RunPolicy = RunPolicy(),
     enqueue: Callable[[Run], None] | None = None,
 ) -> str:
     """Train a queued run to a terminal status; a duplicate delivery returns without training.
@@ -98,15 +124,19 @@ def execute_run(
     In a search, the run's end is told to Optuna and the search's next runs are handed to
     `enqueue`.
     """
-    claimed = _claim(run_id, sessions, worker, lease_seconds)
+    claimed = _claim(run_id, sessions, worker, policy.lease_seconds)
     if claimed is None:
         log.info("run %s is not queued; skipping this delivery", run_id)
         return "skipped"
-    recorder = EpochRecorder(run_id, sessions, flush_seconds)
-    cancelled = RunLease(
-        run_id, worker, sessions, interval=heartbeat_seconds, lease_seconds=lease_seconds
+    recorder = EpochRecorder(run_id, sessions, policy.flush_seconds)
+    lease = RunLease(
+        run_id,
+        worker,
+        sessions,
+        interval=policy.heartbeat_seconds,
+        lease_seconds=policy.lease_seconds,
     )
-    result = _train(claimed, recorder, cancelled, sessions=sessions, threads=threads)
+    result = _train(claimed, recorder, lease, policy, sessions=sessions, threads=threads)
     objective = (
         objective_value(claimed.search, result.summary, recorder.last_values)
         if claimed.search
@@ -138,7 +168,8 @@ def execute_run(
 def _train(
     claimed: ClaimedRun,
     recorder: EpochRecorder,
-    cancelled: RunLease,
+    lease: RunLease,
+    policy: RunPolicy,
     *,
     sessions: sessionmaker[Any],
     threads: int,
@@ -147,11 +178,17 @@ def _train(
     # Synchronous writes on purpose: a writer thread measured slower here (the GIL).
     try:
         spec = ExperimentSpec.model_validate(claimed.spec)
+        limit = min(spec.training.time_limit_seconds or math.inf, policy.time_limit_seconds)
+        deadline = Deadline(limit)
         watch = pruning_watch(sessions, claimed.experiment_id, claimed.search, claimed.trial_id)
         outcome = train(
-            spec, threads=threads, on_epoch=recorder, should_prune=watch, cancelled=cancelled
+            spec,
+            threads=threads,
+            on_epoch=recorder,
+            should_prune=watch,
+            interrupt=lambda: deadline.passed() or lease(),
         )
-        result = _result_of(outcome)
+        result = _result_of(outcome, deadline)
         recorder.flush()
     except DeviceUnavailableError as exc:
         result = RunResult(RunStatus.FAILED, error=RunError("device_unavailable", str(exc)))

@@ -20,14 +20,14 @@ from workers.init_weights import initial_weights
 EpochCallback = Callable[[int, Mapping[str, float]], None]
 # Asked after each finished epoch; True stops the run there (a search's pruner).
 PruneCheck = Callable[[int, Mapping[str, float]], bool]
-StopReason = Literal["diverged", "pruned", "cancelled"]
+StopReason = Literal["diverged", "pruned", "interrupted"]
 
 
 @dataclass(frozen=True)
 class Outcome:
     """How training ended: the summary, and why and at which epoch it stopped early, if it did.
 
-    A diverged or cancelled run has no summary; a pruned one has.
+    A diverged or interrupted run has no summary; a pruned one has.
     """
 
     summary: dict[str, float]
@@ -58,11 +58,11 @@ def _summary(
 
 
 def _epoch(
-    trainer: Trainer, spec: ExperimentSpec, order: NDArray[np.int64], cancelled: Interrupt | None
+    trainer: Trainer, spec: ExperimentSpec, order: NDArray[np.int64], interrupt: Interrupt | None
 ) -> dict[str, float]:
     """Train one epoch and evaluate it: the per-epoch metrics."""
     epoch_start = time.perf_counter()
-    train = trainer.train_epoch(order, cancelled)
+    train = trainer.train_epoch(order, interrupt)
     train_seconds = time.perf_counter() - epoch_start
     val = trainer.evaluate("val")
     return {
@@ -83,12 +83,12 @@ def train(
     threads: int,
     on_epoch: EpochCallback,
     should_prune: PruneCheck | None = None,
-    cancelled: Interrupt | None = None,
+    interrupt: Interrupt | None = None,
 ) -> Outcome:
-    """Train `spec` to the end (or until it diverges, is pruned or is cancelled).
+    """Train `spec` to the end (or until it diverges, is pruned or is interrupted).
 
-    Each finished epoch goes to `on_epoch`; `cancelled` is also asked between batches, so a
-    long epoch is abandoned part-way rather than finished.
+    Each finished epoch goes to `on_epoch`; `interrupt` (a cancel, a time limit) is asked
+    after each epoch and between batches, so a long epoch is abandoned part-way.
     """
     plan = build_plan(spec)
     data = load_dataset(spec.dataset)
@@ -103,15 +103,15 @@ def train(
     started = time.perf_counter()
     for epoch in range(1, spec.training.epochs + 1):
         try:
-            metrics = _epoch(trainer, spec, order_rng.permutation(len(data.train)), cancelled)
+            metrics = _epoch(trainer, spec, order_rng.permutation(len(data.train)), interrupt)
         except EpochInterruptedError:
-            return Outcome(summary={}, stopped="cancelled", stopped_at=epoch - 1)
+            return Outcome(summary={}, stopped="interrupted", stopped_at=epoch - 1)
         val_accs.append(metrics["val_acc"])
         on_epoch(epoch, metrics)
         if not math.isfinite(metrics["train_loss"]):
             return Outcome(summary={}, stopped="diverged", stopped_at=epoch)
-        if cancelled and cancelled():
-            return Outcome(summary={}, stopped="cancelled", stopped_at=epoch)
+        if interrupt and interrupt():
+            return Outcome(summary={}, stopped="interrupted", stopped_at=epoch)
         if should_prune and should_prune(epoch, metrics):
             summary = _summary(trainer, plan.n_params, val_accs, time.perf_counter() - started)
             return Outcome(summary, stopped="pruned", stopped_at=epoch)

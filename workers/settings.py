@@ -38,6 +38,26 @@ class Settings(SharedSettings):
         le=60.0,
         description="How often a training run renews its lease and checks for a cancel.",
     )
+    run_time_limit_seconds: float = Field(
+        default=86400.0,
+        gt=0.0,
+        le=7 * 86400.0,
+        description="Longest a run may train (a spec's training.time_limit_seconds may ask "
+        "for less); past it the run fails with error `timeout`.",
+    )
+    max_runs_per_child: int = Field(
+        default=50,
+        ge=1,
+        le=100000,
+        description="Runs a worker child trains before it is replaced by a fresh process.",
+    )
+    max_child_memory_mb: int = Field(
+        default=8192,
+        ge=256,
+        le=1024 * 1024,
+        description="A worker child using more resident memory than this after a run is "
+        "replaced by a fresh process.",
+    )
     cuda: bool = Field(
         default=False, description="Also serve runs that demand `device: cuda` (GPU workers)."
     )

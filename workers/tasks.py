@@ -12,7 +12,7 @@ from models.db import make_engine, make_sessionmaker
 from models.queue import TRAIN_RUN_TASK, send_run
 from models.tables import Run
 from workers.celery_app import app
-from workers.execution import execute_run
+from workers.execution import RunPolicy, execute_run
 from workers.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,11 @@ def train_run(run_id: int) -> str:
         sessions=_sessions(),
         threads=settings.thread_budget(),
         worker=worker,
-        flush_seconds=settings.metrics_flush_seconds,
-        heartbeat_seconds=settings.heartbeat_seconds,
-        lease_seconds=settings.lease_seconds,
+        policy=RunPolicy(
+            flush_seconds=settings.metrics_flush_seconds,
+            heartbeat_seconds=settings.heartbeat_seconds,
+            lease_seconds=settings.lease_seconds,
+            time_limit_seconds=settings.run_time_limit_seconds,
+        ),
         enqueue=_enqueue,
     )

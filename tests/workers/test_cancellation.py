@@ -12,7 +12,7 @@ from models.sweeps import top_up
 from tests.api.conftest import client_on
 from tests.factories import spec_dict
 from tests.integration.stack import poll
-from workers.execution import execute_run
+from workers.execution import RunPolicy, execute_run
 
 CHECK_SECONDS = 0.2
 
@@ -38,7 +38,7 @@ def train_in_background(sessions: sessionmaker[Any], run_id: int) -> threading.T
             "sessions": sessions,
             "threads": 1,
             "worker": "test",
-            "heartbeat_seconds": CHECK_SECONDS,
+            "policy": RunPolicy(heartbeat_seconds=CHECK_SECONDS),
         },
     )
     thread.start()
@@ -112,3 +112,21 @@ def test_cancelling_a_search_stops_it(api: TestClient, fresh_sessions: sessionma
     assert [r["status"] for r in cancelled["runs"]] == ["cancelled"]
     assert execute_run(first["id"], sessions=fresh_sessions, threads=1, worker="w") == "skipped"
     assert top_up(fresh_sessions, experiment["id"]) == []  # no configuration starts after it
+
+
+def test_time_limit_fails_the_run_as_timeout_with_its_curves(
+    api: TestClient, fresh_sessions: sessionmaker[Any]
+) -> None:
+    run_id = submit(
+        api,
+        dataset={"name": "classification", "n_samples": 20000},
+        model={"hidden": [128, 128]},
+        training={"epochs": 1000, "batch_size": 32, "time_limit_seconds": 1.5},
+    )
+    thread = train_in_background(fresh_sessions, run_id)
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    run = api.get(f"/runs/{run_id}").json()
+    assert (run["status"], run["error"]["type"]) == ("failed", "timeout"), run
+    assert run["error"]["epoch"] == run["epochs_done"] + 1 and run["epochs_done"] < 1000
+    assert "1.5 s" in run["error"]["message"]

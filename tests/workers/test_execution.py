@@ -1,5 +1,7 @@
 """Executing runs against the store: curves, summary, determinism, divergence, failures."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -9,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models import store
 from models.metric_names import EPOCH_METRICS, SUMMARY_METRICS
 from models.tables import DEFAULT_PROJECT_ID, RunStatus
-from tests.factories import run_to_end
+from tests.factories import create_run, make_spec, run_to_end
 from workers.execution import execute_run
 
 TIMINGS = {"epoch_seconds", "samples_per_second"}
@@ -99,3 +101,20 @@ def test_second_delivery_does_not_train_again(sessions: sessionmaker[Any]) -> No
     with sessions() as session:
         again = store.get_run(session=session, project_id=DEFAULT_PROJECT_ID, run_id=run.id)
         assert again is not None and again.attempts == 1
+
+
+def test_two_deliveries_at_once_train_the_run_once(fresh_sessions: sessionmaker[Any]) -> None:
+    with fresh_sessions.begin() as session:
+        run_id = create_run(session, make_spec(training={"epochs": 3})).id
+    start = threading.Barrier(2)
+
+    def deliver(worker: str) -> str:
+        start.wait()
+        return execute_run(run_id, sessions=fresh_sessions, threads=1, worker=worker)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = sorted(pool.map(deliver, ["a", "b"]))
+    assert results == ["skipped", "succeeded"]
+    with fresh_sessions() as session:
+        run = store.load_run(session=session, run_id=run_id)
+        assert run is not None and (run.attempts, run.epochs_done) == (1, 3)

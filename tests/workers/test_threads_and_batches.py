@@ -1,9 +1,12 @@
-"""Worker settings (thread budget, served queues) and the batch cut shared by backends."""
+"""Worker settings (threads, queues, Celery limits) and the batch cut shared by backends."""
 
 import os
+import subprocess
+import sys
 
 import pytest
 
+from tests.conftest import ROOT
 from workers.backends.base import batch_bounds
 from workers.settings import Settings
 
@@ -34,3 +37,22 @@ def test_workers_consume_only_their_backends_queues() -> None:
         "reglab.tensorflow",
         "reglab.tensorflow.cuda",
     ]
+
+
+def test_celery_limits_are_consistent() -> None:
+    code = (
+        "from workers.celery_app import app; c = app.conf; "
+        "assert c.task_time_limit < c.broker_transport_options['visibility_timeout'], c; "
+        "assert c.task_acks_late and c.worker_prefetch_multiplier == 1; "
+        "assert c.worker_max_tasks_per_child == 7; "
+        "assert c.worker_max_memory_per_child == 512 * 1024; "
+        "assert c.task_time_limit == 3600 + 600"
+    )
+    env = {
+        **os.environ,
+        "REGLAB_BROKER_URL": "redis://127.0.0.1:6379/15",
+        "REGLAB_RUN_TIME_LIMIT_SECONDS": "3600",
+        "REGLAB_MAX_RUNS_PER_CHILD": "7",
+        "REGLAB_MAX_CHILD_MEMORY_MB": "512",
+    }
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
