@@ -29,6 +29,23 @@ def submit(client: TestClient, **sections: Any) -> int:
     return int(response.json()["runs"][0]["id"])
 
 
+def submit_long(client: TestClient, n_samples: int, width: int, **training: Any) -> int:
+    """A run on the `classification` data that trains for a while."""
+    return submit(
+        client,
+        dataset={"name": "classification", "n_samples": n_samples},
+        model={"hidden": [width, width]},
+        training=training,
+    )
+
+
+def finished(thread: threading.Thread, client: TestClient, run_id: int) -> Any:
+    """The run once its training thread has ended (within a deadline)."""
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    return client.get(f"/runs/{run_id}").json()
+
+
 def train_in_background(sessions: sessionmaker[Any], run_id: int) -> threading.Thread:
     """execute_run in a thread, as a worker child would run it."""
     thread = threading.Thread(
@@ -60,18 +77,11 @@ def test_cancelled_queued_run_never_starts(
 def test_running_run_stops_within_an_epoch_and_keeps_its_curves(
     api: TestClient, fresh_sessions: sessionmaker[Any]
 ) -> None:
-    run_id = submit(
-        api,
-        dataset={"name": "classification", "n_samples": 20000},
-        model={"hidden": [128, 128]},
-        training={"epochs": 200, "batch_size": 32},
-    )
+    run_id = submit_long(api, 20000, 128, epochs=200, batch_size=32)
     thread = train_in_background(fresh_sessions, run_id)
     poll(lambda: api.get(f"/runs/{run_id}").json()["epochs_done"] >= 2 or None, timeout=120)
     at_cancel = api.post(f"/runs/{run_id}/cancel").json()["epochs_done"]
-    thread.join(timeout=30)
-    assert not thread.is_alive()
-    run = api.get(f"/runs/{run_id}").json()
+    run = finished(thread, api, run_id)
     assert run["status"] == "cancelled" and run["summary"] is None and run["error"] is None
     # Epochs that ended before the cancel was seen are kept; at most the one in flight and
     # one not yet committed follow it.
@@ -84,18 +94,11 @@ def test_running_run_stops_within_an_epoch_and_keeps_its_curves(
 def test_a_long_epoch_is_abandoned_part_way(
     api: TestClient, fresh_sessions: sessionmaker[Any]
 ) -> None:
-    run_id = submit(
-        api,
-        dataset={"name": "classification", "n_samples": 200000},
-        model={"hidden": [256, 256]},
-        training={"epochs": 3, "batch_size": 16},
-    )
+    run_id = submit_long(api, 200000, 256, epochs=3, batch_size=16)
     thread = train_in_background(fresh_sessions, run_id)
     poll(lambda: api.get(f"/runs/{run_id}").json()["status"] == "running" or None, timeout=60)
     api.post(f"/runs/{run_id}/cancel")
-    thread.join(timeout=30)
-    assert not thread.is_alive()
-    run = api.get(f"/runs/{run_id}").json()
+    run = finished(thread, api, run_id)
     assert (run["status"], run["epochs_done"]) == ("cancelled", 0)  # epoch 1 never finished
 
 
@@ -117,16 +120,8 @@ def test_cancelling_a_search_stops_it(api: TestClient, fresh_sessions: sessionma
 def test_time_limit_fails_the_run_as_timeout_with_its_curves(
     api: TestClient, fresh_sessions: sessionmaker[Any]
 ) -> None:
-    run_id = submit(
-        api,
-        dataset={"name": "classification", "n_samples": 20000},
-        model={"hidden": [128, 128]},
-        training={"epochs": 1000, "batch_size": 32, "time_limit_seconds": 1.5},
-    )
-    thread = train_in_background(fresh_sessions, run_id)
-    thread.join(timeout=60)
-    assert not thread.is_alive()
-    run = api.get(f"/runs/{run_id}").json()
+    run_id = submit_long(api, 20000, 128, epochs=1000, batch_size=32, time_limit_seconds=1.5)
+    run = finished(train_in_background(fresh_sessions, run_id), api, run_id)
     assert (run["status"], run["error"]["type"]) == ("failed", "timeout"), run
     assert run["error"]["epoch"] == run["epochs_done"] + 1 and run["epochs_done"] < 1000
     assert "1.5 s" in run["error"]["message"]
