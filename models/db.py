@@ -1,14 +1,20 @@
-"""Engine and session factories, and the declarative base with a naming convention."""
+"""Engine and session factories, the declarative base, and retries of lost connections."""
 
+import logging
 import math
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Double, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -98,3 +104,20 @@ def make_engine(url: str) -> Engine:
 def make_sessionmaker(engine: Engine) -> sessionmaker[Any]:
     """Sessions whose objects stay readable after commit."""
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def with_retries(operation: Callable[[], T], *, seconds: float) -> T:
+    """Run a database operation; on a lost connection (or a locked SQLite file) run it again,
+    backing off, for up to `seconds`. The operation must be a whole transaction that is safe
+    to repeat (reglab's writes are upserts and conditional updates)."""
+    deadline = time.monotonic() + seconds
+    delay = 0.1
+    while True:
+        try:
+            return operation()
+        except OperationalError as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("database unavailable (%s); retrying in %.1f s", exc.orig, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)

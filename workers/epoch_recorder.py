@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.orm import sessionmaker
 
 from models import store
+from models.db import with_retries
 
 
 class EpochRecorder:
@@ -17,10 +18,17 @@ class EpochRecorder:
     spend several percent of its time committing). `flush` writes whatever is pending.
     """
 
-    def __init__(self, run_id: int, sessions: sessionmaker[Any], interval: float) -> None:
+    def __init__(
+        self,
+        run_id: int,
+        sessions: sessionmaker[Any],
+        interval: float,
+        retry_seconds: float = 0.0,
+    ) -> None:
         self.run_id = run_id
         self.sessions = sessions
         self.interval = interval
+        self.retry_seconds = retry_seconds
         self.last_epoch = 0
         self.last_values: dict[str, float] = {}
         self._pending: dict[int, dict[str, float]] = {}
@@ -34,10 +42,14 @@ class EpochRecorder:
             self.flush()
 
     def flush(self) -> None:
-        """Commit every pending epoch in one transaction."""
+        """Commit every pending epoch in one transaction, retried while the store is away."""
         if not self._pending:
             return
-        with self.sessions.begin() as session:
-            store.record_epochs(session=session, run_id=self.run_id, epochs=self._pending)
+        with_retries(self._write, seconds=self.retry_seconds)
         self._pending = {}
         self._last_commit = time.monotonic()
+
+    def _write(self) -> None:
+        # An upsert: repeating it after a commit whose answer was lost changes nothing.
+        with self.sessions.begin() as session:
+            store.record_epochs(session=session, run_id=self.run_id, epochs=self._pending)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import sessionmaker
 
 from models import store
+from models.db import with_retries
 from models.search_spec import SearchSpec
 from models.spec import ExperimentSpec
 from models.store import RunError
@@ -78,6 +79,7 @@ class RunPolicy:
     heartbeat_seconds: float = 1.0  # lease renewal and cancel check, between batches
     lease_seconds: float = 60.0
     time_limit_seconds: float = 86400.0  # a spec's own limit may only be shorter
+    db_retry_seconds: float = 60.0  # how long writes are retried while the store is away
 
 
 class Deadline:
@@ -124,11 +126,14 @@ def execute_run(
     In a search, the run's end is told to Optuna and the search's next runs are handed to
     `enqueue`.
     """
-    claimed = _claim(run_id, sessions, worker, policy.lease_seconds)
+    claimed = with_retries(
+        lambda: _claim(run_id, sessions, worker, policy.lease_seconds),
+        seconds=policy.db_retry_seconds,
+    )
     if claimed is None:
         log.info("run %s is not queued; skipping this delivery", run_id)
         return "skipped"
-    recorder = EpochRecorder(run_id, sessions, policy.flush_seconds)
+    recorder = EpochRecorder(run_id, sessions, policy.flush_seconds, policy.db_retry_seconds)
     lease = RunLease(
         run_id,
         worker,
@@ -142,15 +147,9 @@ def execute_run(
         if claimed.search
         else None
     )
-    with sessions.begin() as session:
-        finished = store.finish_run(
-            session=session,
-            run_id=run_id,
-            status=result.status,
-            summary=result.summary,
-            error=result.error,
-            objective_value=objective,
-        )
+    finished = with_retries(
+        lambda: _finish(sessions, run_id, result, objective), seconds=policy.db_retry_seconds
+    )
     if finished and claimed.search is not None:
         assert claimed.trial_id is not None
         continue_search(
@@ -163,6 +162,21 @@ def execute_run(
             enqueue,
         )
     return str(result.status)
+
+
+def _finish(
+    sessions: sessionmaker[Any], run_id: int, result: RunResult, objective: float | None
+) -> bool:
+    """Write the terminal status (only if the run is still running); True if written."""
+    with sessions.begin() as session:
+        return store.finish_run(
+            session=session,
+            run_id=run_id,
+            status=result.status,
+            summary=result.summary,
+            error=result.error,
+            objective_value=objective,
+        )
 
 
 def _train(

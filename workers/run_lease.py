@@ -3,6 +3,7 @@
 import time
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from models import store
@@ -40,12 +41,17 @@ class RunLease:
         if self._lost or now - self._renewed_at < self.interval:
             return self._lost
         self._renewed_at = now
-        with self.sessions.begin() as session:
-            held = store.renew_lease(
-                session=session,
-                run_id=self.run_id,
-                worker=self.worker,
-                lease_seconds=self.lease_seconds,
-            )
+        try:
+            with self.sessions.begin() as session:
+                held = store.renew_lease(
+                    session=session,
+                    run_id=self.run_id,
+                    worker=self.worker,
+                    lease_seconds=self.lease_seconds,
+                )
+        except OperationalError:
+            # The store is away: keep training; the next renewal tries again, and the
+            # epoch writes wait for it to come back.
+            return False
         self._lost = not held
         return self._lost

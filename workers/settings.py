@@ -45,6 +45,12 @@ class Settings(SharedSettings):
         description="Longest a run may train (a spec's training.time_limit_seconds may ask "
         "for less); past it the run fails with error `timeout`.",
     )
+    db_retry_seconds: float = Field(
+        default=60.0,
+        ge=0.0,
+        le=3600.0,
+        description="How long a worker retries a write while the store is unreachable.",
+    )
     max_runs_per_child: int = Field(
         default=50,
         ge=1,

@@ -47,6 +47,7 @@ def train_run(run_id: int) -> str:
             heartbeat_seconds=settings.heartbeat_seconds,
             lease_seconds=settings.lease_seconds,
             time_limit_seconds=settings.run_time_limit_seconds,
+            db_retry_seconds=settings.db_retry_seconds,
         ),
         enqueue=_enqueue,
     )

@@ -90,7 +90,10 @@ def wait_terminal(base_url: str, run_id: int, timeout: float) -> dict[str, Any]:
     """Poll a run until it reaches a terminal status and return it."""
 
     def terminal() -> dict[str, Any] | None:
-        run: dict[str, Any] = httpx.get(f"{base_url}/runs/{run_id}", timeout=5).json()
+        response = httpx.get(f"{base_url}/runs/{run_id}", timeout=5)
+        if response.status_code != 200:  # e.g. the store restarting under a chaos test
+            return None
+        run: dict[str, Any] = response.json()
         return run if run["status"] in TERMINAL else None
 
     return poll(terminal, timeout=timeout, interval=0.2)

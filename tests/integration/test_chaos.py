@@ -5,8 +5,8 @@ that the reconciler (in the API process) notices a dead worker within seconds.
 """
 
 import os
+import shutil
 import signal
-import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -16,6 +16,8 @@ import httpx
 import pytest
 import redis
 
+from tests.conftest import migrate, unavailable
+from tests.integration.servers import PrivatePostgres, PrivateRedis
 from tests.integration.stack import (
     free_port,
     poll,
@@ -108,45 +110,6 @@ def test_run_whose_worker_always_dies_fails_as_worker_lost(redis_url: str, tmp_p
         assert redis.Redis.from_url(redis_url).llen("reglab.torch") == 0
 
 
-class PrivateRedis:
-    """A Redis of this test's own, without persistence: kill -9 loses every message in it."""
-
-    def __init__(self, port: int, log: Path) -> None:
-        self.port, self.log = port, log
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        """Start an empty server and wait until it answers."""
-        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [*command, "--save", "", "--appendonly", "no"], stdout=out, stderr=out
-            )
-        client = redis.Redis(port=self.port)
-        poll(lambda: _answers(client) or None, timeout=20)
-
-    def kill(self) -> None:
-        """kill -9 the server."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-    def __enter__(self) -> "PrivateRedis":
-        self.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.kill()
-
-
-def _answers(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
-
-
 def tiny(name: str) -> dict[str, Any]:
     spec = {**SPEC, "dataset": {"name": "moons"}, "training": {"epochs": 3}}
     return {"name": name, "spec": spec}
@@ -193,3 +156,34 @@ def test_worker_consumes_again_after_redis_is_killed_and_restarted(tmp_path: Pat
         assert after.status_code == 202
         run = wait_terminal(base_url, after.json()["runs"][0]["id"], timeout=30)
         assert run["status"] == "succeeded"
+
+
+def test_run_survives_a_postgres_restart(redis_url: str, tmp_path: Path) -> None:
+    if shutil.which("runuser") is None and os.geteuid() == 0:
+        unavailable("runuser (to run a private Postgres as root)")
+    with PrivatePostgres(free_port()) as database:
+        migrate(database.url)
+        env = {
+            **FAST_RECOVERY,
+            "REGLAB_DATABASE_URL": database.url,
+            "REGLAB_BROKER_URL": redis_url,
+            "REGLAB_HOME": str(tmp_path),
+            "REGLAB_HOST": "127.0.0.1",
+            "REGLAB_PORT": str(free_port()),
+        }
+        base_url = f"http://127.0.0.1:{env['REGLAB_PORT']}"
+        with (
+            running(*service("api", env), tmp_path / "api.log"),
+            running(*service("worker", env), tmp_path / "worker.log"),
+        ):
+            wait_healthy(base_url)
+            run_id = submit(base_url, {"name": "survivor", "spec": SPEC})
+            poll(
+                lambda: httpx.get(f"{base_url}/runs/{run_id}").json()["epochs_done"] >= 5 or None,
+                timeout=120,
+                interval=0.05,
+            )
+            database.restart()
+            run = wait_terminal(base_url, run_id, timeout=180)
+            assert (run["status"], run["attempts"], run["epochs_done"]) == ("succeeded", 1, 30), run
+            assert curves(base_url, run_id)["epochs"] == list(range(1, 31))
