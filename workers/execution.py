@@ -3,7 +3,7 @@
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,26 +142,35 @@ def execute_run(
         lease_seconds=policy.lease_seconds,
     )
     result = _train(claimed, recorder, lease, policy, sessions=sessions, threads=threads)
-    objective = (
-        objective_value(claimed.search, result.summary, recorder.last_values)
-        if claimed.search
-        else None
-    )
+    _conclude(claimed, result, recorder.last_values, sessions, policy, enqueue)
+    return str(result.status)
+
+
+def _conclude(
+    claimed: ClaimedRun,
+    result: RunResult,
+    last_epoch: Mapping[str, float],
+    sessions: sessionmaker[Any],
+    policy: RunPolicy,
+    enqueue: Callable[[Run], None] | None,
+) -> None:
+    """Write the run's end; in a search, tell Optuna and start the next runs."""
+    search = claimed.search
+    objective = objective_value(search, result.summary, last_epoch) if search else None
     finished = with_retries(
-        lambda: _finish(sessions, run_id, result, objective), seconds=policy.db_retry_seconds
+        lambda: _finish(sessions, claimed.run_id, result, objective),
+        seconds=policy.db_retry_seconds,
     )
-    if finished and claimed.search is not None:
-        assert claimed.trial_id is not None
+    if finished and search is not None and claimed.trial_id is not None:
         continue_search(
             sessions,
             claimed.experiment_id,
-            claimed.search,
+            search,
             claimed.trial_id,
             result.status,
             objective,
             enqueue,
         )
-    return str(result.status)
 
 
 def _finish(

@@ -23,7 +23,6 @@ class RunLease:
         run_id: int,
         worker: str,
         sessions: sessionmaker[Any],
-        *,
         interval: float,
         lease_seconds: float,
     ) -> None:
