@@ -56,10 +56,11 @@ class Experiment(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     spec: Mapped[dict[str, Any]] = mapped_column(JsonType)
-    # The search that expands the spec (None: one run), and how many of its configurations
-    # have runs so far; claiming the next one is a compare-and-set on this counter.
+    # The search that expands the spec (None: one run), how many of its configurations have
+    # runs so far (claiming the next is a compare-and-set on this counter), and of how many.
     search: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     configurations_started: Mapped[int] = mapped_column(default=0)
+    configurations_planned: Mapped[int] = mapped_column(default=0)
     # A client's Idempotency-Key and a hash of the request it came with.
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))

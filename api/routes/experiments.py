@@ -154,6 +154,7 @@ def _create(
             name=body.name,
             spec=body.spec.model_dump(),
             search=body.search.model_dump() if body.search else None,
+            configurations=body.search.n_configurations() if body.search else 0,
             idempotency_key=key,
             request_fingerprint=request,
         )

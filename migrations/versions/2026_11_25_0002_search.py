@@ -1,4 +1,4 @@
-"""search: experiment.search and its counter; run configuration, trial and objective
+"""search: experiment.search and its counters; run configuration, trial and objective
 
 Revision ID: 0002
 Revises: 0001
@@ -22,9 +22,8 @@ JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgres
 def upgrade() -> None:
     with op.batch_alter_table("experiment") as batch:
         batch.add_column(sa.Column("search", JSON, nullable=True))
-        batch.add_column(
-            sa.Column("configurations_started", sa.Integer(), nullable=False, server_default="0")
-        )
+        for counter in ("configurations_started", "configurations_planned"):
+            batch.add_column(sa.Column(counter, sa.Integer(), nullable=False, server_default="0"))
     with op.batch_alter_table("run") as batch:
         batch.add_column(sa.Column("configuration", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("trial_id", sa.Integer(), nullable=True))
@@ -37,5 +36,6 @@ def downgrade() -> None:
         batch.drop_column("trial_id")
         batch.drop_column("configuration")
     with op.batch_alter_table("experiment") as batch:
+        batch.drop_column("configurations_planned")
         batch.drop_column("configurations_started")
         batch.drop_column("search")

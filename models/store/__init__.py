@@ -31,6 +31,7 @@ from models.store.searches import (
     claim_configuration,
     configurations_in_flight,
     get_search,
+    stalled_searches,
 )
 
 __all__ = [
@@ -61,4 +62,5 @@ __all__ = [
     "renew_lease",
     "run_status",
     "stale_queued",
+    "stalled_searches",
 ]

@@ -16,6 +16,7 @@ def create_experiment(
     name: str,
     spec: dict[str, Any],
     search: dict[str, Any] | None = None,
+    configurations: int = 0,
     idempotency_key: str | None = None,
     request_fingerprint: str | None = None,
 ) -> Experiment:
@@ -29,6 +30,7 @@ def create_experiment(
         name=name,
         spec=spec,
         search=search,
+        configurations_planned=configurations,
         idempotency_key=idempotency_key,
         request_fingerprint=request_fingerprint,
     )

@@ -61,3 +61,18 @@ def add_configuration_runs(
 def get_search(*, session: Session, experiment_id: int) -> dict[str, Any] | None:
     """The experiment's stored search, or None for a single-run experiment."""
     return session.scalar(select(Experiment.search).where(Experiment.id == experiment_id))
+
+
+def stalled_searches(*, session: Session) -> list[int]:
+    """Searches with configurations left but no run in flight (a lost continuation)."""
+    in_flight = select(Run.id).where(Run.experiment_id == Experiment.id, Run.status.in_(LIVE))
+    return list(
+        session.scalars(
+            select(Experiment.id).where(
+                Experiment.search.is_not(None),
+                Experiment.cancelled_at.is_(None),
+                Experiment.configurations_started < Experiment.configurations_planned,
+                ~in_flight.exists(),
+            )
+        )
+    )

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from models import store
+from models.reconcile import reconcile
 from models.tables import Experiment, Run
 from tests.api.conftest import client_on
 from tests.factories import spec_dict
@@ -229,3 +230,25 @@ def test_random_search_with_successive_halving_prunes_laggards(
     again = search_client.post("/experiments", json=body).json()
     first_rate = search_client.get(f"/runs/{again['runs'][0]['id']}").json()["spec"]["optimizer"]
     assert first_rate["lr"] == rates[0]
+
+
+def test_reconciler_restarts_a_search_whose_continuation_was_lost(
+    search_client: TestClient, fresh_sessions: sessionmaker[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = {
+        "name": "stalls",
+        "spec": spec_dict(),
+        "search": {"space": {"regularization.dropout": [0.0, 0.3, 0.6]}, "max_parallel": 1},
+    }
+    experiment = search_client.post("/experiments", json=body).json()
+    (first,) = experiment["runs"]
+
+    def store_down(*_: Any) -> list[Any]:
+        raise RuntimeError("the store went away after the run's end was written")
+
+    monkeypatch.setattr("workers.search_hooks.top_up", store_down)
+    assert execute_run(first["id"], sessions=fresh_sessions, threads=1, worker="w") == "succeeded"
+    assert reconcile(fresh_sessions, max_attempts=3, requeue_after=3600) != []
+    again = search_client.get(f"/experiments/{experiment['id']}").json()
+    assert [r["status"] for r in again["runs"]] == ["succeeded", "queued"]
+    assert reconcile(fresh_sessions, max_attempts=3, requeue_after=3600) == []  # in flight now
