@@ -8,6 +8,7 @@ from fastapi import Depends, HTTPException, Path, Query, status
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.settings import get_settings
+from models import store
 from models.db import make_engine, make_sessionmaker
 from models.metric_names import EPOCH_METRICS
 from models.run_filter import (
@@ -18,7 +19,7 @@ from models.run_filter import (
     parse_filter,
     parse_order,
 )
-from models.tables import DEFAULT_PROJECT_ID
+from models.tables import DEFAULT_PROJECT_ID, Experiment
 
 
 @lru_cache
@@ -48,6 +49,16 @@ Cursor = Annotated[
 ]
 RunId = Annotated[int, Path(ge=1, description="Run id, as listed in its experiment.")]
 ExperimentId = Annotated[int, Path(ge=1, description="Experiment id, from `Location`.")]
+
+
+def experiment_or_404(session: Session, project_id: int, experiment_id: int) -> Experiment:
+    """The project's experiment with this id; 404 if there is none."""
+    experiment = store.get_experiment(
+        session=session, project_id=project_id, experiment_id=experiment_id
+    )
+    if experiment is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"experiment {experiment_id} not found")
+    return experiment
 
 
 def _query_error(name: str, exc: FilterError) -> HTTPException:

@@ -49,10 +49,15 @@ TINY = {
 }
 
 
-def percentiles(samples: list[float]) -> str:
+def quantiles_ms(samples: list[float]) -> tuple[float, float]:
+    """p50 and p95, in milliseconds, of durations in seconds."""
     ms = sorted(s * 1000 for s in samples)
-    p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
-    return f"p50 {statistics.median(ms):8.1f} ms   p95 {p95:8.1f} ms   (n={len(ms)})"
+    return statistics.median(ms), ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
+
+
+def percentiles(samples: list[float]) -> str:
+    p50, p95 = quantiles_ms(samples)
+    return f"p50 {p50:8.1f} ms   p95 {p95:8.1f} ms   (n={len(samples)})"
 
 
 def timings(call: Callable[[], httpx.Response], n: int) -> list[float]:

@@ -32,7 +32,7 @@ import httpx  # noqa: E402
 from sqlalchemy import insert, text, update  # noqa: E402
 
 from bench import query_data  # noqa: E402
-from bench.api_latency import timings  # noqa: E402
+from bench.api_latency import percentiles, quantiles_ms, timings  # noqa: E402
 from models.db import make_engine, make_sessionmaker  # noqa: E402
 from models.spec import ExperimentSpec  # noqa: E402
 from models.tables import Experiment, Metric, Run, RunStatus, RunSummary  # noqa: E402
@@ -141,16 +141,6 @@ def measure(client: httpx.Client, ids: dict[str, Any], repeats: int) -> dict[str
     }
 
 
-def p50_ms(samples: list[float]) -> float:
-    ordered = sorted(samples)
-    return 1000 * ordered[len(ordered) // 2]
-
-
-def p95_ms(samples: list[float]) -> float:
-    ordered = sorted(samples)
-    return 1000 * ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-
-
 def mlflow_figures(python: Path, repeats: int) -> dict[str, Any] | None:
     """Run the MLflow baseline in its own virtualenv; None if that venv is missing."""
     if not python.exists():
@@ -190,7 +180,7 @@ def main() -> None:
                 ours = measure(client, ids, args.repeats)
     print("\nreglab (Postgres, HTTP)")
     for name, samples in ours.items():
-        print(f"  {name:<20} p50 {p50_ms(samples):8.1f} ms   p95 {p95_ms(samples):8.1f} ms")
+        print(f"  {name:<20} {percentiles(samples)}")
     theirs = mlflow_figures(args.mlflow_python, args.repeats)
     if theirs is None:
         return
@@ -202,7 +192,7 @@ def main() -> None:
         ("compare 20 runs x 3 keys", "compare_ms", "compare"),
     ]
     for label, mlflow_key, our_key in pairs:
-        ratio = theirs[mlflow_key]["p50"] / p50_ms(ours[our_key])
+        ratio = theirs[mlflow_key]["p50"] / quantiles_ms(ours[our_key])[0]
         print(f"  {label:<32} {ratio:7.1f}x")
 
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from models.compare import flatten_spec
 from models.seed_groups import Interval, configuration_key, interval
+from models.tables import RunStatus
 
 FIGURES = (
     "test_acc",
@@ -18,7 +19,6 @@ FIGURES = (
     "sparsity",
     "test_loss",
 )
-SUCCEEDED = "succeeded"
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class Report:
 def _setting(runs: Sequence[RunFacts], swept: Sequence[str]) -> Setting:
     """Figures of one configuration, over its succeeded runs."""
     flat = flatten_spec(runs[0].spec)
-    done = [r for r in runs if r.status == SUCCEEDED]
+    done = [r for r in runs if r.status == RunStatus.SUCCEEDED]
     columns: dict[str, list[float | None]] = {
         name: [r.summary.get(name) for r in done] for name in FIGURES if name != "epochs_to_target"
     }

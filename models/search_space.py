@@ -2,6 +2,7 @@
 
 import copy
 import itertools
+import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -40,10 +41,7 @@ def _combinations(search: SearchSpec) -> Iterator[dict[str, Any]]:
     """Every combination of candidates, or each dimension on its own when there are too many."""
     paths = list(search.space)
     candidates = [_candidates(search.space[p]) for p in paths]
-    total = 1
-    for values in candidates:
-        total *= len(values)
-    if total <= MAX_VALIDATED_COMBINATIONS:
+    if math.prod(len(values) for values in candidates) <= MAX_VALIDATED_COMBINATIONS:
         for combination in itertools.product(*candidates):
             yield dict(zip(paths, combination, strict=True))
         return

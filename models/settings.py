@@ -78,6 +78,8 @@ class Settings(BaseSettings):
         return {
             "data_folder_in": str(folder),
             "data_folder_out": str(folder),
+            # kombu's default is ./control, i.e. wherever the process was started.
+            "control_folder": str(folder / "control"),
             "polling_interval": 0.1,
         }
 

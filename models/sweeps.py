@@ -26,8 +26,10 @@ TRIAL_STATES = {
 }
 
 
-def _next_index(sessions: sessionmaker[Any], experiment_id: int) -> tuple[Experiment, int] | None:
-    """The experiment and the configuration to start next, or None if none may start now."""
+def _next_index(
+    sessions: sessionmaker[Any], experiment_id: int
+) -> tuple[Experiment, SearchSpec, int] | None:
+    """The experiment, its search and the configuration to start next; None if none may."""
     with sessions() as session:
         experiment = session.get(Experiment, experiment_id)
         if experiment is None or experiment.search is None or experiment.cancelled_at:
@@ -35,10 +37,10 @@ def _next_index(sessions: sessionmaker[Any], experiment_id: int) -> tuple[Experi
         search = SearchSpec.model_validate(experiment.search)
         index = experiment.configurations_started
         in_flight = store.configurations_in_flight(session=session, experiment_id=experiment_id)
-        if index >= search.n_configurations() or in_flight >= search.max_parallel:
+        if index >= experiment.configurations_planned or in_flight >= search.max_parallel:
             return None
         session.expunge(experiment)
-        return experiment, index
+        return experiment, search, index
 
 
 def database_url(sessions: sessionmaker[Any]) -> str:
@@ -52,8 +54,7 @@ def top_up(sessions: sessionmaker[Any], experiment_id: int) -> list[Run]:
     url = database_url(sessions)
     started: list[Run] = []
     while (claim := _next_index(sessions, experiment_id)) is not None:
-        experiment, index = claim
-        search = SearchSpec.model_validate(experiment.search)
+        experiment, search, index = claim
         seeds = search.seed_list(experiment.spec["seed"])
         study = open_study(url, experiment_id, search, index)
         trial_ids = ask_configuration(study, search, len(seeds))

@@ -3,11 +3,19 @@
 from collections import Counter
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Response, status
+from fastapi import APIRouter, Body, Response, status
 from fastapi.openapi.models import Example
 from sqlalchemy.exc import IntegrityError
 
-from api.deps import Cursor, ExperimentId, Limit, ProjectDep, SessionDep, SessionmakerDep
+from api.deps import (
+    Cursor,
+    ExperimentId,
+    Limit,
+    ProjectDep,
+    SessionDep,
+    SessionmakerDep,
+    experiment_or_404,
+)
 from api.enqueue import enqueue_run
 from api.idempotency import IdempotencyKey, earlier_experiment, fingerprint
 from api.schemas import (
@@ -62,15 +70,6 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _get(session: SessionDep, project_id: int, experiment_id: int) -> Experiment:
-    experiment = store.get_experiment(
-        session=session, project_id=project_id, experiment_id=experiment_id
-    )
-    if experiment is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"experiment {experiment_id} not found")
-    return experiment
-
-
 def _best_run(search: SearchSpec, runs: list[Run]) -> BestRunRead | None:
     """The succeeded run with the best objective, with the values of the searched fields."""
     scored = [r for r in runs if r.status == RunStatus.SUCCEEDED and r.objective_value is not None]
@@ -89,9 +88,8 @@ def _best_run(search: SearchSpec, runs: list[Run]) -> BestRunRead | None:
 def _read(experiment: Experiment) -> ExperimentRead:
     counts = Counter(RunStatus(run.status) for run in experiment.runs)
     search = SearchSpec.model_validate(experiment.search) if experiment.search else None
-    planned = (
-        search.n_configurations() * len(search.seed_list(experiment.spec["seed"])) if search else 1
-    )
+    seeds = len(search.seed_list(experiment.spec["seed"])) if search else 1
+    planned = experiment.configurations_planned * seeds if search else 1
     return ExperimentRead(
         id=experiment.id,
         name=experiment.name,
@@ -192,7 +190,7 @@ def get_experiment(
     experiment_id: ExperimentId, session: SessionDep, project_id: ProjectDep
 ) -> ExperimentRead:
     """Read one experiment with the status of each of its runs."""
-    return _read(_get(session, project_id, experiment_id))
+    return _read(experiment_or_404(session, project_id, experiment_id))
 
 
 @router.post("/{experiment_id}/cancel", response_model=ExperimentRead, responses=NOT_FOUND)
@@ -200,7 +198,7 @@ def cancel_experiment(
     experiment_id: ExperimentId, session: SessionDep, project_id: ProjectDep
 ) -> ExperimentRead:
     """Cancel every queued and running run of an experiment; a search starts no more."""
-    experiment = _get(session, project_id, experiment_id)
+    experiment = experiment_or_404(session, project_id, experiment_id)
     store.mark_cancelled(session=session, experiment_id=experiment_id)
     store.cancel_runs(
         session=session, project_id=project_id, where=Run.experiment_id == experiment_id

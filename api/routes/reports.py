@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from api.deps import ExperimentId, ProjectDep, SessionDep
+from api.deps import ExperimentId, ProjectDep, SessionDep, experiment_or_404
 from api.plots import IMAGE, MEDIA_TYPES, ImageFormat, TradeoffPoint, tradeoff_plot
 from api.schemas import IntervalRead, ReportRead, SettingRead, VerdictRead
 from models import store
@@ -26,11 +26,7 @@ def _report(
     session: SessionDep, project_id: int, experiment_id: int, target: float, x: str | None = None
 ) -> Report:
     """Build the report from the experiment's runs; `x` joins the swept fields for a plot."""
-    experiment = store.get_experiment(
-        session=session, project_id=project_id, experiment_id=experiment_id
-    )
-    if experiment is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"experiment {experiment_id} not found")
+    experiment = experiment_or_404(session, project_id, experiment_id)
     search = SearchSpec.model_validate(experiment.search) if experiment.search else None
     reached = store.first_epoch_reaching(
         session=session, run_ids=[r.id for r in experiment.runs], key="val_acc", threshold=target

@@ -17,6 +17,7 @@ import pytest
 import redis
 
 from tests.conftest import migrate, unavailable
+from tests.integration.compose import migrated_stack, service
 from tests.integration.servers import PrivatePostgres, PrivateRedis
 from tests.integration.stack import (
     free_port,
@@ -26,10 +27,8 @@ from tests.integration.stack import (
     wait_healthy,
     wait_terminal,
 )
-from tests.integration.test_compose import migrated_stack, redis_url, service
 
 pytestmark = pytest.mark.integration
-__all__ = ["redis_url"]  # the fixture, shared with the compose tests
 FAST_RECOVERY = {
     "REGLAB_LEASE_SECONDS": "3",
     "REGLAB_HEARTBEAT_SECONDS": "0.5",

@@ -13,6 +13,7 @@ def connect(folder: Path) -> Connection:
     options = {
         "data_folder_in": str(folder),
         "data_folder_out": str(folder),
+        "control_folder": str(folder / "control"),
         "polling_interval": 0.0,  # consume as eagerly as possible: the race needs it
     }
     return Connection(
