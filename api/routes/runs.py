@@ -110,7 +110,13 @@ def get_run_metrics(
     ] = None,
     max_points: Annotated[
         int | None,
-        Query(ge=2, le=100_000, description="Thin long histories to at most this many epochs."),
+        Query(
+            ge=2,
+            le=100_000,
+            description="Downsample to at most this many epochs, keeping each series' minimum "
+            "and maximum per bucket of epochs (and the first and last epoch); evenly spaced "
+            "epochs when the budget is under 2 points per series and bucket.",
+        ),
     ] = None,
 ) -> MetricsRead:
     """Per-epoch curves, readable while the run trains."""
