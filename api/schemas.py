@@ -68,6 +68,11 @@ class RunRead(BaseModel):
     spec: dict[str, Any] = Field(description="The resolved spec this run trains, defaults filled.")
     epochs_done: int = Field(description="Epochs whose metrics are stored.")
     attempts: int = Field(description="Times a worker has claimed this run.")
+    resumed_from_epoch: int | None = Field(
+        description="The epoch whose checkpoint the latest attempt continued after (a worker "
+        "was lost before); null if it trained from epoch 1.",
+        examples=[None],
+    )
     worker: str | None = Field(
         description="`host:pid` of the process training it (or that last did); null if none."
     )

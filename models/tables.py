@@ -94,6 +94,8 @@ class Run(Base):
     spec: Mapped[dict[str, Any]] = mapped_column(JsonType)
     epochs_done: Mapped[int] = mapped_column(default=0)
     attempts: Mapped[int] = mapped_column(default=0)
+    # The checkpoint's epoch the current (or last) attempt continued after; None: from scratch.
+    resumed_from_epoch: Mapped[int | None]
     worker: Mapped[str | None] = mapped_column(String(200))
     error_type: Mapped[str | None] = mapped_column(String(32))
     error_message: Mapped[str | None] = mapped_column(Text)

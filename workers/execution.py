@@ -5,6 +5,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import sessionmaker
@@ -17,6 +18,7 @@ from models.store import RunError
 from models.sweeps import objective_value
 from models.tables import Run, RunStatus
 from workers.backends.base import DeviceUnavailableError
+from workers.checkpoints import CheckpointStore, RunCheckpoints
 from workers.epoch_recorder import EpochRecorder
 from workers.run_lease import RunLease
 from workers.runner import Outcome, train
@@ -80,6 +82,9 @@ class RunPolicy:
     lease_seconds: float = 60.0
     time_limit_seconds: float = 86400.0  # a spec's own limit may only be shorter
     db_retry_seconds: float = 60.0  # how long writes are retried while the store is away
+    checkpoint_dir: Path | None = None  # runs' checkpoint folders live here; None: none taken
+    checkpoint_every_epochs: int = 1
+    checkpoint_min_seconds: float = 0.0  # at least this long between a run's checkpoints
 
 
 class Deadline:
@@ -141,9 +146,42 @@ def execute_run(
         interval=policy.heartbeat_seconds,
         lease_seconds=policy.lease_seconds,
     )
-    result = _train(claimed, recorder, lease, policy, sessions=sessions, threads=threads)
-    _conclude(claimed, result, recorder.last_values, sessions, policy, enqueue)
+    checkpoints = _checkpoints(claimed.run_id, worker, recorder, sessions, policy)
+    result = _train(
+        claimed, recorder, lease, policy, checkpoints, sessions=sessions, threads=threads
+    )
+    if _conclude(claimed, result, recorder.last_values, sessions, policy, enqueue) and checkpoints:
+        checkpoints.store.remove()  # only once the end is ours: a new owner may be resuming
     return str(result.status)
+
+
+def _checkpoints(
+    run_id: int,
+    worker: str,
+    recorder: EpochRecorder,
+    sessions: sessionmaker[Any],
+    policy: RunPolicy,
+) -> RunCheckpoints | None:
+    """The run's checkpointing under this policy (None if the worker takes none)."""
+    if policy.checkpoint_dir is None:
+        return None
+
+    def on_resume(epoch: int) -> None:
+        recorder.last_epoch = epoch
+
+        def write() -> None:
+            with sessions.begin() as session:
+                store.mark_resumed(session=session, run_id=run_id, worker=worker, epoch=epoch)
+
+        with_retries(write, seconds=policy.db_retry_seconds)
+
+    return RunCheckpoints(
+        CheckpointStore(policy.checkpoint_dir / f"run-{run_id}"),
+        every_epochs=policy.checkpoint_every_epochs,
+        min_seconds=policy.checkpoint_min_seconds,
+        before_save=recorder.flush,
+        on_resume=on_resume,
+    )
 
 
 def _conclude(
@@ -153,8 +191,11 @@ def _conclude(
     sessions: sessionmaker[Any],
     policy: RunPolicy,
     enqueue: Callable[[Run], None] | None,
-) -> None:
-    """Write the run's end; in a search, tell Optuna and start the next runs."""
+) -> bool:
+    """Write the run's end; in a search, tell Optuna and start the next runs.
+
+    False if the run was no longer this worker's to end (cancelled, or handed to another).
+    """
     search = claimed.search
     objective = objective_value(search, result.summary, last_epoch) if search else None
     finished = with_retries(
@@ -171,6 +212,7 @@ def _conclude(
             objective,
             enqueue,
         )
+    return finished
 
 
 def _finish(
@@ -193,6 +235,7 @@ def _train(
     recorder: EpochRecorder,
     lease: RunLease,
     policy: RunPolicy,
+    checkpoints: RunCheckpoints | None,
     *,
     sessions: sessionmaker[Any],
     threads: int,
@@ -210,6 +253,7 @@ def _train(
             on_epoch=recorder,
             should_prune=watch,
             interrupt=lambda: deadline.passed() or lease(),
+            checkpoints=checkpoints,
         )
         result = _result_of(outcome, deadline)
         recorder.flush()

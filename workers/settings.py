@@ -2,6 +2,7 @@
 
 import os
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field
 
@@ -64,6 +65,25 @@ class Settings(SharedSettings):
         description="A worker child using more resident memory than this after a run is "
         "replaced by a fresh process.",
     )
+    checkpoint_dir: Path | None = Field(
+        default=None,
+        description="Folder for runs' checkpoints, shared by every worker that may resume a "
+        "run (a shared volume across hosts); empty means `<home>/checkpoints`.",
+    )
+    checkpoint_every_epochs: int = Field(
+        default=1,
+        ge=0,
+        le=100000,
+        description="Checkpoint a run after every this many epochs (0: never), so a lost "
+        "worker's run resumes where it was.",
+    )
+    checkpoint_min_seconds: float = Field(
+        default=10.0,
+        ge=0.0,
+        le=86400.0,
+        description="At least this long between two checkpoints of a run, so that runs of "
+        "short epochs do not spend their time writing; at most this much work is redone.",
+    )
     cuda: bool = Field(
         default=False, description="Also serve runs that demand `device: cuda` (GPU workers)."
     )
@@ -73,6 +93,12 @@ class Settings(SharedSettings):
         backends = [name.strip() for name in self.backends.split(",") if name.strip()]
         devices = ["auto", "cuda"] if self.cuda else ["auto"]
         return [queue_for(b, d) for b in backends for d in devices]
+
+    def resolved_checkpoint_dir(self) -> Path | None:
+        """Where runs' checkpoints go; None if checkpoints are off."""
+        if not self.checkpoint_every_epochs:
+            return None
+        return (self.checkpoint_dir or self.home / "checkpoints").resolve()
 
     def thread_budget(self) -> int:
         """Threads per run such that concurrency x threads <= cores."""

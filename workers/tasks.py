@@ -48,6 +48,9 @@ def train_run(run_id: int) -> str:
             lease_seconds=settings.lease_seconds,
             time_limit_seconds=settings.run_time_limit_seconds,
             db_retry_seconds=settings.db_retry_seconds,
+            checkpoint_dir=settings.resolved_checkpoint_dir(),
+            checkpoint_every_epochs=settings.checkpoint_every_epochs,
+            checkpoint_min_seconds=settings.checkpoint_min_seconds,
         ),
         enqueue=_enqueue,
     )

@@ -24,6 +24,7 @@ from models.store.runs import (
     get_run,
     list_runs,
     load_run,
+    mark_resumed,
     run_status,
 )
 from models.store.searches import (
@@ -56,6 +57,7 @@ __all__ = [
     "list_runs",
     "load_run",
     "mark_cancelled",
+    "mark_resumed",
     "ping",
     "read_metrics",
     "record_epochs",

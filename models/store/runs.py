@@ -90,9 +90,19 @@ def claim_run(*, session: Session, run_id: int, worker: str, lease_seconds: floa
             started_at=now,
             lease_expires_at=now + timedelta(seconds=lease_seconds),
             attempts=Run.attempts + 1,
+            resumed_from_epoch=None,
         )
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def mark_resumed(*, session: Session, run_id: int, worker: str, epoch: int) -> None:
+    """Record that `worker`'s attempt at a running run continues from a checkpoint of `epoch`."""
+    session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.status == RunStatus.RUNNING, Run.worker == worker)
+        .values(resumed_from_epoch=epoch)
+    )
 
 
 def finish_run(

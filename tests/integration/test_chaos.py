@@ -68,26 +68,32 @@ def stack(redis_url: str, tmp_path: Path, **extra: str) -> Iterator[str]:
         yield base_url
 
 
-def test_killed_worker_run_is_trained_again_to_the_same_curves(
-    redis_url: str, tmp_path: Path
+@pytest.mark.parametrize("backend", ["torch", "tensorflow"])
+def test_killed_worker_run_resumes_to_the_same_curves(
+    backend: str, redis_url: str, tmp_path: Path
 ) -> None:
-    with stack(redis_url, tmp_path) as base_url:
-        run_id = submit(base_url, {"name": "killed", "spec": SPEC})
+    spec = {**SPEC, "backend": backend}
+    with stack(redis_url, tmp_path, REGLAB_CHECKPOINT_MIN_SECONDS="0") as base_url:
+        run_id = submit(base_url, {"name": "killed", "spec": spec})
 
-        def past_epoch_five() -> dict[str, Any] | None:
+        def past_epoch_six() -> dict[str, Any] | None:
             run: dict[str, Any] = httpx.get(f"{base_url}/runs/{run_id}").json()
-            return run if run["epochs_done"] >= 5 else None
+            return run if run["epochs_done"] >= 6 else None
 
-        kill_worker_of(poll(past_epoch_five, timeout=120, interval=0.05))
+        # Epoch 6 is stored only after the checkpoint of epoch 5 is on disk.
+        kill_worker_of(poll(past_epoch_six, timeout=120, interval=0.05))
         run = wait_terminal(base_url, run_id, timeout=180)
         assert (run["status"], run["attempts"], run["epochs_done"]) == ("succeeded", 2, 30)
+        assert run["resumed_from_epoch"] >= 5, run
         again = curves(base_url, run_id)
         assert again["epochs"] == list(range(1, 31))  # every epoch exactly once
-        reference_id = submit(base_url, {"name": "uninterrupted", "spec": SPEC})
-        assert wait_terminal(base_url, reference_id, timeout=180)["status"] == "succeeded"
-        reference = curves(base_url, reference_id)
+        reference_id = submit(base_url, {"name": "uninterrupted", "spec": spec})
+        reference = wait_terminal(base_url, reference_id, timeout=180)
+        assert (reference["status"], reference["resumed_from_epoch"]) == ("succeeded", None)
+        expected = curves(base_url, reference_id)
         for key in KEYS:
-            assert again["series"][key] == pytest.approx(reference["series"][key], rel=1e-6)
+            assert again["series"][key] == pytest.approx(expected["series"][key], abs=1e-6)
+        assert not (tmp_path / "checkpoints" / f"run-{run_id}").exists()  # removed at the end
 
 
 def test_run_whose_worker_always_dies_fails_as_worker_lost(redis_url: str, tmp_path: Path) -> None:

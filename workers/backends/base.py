@@ -1,8 +1,8 @@
 """What every backend module provides: a trainer built from the backend-neutral plan."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -70,6 +70,14 @@ class Trainer(Protocol):
         """L1 norm, L2 norm and share of near-zero entries of the kernels."""
         ...
 
+    def state(self) -> dict[str, NDArray[Any]]:
+        """Weights, BN statistics, optimizer slots and dropout RNG, as named host arrays."""
+        ...
+
+    def load_state(self, tensors: Mapping[str, NDArray[Any]]) -> None:
+        """Continue from a `state()` taken from a trainer built from the same plan and spec."""
+        ...
+
 
 class BackendModule(Protocol):
     """A backend is a module exposing `create_trainer`."""
@@ -106,6 +114,21 @@ def check_interrupt(interrupt: Interrupt | None) -> None:
     """Raise EpochInterruptedError if the run is to stop now."""
     if interrupt is not None and interrupt():
         raise EpochInterruptedError
+
+
+def expect_same_shapes(
+    tensors: Mapping[str, NDArray[Any]], expected: Mapping[str, tuple[int, ...]]
+) -> None:
+    """Refuse a saved state whose tensors do not match this trainer's, naming the first misfit."""
+    if set(tensors) != set(expected):
+        odd = sorted(set(tensors) ^ set(expected))[:3]
+        raise ValueError(f"checkpoint does not fit this model: tensors {odd} differ")
+    for name, shape in expected.items():
+        if tuple(tensors[name].shape) != tuple(shape):
+            raise ValueError(
+                f"checkpoint does not fit this model: {name} has shape "
+                f"{tuple(tensors[name].shape)}, expected {tuple(shape)}"
+            )
 
 
 class DeviceUnavailableError(RuntimeError):

@@ -1,5 +1,8 @@
 """TensorFlow/Keras 3 backend: builds the plan as a functional Keras model, trains in-memory."""
 
+from collections.abc import Mapping
+from typing import Any
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -25,6 +28,7 @@ from workers.backends.base import (
     SplitName,
     batch_bounds,
     check_interrupt,
+    expect_same_shapes,
     kernel_stats_of,
 )
 from workers.datasets import DatasetArrays
@@ -242,6 +246,26 @@ class KerasTrainer:
     def kernel_stats(self) -> KernelStats:
         """L1 norm, L2 norm and share of near-zero entries over all kernels."""
         return kernel_stats_of(self._flat_kernels())
+
+    def _variables(self) -> dict[str, tf.Variable]:
+        """Every variable, named by position: layer names vary with what a process built before.
+
+        Model variables include BN statistics and each Dropout's seed generator state.
+        """
+        named = {f"model/{i}": v for i, v in enumerate(self.model.variables)}
+        named.update({f"optim/{i}": v for i, v in enumerate(self.optimizer.variables)})
+        return named
+
+    def state(self) -> dict[str, NDArray[Any]]:
+        """Weights, BN statistics, dropout seed states and optimizer slots, by position."""
+        return {name: np.asarray(v.numpy()) for name, v in self._variables().items()}
+
+    def load_state(self, tensors: Mapping[str, NDArray[Any]]) -> None:
+        """Continue from `state()`; ValueError if it was taken from another model."""
+        variables = self._variables()
+        expect_same_shapes(tensors, {name: tuple(v.shape) for name, v in variables.items()})
+        for name, variable in variables.items():
+            variable.assign(tensors[name])
 
 
 def create_trainer(

@@ -1,6 +1,7 @@
 """PyTorch backend: builds the plan as an nn.Sequential and trains on in-memory tensors."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,6 +29,7 @@ from workers.backends.base import (
     SplitName,
     batch_bounds,
     check_interrupt,
+    expect_same_shapes,
     kernel_stats_of,
 )
 from workers.datasets import DatasetArrays
@@ -192,6 +194,40 @@ class TorchTrainer:
     def kernel_stats(self) -> KernelStats:
         """L1 norm, L2 norm and share of near-zero entries over all kernels."""
         return kernel_stats_of(torch.cat([k.flatten() for k in self.kernels]).cpu().numpy())
+
+    def state(self) -> dict[str, NDArray[Any]]:
+        """Weights, BN statistics, optimizer slots (`optim/<param>/<slot>`) and RNG states."""
+        tensors = {f"model/{name}": value for name, value in self.model.state_dict().items()}
+        tensors["rng/cpu"] = torch.get_rng_state()
+        if self._device.type == "cuda":
+            tensors["rng/cuda"] = torch.cuda.get_rng_state(self._device)
+        for index, slots in self.optimizer.state_dict()["state"].items():
+            for slot, value in slots.items():
+                if isinstance(value, torch.Tensor):  # SGD without momentum keeps None
+                    tensors[f"optim/{index}/{slot}"] = value
+        return {name: value.detach().cpu().numpy() for name, value in tensors.items()}
+
+    def load_state(self, tensors: Mapping[str, NDArray[Any]]) -> None:
+        """Continue from `state()`; ValueError if it was taken from another model.
+
+        A state taken on another device kind loads too; only the generator of this one is set.
+        """
+        model = {k.removeprefix("model/"): v for k, v in tensors.items() if k.startswith("model/")}
+        expect_same_shapes(model, {k: tuple(v.shape) for k, v in self.model.state_dict().items()})
+        params = list(self.model.parameters())
+        slots: dict[int, dict[str, torch.Tensor]] = {}
+        for name, array in tensors.items():
+            if name.startswith("optim/"):
+                index, slot = name.split("/")[1:]
+                if int(index) >= len(params) or array.shape not in ((), params[int(index)].shape):
+                    raise ValueError(f"checkpoint does not fit this optimizer: {name}")
+                slots.setdefault(int(index), {})[slot] = torch.tensor(array)
+        self.model.load_state_dict({k: torch.tensor(v) for k, v in model.items()})
+        groups = self.optimizer.state_dict()["param_groups"]
+        self.optimizer.load_state_dict({"state": slots, "param_groups": groups})
+        torch.set_rng_state(torch.tensor(tensors["rng/cpu"]))
+        if "rng/cuda" in tensors and self._device.type == "cuda":
+            torch.cuda.set_rng_state(torch.tensor(tensors["rng/cuda"]), self._device)
 
 
 def create_trainer(

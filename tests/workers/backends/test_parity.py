@@ -28,6 +28,10 @@ RECIPES = {
     "batchnorm": {"batchnorm": True},
 }
 BN_EVAL_BOUND = 2e-2  # relative; running variance n/(n-1) apart for batches of 64
+# Adam with batch norm amplifies float32 rounding noise (see the last test below), and how
+# much noise there is depends on the CPU's vector kernels: epoch 1 measured 1.8e-6 on one
+# CI CPU and 3.7e-5 on an AVX-512/AMX one. Every other case stays under 1e-5 on both.
+ADAM_BN_EPOCH_ONE_BOUND = 1e-4
 
 
 def curves(backend: str, **sections: Any) -> dict[int, Mapping[str, float]]:
@@ -51,7 +55,8 @@ def relative(a: float, b: float) -> float:
 def test_mlp_curves_agree(optimizer: str, recipe: str) -> None:
     sections = {"optimizer": OPTIMIZERS[optimizer], "regularization": RECIPES[recipe]}
     torch_run, keras_run = curves("torch", **sections), curves("tensorflow", **sections)
-    assert relative(torch_run[1]["train_loss"], keras_run[1]["train_loss"]) < 1e-5
+    first = ADAM_BN_EPOCH_ONE_BOUND if (optimizer, recipe) == ("adam", "batchnorm") else 1e-5
+    assert relative(torch_run[1]["train_loss"], keras_run[1]["train_loss"]) < first
     for epoch in range(1, 6):
         assert relative(torch_run[epoch]["train_loss"], keras_run[epoch]["train_loss"]) < 1e-3
         bound = BN_EVAL_BOUND if recipe == "batchnorm" else 1e-3

@@ -1,0 +1,111 @@
+"""The checkpoint files: atomic, checksummed, the newest two kept, broken ones skipped."""
+
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workers.checkpoints import (
+    Checkpoint,
+    CheckpointStore,
+    CorruptCheckpointError,
+    RunCheckpoints,
+    read_checkpoint,
+)
+
+
+def checkpoint(epoch: int) -> Checkpoint:
+    tensors = {
+        "model/0": np.full((3, 2), epoch, dtype=np.float32),
+        "rng/cpu": np.arange(5, dtype=np.uint8),
+        "optim/step": np.array(epoch, dtype=np.int64),
+    }
+    return Checkpoint(epoch, tensors, {"order_rng": {"state": 2**100 + epoch}, "val": [0.5]})
+
+
+def test_round_trip_is_exact(tmp_path: Path) -> None:
+    store = CheckpointStore(tmp_path / "run-1")
+    store.save(checkpoint(3))
+    loaded = store.latest()
+    assert loaded is not None
+    assert loaded.epoch == 3
+    assert loaded.state == {"order_rng": {"state": 2**100 + 3}, "val": [0.5]}
+    for name, array in checkpoint(3).tensors.items():
+        assert loaded.tensors[name].dtype == array.dtype
+        np.testing.assert_array_equal(loaded.tensors[name], array)
+
+
+def test_only_the_newest_two_are_kept_and_no_temporary_file_remains(tmp_path: Path) -> None:
+    store = CheckpointStore(tmp_path)
+    for epoch in range(1, 6):
+        store.save(checkpoint(epoch))
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["epoch-000004.safetensors", "epoch-000005.safetensors"]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]),  # torn write
+        lambda p: p.write_bytes(p.read_bytes()[:-1] + bytes([p.read_bytes()[-1] ^ 1])),  # bit
+        lambda p: p.write_bytes(b"not a checkpoint"),
+        lambda p: p.unlink(),
+    ],
+    ids=["truncated", "flipped-bit", "garbage", "missing"],
+)
+def test_a_broken_newest_checkpoint_falls_back_to_the_previous(
+    tmp_path: Path, damage: Callable[[Path], object]
+) -> None:
+    store = CheckpointStore(tmp_path)
+    store.save(checkpoint(1))
+    newest = store.save(checkpoint(2))
+    damage(newest)
+    loaded = store.latest()
+    assert loaded is not None
+    assert loaded.epoch == 1
+    if newest.exists():
+        with pytest.raises(CorruptCheckpointError):
+            read_checkpoint(newest)
+
+
+def test_no_checkpoint_and_removal(tmp_path: Path) -> None:
+    store = CheckpointStore(tmp_path / "run-9")
+    assert store.latest() is None
+    store.save(checkpoint(1))
+    store.remove()
+    assert not store.folder.exists()
+    assert store.latest() is None
+
+
+def test_run_checkpoints_save_when_due_after_flushing(tmp_path: Path) -> None:
+    events: list[str] = []
+    checkpoints = RunCheckpoints(
+        CheckpointStore(tmp_path),
+        every_epochs=2,
+        min_seconds=0.0,
+        before_save=lambda: events.append("flush"),
+        on_resume=lambda epoch: events.append(f"resumed {epoch}"),
+    )
+
+    def snapshot(epoch: int) -> Checkpoint:
+        events.append(f"save {epoch}")
+        return checkpoint(epoch)
+
+    for epoch in range(1, 6):
+        checkpoints.after_epoch(epoch, partial(snapshot, epoch))
+    assert events == ["flush", "save 2", "flush", "save 4"]
+
+
+def test_run_checkpoints_wait_min_seconds_from_the_start(tmp_path: Path) -> None:
+    checkpoints = RunCheckpoints(
+        CheckpointStore(tmp_path),
+        every_epochs=1,
+        min_seconds=3600.0,
+        before_save=lambda: None,
+        on_resume=lambda epoch: None,
+    )
+    for epoch in range(1, 4):
+        checkpoints.after_epoch(epoch, partial(checkpoint, epoch))
+    assert checkpoints.latest() is None

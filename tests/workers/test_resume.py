@@ -1,0 +1,147 @@
+"""A run resumed from a checkpoint draws the curves an uninterrupted run would have drawn."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from models.spec import ExperimentSpec
+from tests.factories import make_spec
+from workers.backends import BACKEND_MODULES
+from workers.checkpoints import CheckpointStore, RunCheckpoints
+from workers.runner import Outcome, train
+
+TIMINGS = {"epoch_seconds", "samples_per_second"}  # wall-clock figures differ by nature
+SGD = {"name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": True}
+ADAM = {"name": "adam", "lr": 0.003}
+
+
+@dataclass
+class Attempt:
+    """One call of `train` against a checkpoint folder, and what it produced."""
+
+    epochs: dict[int, Mapping[str, float]] = field(default_factory=dict)
+    resumed: list[int] = field(default_factory=list)
+    outcome: Outcome | None = None
+
+
+def attempt(spec: ExperimentSpec, folder: Path | None, stop_after: int | None = None) -> Attempt:
+    """Train `spec`; with `stop_after`, stop (like a lost worker) once that epoch is recorded."""
+    result = Attempt()
+    checkpoints = None
+    if folder is not None:
+        checkpoints = RunCheckpoints(
+            CheckpointStore(folder),
+            every_epochs=1,
+            min_seconds=0.0,
+            before_save=lambda: None,
+            on_resume=result.resumed.append,
+        )
+    result.outcome = train(
+        spec,
+        threads=1,
+        on_epoch=result.epochs.__setitem__,
+        interrupt=lambda: stop_after is not None and stop_after in result.epochs,
+        checkpoints=checkpoints,
+    )
+    return result
+
+
+def assert_same_epochs(got: Mapping[int, Mapping[str, float]], want: Attempt) -> None:
+    for epoch, values in got.items():
+        for name, value in values.items():
+            if name not in TIMINGS:
+                assert value == pytest.approx(want.epochs[epoch][name], abs=1e-6), (epoch, name)
+
+
+def assert_same_summary(got: Outcome | None, want: Outcome | None) -> None:
+    assert got is not None and want is not None
+    assert set(got.summary) == set(want.summary)
+    for name, value in want.summary.items():
+        if name != "train_seconds":
+            assert got.summary[name] == pytest.approx(value, abs=1e-6), name
+
+
+def regularized(
+    backend: str, optimizer: dict[str, Any], epochs: int, device: str = "cpu"
+) -> ExperimentSpec:
+    """Digits through an MLP with every regularizer on: all the state a checkpoint must hold."""
+    return make_spec(
+        backend=backend,
+        device=device,
+        dataset={"name": "digits", "n_samples": None},
+        model={"kind": "mlp", "hidden": [32, 16]},
+        optimizer=optimizer,
+        regularization={
+            "dropout": 0.2,
+            "batchnorm": True,
+            "l1": 1e-5,
+            "l2": 1e-4,
+            "weight_decay": 1e-3,
+        },
+        training={"epochs": epochs, "batch_size": 64},
+    )
+
+
+@pytest.mark.parametrize("optimizer", [ADAM, SGD], ids=["adam", "sgd-nesterov"])
+@pytest.mark.parametrize("backend", sorted(BACKEND_MODULES))
+def test_resumed_run_equals_uninterrupted_run(
+    backend: str, optimizer: dict[str, Any], tmp_path: Path
+) -> None:
+    spec = regularized(backend, optimizer, epochs=6)
+    whole = attempt(spec, None)
+    first = attempt(spec, tmp_path, stop_after=4)
+    assert first.outcome is not None and first.outcome.stopped == "interrupted"
+    # The 4th epoch's checkpoint is never written: the run stops right after the epoch.
+    second = attempt(spec, tmp_path)
+    assert second.resumed == [3]
+    assert sorted(second.epochs) == [4, 5, 6]
+    assert_same_epochs(first.epochs, whole)
+    assert_same_epochs(second.epochs, whole)
+    assert_same_summary(second.outcome, whole.outcome)
+
+
+def test_corrupt_newest_checkpoint_resumes_from_the_previous(tmp_path: Path) -> None:
+    spec = regularized("torch", ADAM, epochs=6)
+    whole = attempt(spec, None)
+    attempt(spec, tmp_path, stop_after=4)
+    newest = max(tmp_path.iterdir())
+    newest.write_bytes(newest.read_bytes()[:100])
+    second = attempt(spec, tmp_path)
+    assert second.resumed == [2]
+    assert sorted(second.epochs) == [3, 4, 5, 6]
+    assert_same_epochs(second.epochs, whole)
+    assert_same_summary(second.outcome, whole.outcome)
+
+
+def test_early_stopping_state_survives_a_resume(tmp_path: Path) -> None:
+    # val_loss falls ~0.03 an epoch, so with min_delta 0.06 about every other epoch counts as
+    # stale. With patience 2 the run stops at the second stale epoch in a row, so the
+    # checkpoint before it holds a count of 1: the resumed run stops at once only if the count
+    # (and the best value) came back with it.
+    spec = make_spec(
+        training={
+            "epochs": 40,
+            "early_stopping": {"metric": "val_loss", "patience": 2, "min_delta": 0.06},
+        },
+        regularization={"dropout": 0.3},
+    )
+    whole = attempt(spec, None)
+    stop = max(whole.epochs)
+    assert 3 < stop < 40  # 15 here; 17 with torch 2.11 on another machine
+    attempt(spec, tmp_path, stop_after=stop)
+    second = attempt(spec, tmp_path)
+    assert second.resumed == [stop - 1]
+    assert sorted(second.epochs) == [stop]
+    assert_same_summary(second.outcome, whole.outcome)
+
+
+def test_checkpoint_of_another_model_is_ignored(tmp_path: Path) -> None:
+    attempt(make_spec(model={"kind": "mlp", "hidden": [8]}, training={"epochs": 3}), tmp_path)
+    spec = make_spec(model={"kind": "mlp", "hidden": [16]}, training={"epochs": 3})
+    fresh = attempt(spec, tmp_path)
+    assert fresh.resumed == []
+    assert sorted(fresh.epochs) == [1, 2, 3]
+    assert_same_epochs(fresh.epochs, attempt(spec, None))
