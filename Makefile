@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/train_overhead.py
 	$(BIN)/python bench/api_latency.py
 	$(BIN)/python bench/query_latency.py
+	$(BIN)/python bench/checkpoint_cost.py
 
 clean:
 	rm -rf $(VENV) .reglab .pytest_cache .mypy_cache .ruff_cache
