@@ -1,8 +1,13 @@
 """The FastAPI application: REST v1 for experiments, runs, metrics and datasets."""
 
+import logging
+from typing import Any
+
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import OperationalError
 
 from api.reconciler import reconciler
 from api.routes import compare, experiments, reports, runs, system
@@ -17,6 +22,35 @@ curves as epochs finish. `GET /runs?filter=...&order_by=...` finds runs; `GET /c
 lines them up.
 """
 
+RETRY_AFTER_SECONDS = 5
+log = logging.getLogger(__name__)
+
+
+class StoreUnavailableRead(BaseModel):
+    """The database did not answer; retry after the `Retry-After` header's seconds."""
+
+    detail: str = Field(description="What failed and what to do.")
+
+
+STORE_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    status.HTTP_503_SERVICE_UNAVAILABLE: {
+        "model": StoreUnavailableRead,
+        "description": "The store is unreachable for the moment (a database restart); "
+        "retry after `Retry-After` seconds.",
+    }
+}
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """A store that does not answer is a 503 with Retry-After, not a 500: clients retry."""
+    log.warning("store unavailable during %s %s: %s", request.method, request.url.path, exc)
+    detail = (
+        "the database is unreachable; retry in a few seconds (a POST /experiments retried "
+        "with the same Idempotency-Key never creates a second experiment)"
+    )
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return JSONResponse({"detail": detail}, status_code=503, headers=headers)
+
 
 async def _bad_cursor(request: Request, exc: Exception) -> JSONResponse:
     """A cursor this listing did not hand out is a 422 on `cursor`."""
@@ -30,8 +64,9 @@ def create_app() -> FastAPI:
         title="reglab", version="1.0.0", description=DESCRIPTION, lifespan=reconciler
     )
     for module in (experiments, reports, runs, compare, system):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=STORE_UNAVAILABLE)
     app.add_exception_handler(CursorError, _bad_cursor)
+    app.add_exception_handler(OperationalError, _store_unavailable)
     return app
 
 

@@ -163,19 +163,30 @@ def test_worker_consumes_again_after_redis_is_killed_and_restarted(tmp_path: Pat
         assert run["status"] == "succeeded"
 
 
-def test_run_survives_a_postgres_restart(redis_url: str, tmp_path: Path) -> None:
+@contextmanager
+def private_postgres_env(
+    redis_url: str, tmp_path: Path
+) -> Iterator[tuple[PrivatePostgres, dict[str, str]]]:
+    """A migrated private Postgres (one we may stop), and the env the services need."""
     if shutil.which("runuser") is None and os.geteuid() == 0:
         unavailable("runuser (to run a private Postgres as root)")
     with PrivatePostgres(free_port()) as database:
         migrate(database.url)
-        env = {
-            **FAST_RECOVERY,
-            "REGLAB_DATABASE_URL": database.url,
-            "REGLAB_BROKER_URL": redis_url,
-            "REGLAB_HOME": str(tmp_path),
-            "REGLAB_HOST": "127.0.0.1",
-            "REGLAB_PORT": str(free_port()),
-        }
+        yield (
+            database,
+            {
+                **FAST_RECOVERY,
+                "REGLAB_DATABASE_URL": database.url,
+                "REGLAB_BROKER_URL": redis_url,
+                "REGLAB_HOME": str(tmp_path),
+                "REGLAB_HOST": "127.0.0.1",
+                "REGLAB_PORT": str(free_port()),
+            },
+        )
+
+
+def test_run_survives_a_postgres_restart(redis_url: str, tmp_path: Path) -> None:
+    with private_postgres_env(redis_url, tmp_path) as (database, env):
         base_url = f"http://127.0.0.1:{env['REGLAB_PORT']}"
         with (
             running(*service("api", env), tmp_path / "api.log"),
@@ -192,3 +203,29 @@ def test_run_survives_a_postgres_restart(redis_url: str, tmp_path: Path) -> None
             run = wait_terminal(base_url, run_id, timeout=180)
             assert (run["status"], run["attempts"], run["epochs_done"]) == ("succeeded", 1, 30), run
             assert curves(base_url, run_id)["epochs"] == list(range(1, 31))
+
+
+def test_api_answers_503_while_postgres_is_down_and_recovers(
+    redis_url: str, tmp_path: Path
+) -> None:
+    with private_postgres_env(redis_url, tmp_path) as (database, env):
+        base_url = f"http://127.0.0.1:{env['REGLAB_PORT']}"
+        body, key = tiny("during-outage"), {"Idempotency-Key": "outage-1"}
+        with running(*service("api", env), tmp_path / "api.log"):
+            wait_healthy(base_url)
+            assert httpx.get(f"{base_url}/runs").status_code == 200  # pooled connections
+            database.stop()
+            for response in (
+                httpx.get(f"{base_url}/runs", timeout=30),
+                httpx.post(f"{base_url}/experiments", json=body, headers=key, timeout=30),
+            ):
+                assert response.status_code == 503, response.text
+                assert response.headers["Retry-After"] == "5"
+                assert "Idempotency-Key" in response.json()["detail"]
+            database.start()
+            first = httpx.post(f"{base_url}/experiments", json=body, headers=key, timeout=30)
+            again = httpx.post(f"{base_url}/experiments", json=body, headers=key, timeout=30)
+            assert (first.status_code, again.status_code) == (202, 202)
+            assert first.json()["id"] == again.json()["id"]
+            listed = httpx.get(f"{base_url}/experiments").json()
+            assert [e["name"] for e in listed["items"]] == ["during-outage"]
