@@ -1,14 +1,24 @@
-"""Hands committed runs to the broker by task name; the API never imports worker code."""
+"""Hands committed runs to the broker by task name; the API never imports worker code.
+
+It also keeps watch on the broker for the reconciler: which runs it could not send, and
+whether the broker has lost what it held (a Redis restarted without persistence, a flush).
+"""
 
 import logging
+import threading
 from functools import lru_cache
 
 from celery import Celery
+from kombu import Exchange, Queue  # type: ignore[attr-defined]
 
 from api.settings import get_settings
 from models.queue import send_run
 
 log = logging.getLogger(__name__)
+# A queue no worker consumes, holding one message: if it is gone, so is every queued run's.
+MARKER_QUEUE = "reglab.marker"
+_unsent: set[int] = set()
+_unsent_lock = threading.Lock()
 
 
 @lru_cache
@@ -22,12 +32,42 @@ def _client() -> Celery:
 
 
 def enqueue_run(run_id: int, backend: str, device: str) -> bool:
-    """Send one run id to its backend's queue; False (and logged) if the broker refused."""
+    """Send one run id to its queue; False (logged, and kept for the reconciler) if refused."""
     try:
         send_run(_client(), run_id, backend, device)
     except Exception:
         # The run is committed and stays queued: the database, not the queue, is the truth.
         log.exception("could not enqueue run %s; it stays queued", run_id)
+        with _unsent_lock:
+            _unsent.add(run_id)
+        return False
+    with _unsent_lock:
+        _unsent.discard(run_id)
+    return True
+
+
+def unsent_runs() -> set[int]:
+    """Runs this process failed to send and has not sent since."""
+    with _unsent_lock:
+        return set(_unsent)
+
+
+def broker_lost_messages() -> bool:
+    """Whether the broker lost its messages since the last look (then a new marker is laid).
+
+    True on the first look at a broker that never had a marker; False when the broker cannot
+    be reached, since nothing can be told then.
+    """
+    exchange = Exchange(MARKER_QUEUE, type="direct")  # type: ignore[no-untyped-call]
+    marker = Queue(MARKER_QUEUE, exchange, routing_key=MARKER_QUEUE)  # type: ignore[no-untyped-call]
+    try:
+        with _client().connection_for_write() as conn:
+            _, held, _ = marker(conn.default_channel).queue_declare()  # type: ignore[no-untyped-call]
+            if held:
+                return False
+            conn.Producer().publish({}, routing_key=MARKER_QUEUE, declare=[marker], retry=False)
+    except Exception:
+        log.warning("broker unreachable; queued runs are checked again next time", exc_info=True)
         return False
     return True
 

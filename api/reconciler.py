@@ -4,35 +4,59 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from datetime import datetime
 
 from fastapi import FastAPI
 
 from api.deps import get_sessionmaker
-from api.enqueue import enqueue_run
+from api.enqueue import broker_lost_messages, enqueue_run, unsent_runs
 from api.settings import get_settings
 from models.reconcile import reconcile
+from models.tables import utcnow
 
 log = logging.getLogger(__name__)
 
 
-def reconcile_once() -> int:
-    """One pass: requeue or fail runs with lapsed leases, resend long-queued runs."""
-    settings = get_settings()
-    runs = reconcile(
-        get_sessionmaker(),
-        max_attempts=settings.max_attempts,
-        requeue_after=settings.requeue_after_seconds,
-    )
-    for run in runs:
-        enqueue_run(run.id, run.backend, run.spec["device"])
-    return len(runs)
+class Reconciler:
+    """The API's reconciler; a broker loss it saw is kept until a pass has acted on it."""
+
+    def __init__(self) -> None:
+        self.broker_lost = False
+        self.passes = 0
+        self.runs_sent = 0
+        self.last_pass_at: datetime | None = None
+
+    def run_once(self) -> int:
+        """One pass: requeue or fail runs with lapsed leases, send what the broker lacks."""
+        settings = get_settings()
+        # The marker is laid again as the loss is seen: if this pass fails, the next
+        # one must still know.
+        self.broker_lost = broker_lost_messages() or self.broker_lost
+        runs = reconcile(
+            get_sessionmaker(),
+            max_attempts=settings.max_attempts,
+            requeue_after=settings.requeue_after_seconds,
+            broker_lost=self.broker_lost,
+            unsent=unsent_runs(),
+        )
+        self.broker_lost = False
+        for run in runs:
+            enqueue_run(run.id, run.backend, run.spec["device"])
+        self.passes += 1
+        self.runs_sent += len(runs)
+        self.last_pass_at = utcnow()
+        return len(runs)
+
+
+# This process's reconciler; /health reports its passes.
+RECONCILER = Reconciler()
 
 
 async def _every(seconds: float) -> None:
     while True:
         await asyncio.sleep(seconds)
         try:
-            sent = await asyncio.to_thread(reconcile_once)
+            sent = await asyncio.to_thread(RECONCILER.run_once)
         except Exception:
             log.exception("reconciler pass failed; trying again in %s s", seconds)
             continue

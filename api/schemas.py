@@ -167,6 +167,17 @@ class HealthRead(BaseModel):
     status: str = Field(description="`ok` when both dependencies answer, else `degraded`.")
     database: bool = Field(description="The store answered a query.")
     broker: bool = Field(description="The broker accepted a connection within a second.")
+    reconciler: "ReconcilerRead" = Field(description="This API process's reconciler.")
+
+
+class ReconcilerRead(BaseModel):
+    """What the reconciler (lost workers, lost messages) has done since this process started."""
+
+    passes: int = Field(description="Completed passes (every `REGLAB_RECONCILE_SECONDS`).")
+    runs_sent: int = Field(
+        description="Runs it sent to the broker again (lapsed leases, lost or unsent messages)."
+    )
+    last_pass_at: datetime | None = Field(description="When the last pass completed (UTC).")
 
 
 class IntervalRead(BaseModel):

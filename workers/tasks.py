@@ -6,6 +6,7 @@ import socket
 from functools import lru_cache
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from models.db import make_engine, make_sessionmaker
@@ -32,7 +33,15 @@ def _enqueue(run: Run) -> None:
         log.exception("could not enqueue run %s; it stays queued", run.id)
 
 
-@app.task(name=TRAIN_RUN_TASK)  # type: ignore[untyped-decorator]
+# A store away for longer than the worker's own write retries would end the task with its
+# message acked and the run still queued; Celery's retry sends the message again instead.
+@app.task(  # type: ignore[untyped-decorator]
+    name=TRAIN_RUN_TASK,
+    autoretry_for=(OperationalError,),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    max_retries=None,
+)
 def train_run(run_id: int) -> str:
     """Claim the run, train it and record its curves and outcome; returns the final status."""
     worker = f"{socket.gethostname()}:{os.getpid()}"

@@ -4,7 +4,8 @@ from fastapi import APIRouter, Response, status
 
 from api.deps import SessionDep
 from api.enqueue import broker_reachable
-from api.schemas import DatasetRead, HealthRead
+from api.reconciler import RECONCILER
+from api.schemas import DatasetRead, HealthRead, ReconcilerRead
 from models import store
 from models.datasets import CATALOG
 
@@ -42,5 +43,12 @@ def health(session: SessionDep, response: Response) -> HealthRead:
     if not (database and broker):
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return HealthRead(
-        status="ok" if database and broker else "degraded", database=database, broker=broker
+        status="ok" if database and broker else "degraded",
+        database=database,
+        broker=broker,
+        reconciler=ReconcilerRead(
+            passes=RECONCILER.passes,
+            runs_sent=RECONCILER.runs_sent,
+            last_pass_at=RECONCILER.last_pass_at,
+        ),
     )

@@ -8,7 +8,7 @@ from models.store.experiments import (
     mark_cancelled,
 )
 from models.store.health import ping
-from models.store.leases import WORKER_LOST, expire_leases, renew_lease, stale_queued
+from models.store.leases import WORKER_LOST, expire_leases, renew_lease, resend_queued
 from models.store.metrics import (
     MetricSeries,
     first_epoch_reaching,
@@ -62,7 +62,7 @@ __all__ = [
     "read_metrics",
     "record_epochs",
     "renew_lease",
+    "resend_queued",
     "run_status",
-    "stale_queued",
     "stalled_searches",
 ]

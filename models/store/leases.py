@@ -1,8 +1,9 @@
 """Leases on running runs, and what the reconciler does when they lapse."""
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from models.tables import Run, RunStatus, utcnow
@@ -51,14 +52,17 @@ def expire_leases(*, session: Session, now: datetime, max_attempts: int) -> list
     return requeued
 
 
-def stale_queued(*, session: Session, now: datetime, older_than: float) -> list[Run]:
-    """Runs queued longer than `older_than` seconds, stamped as queued now (to send again)."""
+def resend_queued(
+    *, session: Session, now: datetime, sent_before: datetime, ids: Collection[int] = ()
+) -> list[Run]:
+    """Queued runs last sent before `sent_before`, or named in `ids`, stamped as sent now."""
+    last_sent_long_ago = Run.queued_at < sent_before
     stale = list(
         session.scalars(
             select(Run)
             .where(
                 Run.status == RunStatus.QUEUED,
-                Run.queued_at < now - timedelta(seconds=older_than),
+                or_(last_sent_long_ago, Run.id.in_(ids)) if ids else last_sent_long_ago,
             )
             .with_for_update(skip_locked=True)
         )

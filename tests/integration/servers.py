@@ -12,28 +12,37 @@ from tests.integration.stack import poll
 
 
 class PrivateRedis:
-    """A Redis of this test's own, without persistence: kill -9 loses every message in it."""
+    """A Redis of this test's own: kill -9 loses every message in it, `stop` keeps them."""
 
     def __init__(self, port: int, log: Path) -> None:
         self.port, self.log = port, log
         self.url = f"redis://127.0.0.1:{port}/0"
         self.process: subprocess.Popen[bytes] | None = None
+        self.dump = log.with_name(f"redis-{port}.rdb")
 
     def start(self) -> None:
-        """Start an empty server and wait until it answers."""
+        """Start the server (with what `stop` saved, if anything) and wait until it answers."""
         command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        files = ["--dir", str(self.dump.parent), "--dbfilename", self.dump.name]
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [*command, "--save", "", "--appendonly", "no"], stdout=out, stderr=out
+                [*command, *files, "--save", "", "--appendonly", "no"], stdout=out, stderr=out
             )
         client = redis.Redis(port=self.port)
         poll(lambda: _answers(client) or None, timeout=20)
 
+    def stop(self) -> None:
+        """Shut the server down, saving its data for the next `start`."""
+        redis.Redis(port=self.port).shutdown(save=True)
+        if self.process is not None:
+            self.process.wait()
+
     def kill(self) -> None:
-        """kill -9 the server."""
+        """kill -9 the server; its data is gone."""
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        self.dump.unlink(missing_ok=True)
 
     def __enter__(self) -> "PrivateRedis":
         self.start()

@@ -5,7 +5,6 @@ that the reconciler (in the API process) notices a dead worker within seconds.
 """
 
 import os
-import shutil
 import signal
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -16,9 +15,9 @@ import httpx
 import pytest
 import redis
 
-from tests.conftest import migrate, unavailable
+from api.enqueue import MARKER_QUEUE
 from tests.integration.compose import migrated_stack, service
-from tests.integration.servers import PrivatePostgres, PrivateRedis
+from tests.integration.servers import PrivateRedis
 from tests.integration.stack import (
     free_port,
     poll,
@@ -115,6 +114,16 @@ def test_run_whose_worker_always_dies_fails_as_worker_lost(redis_url: str, tmp_p
         assert redis.Redis.from_url(redis_url).llen("reglab.torch") == 0
 
 
+def reconciler(base_url: str) -> dict[str, Any]:
+    """The API reconciler's counters, from /health."""
+    return dict(httpx.get(f"{base_url}/health", timeout=30).json()["reconciler"])
+
+
+def wait_reconciled(base_url: str, passes: int = 1) -> None:
+    """Wait until the API's reconciler has completed `passes` passes."""
+    poll(lambda: reconciler(base_url)["passes"] >= passes or None, timeout=60)
+
+
 def tiny(name: str) -> dict[str, Any]:
     spec = {**SPEC, "dataset": {"name": "moons"}, "training": {"epochs": 3}}
     return {"name": name, "spec": spec}
@@ -125,7 +134,8 @@ def private_stack(tmp_path: Path) -> Iterator[tuple[PrivateRedis, dict[str, str]
     """A private Redis, a migrated Postgres, and the env the services need to use them."""
     server = PrivateRedis(free_port(), tmp_path / "redis.log")
     with server, migrated_stack(server.url, tmp_path) as local:
-        env = {**local, **FAST_RECOVERY, "REGLAB_REQUEUE_AFTER_SECONDS": "2"}
+        # No timed re-sends: what comes back must come back because it was seen missing.
+        env = {**local, **FAST_RECOVERY, "REGLAB_REQUEUE_AFTER_SECONDS": "3600"}
         yield server, env, f"http://127.0.0.1:{local['REGLAB_PORT']}"
 
 
@@ -135,6 +145,7 @@ def test_runs_queued_in_a_redis_that_died_are_sent_again(tmp_path: Path) -> None
         running(*service("api", env), tmp_path / "api.log"),
     ):
         wait_healthy(base_url)
+        wait_reconciled(base_url)  # the broker holds the reconciler's marker now
         ids = [submit(base_url, tiny(f"r{i}")) for i in range(20)]
         assert redis.Redis(port=server.port).llen("reglab.torch") == 20
         server.kill()  # its 20 messages die with it
@@ -144,6 +155,40 @@ def test_runs_queued_in_a_redis_that_died_are_sent_again(tmp_path: Path) -> None
                 run = wait_terminal(base_url, run_id, timeout=180)
                 assert run["status"] == "succeeded", run
                 assert curves(base_url, run_id)["epochs"] == [1, 2, 3]  # one set each
+        assert reconciler(base_url)["runs_sent"] == 20
+
+
+def test_reconciler_sends_no_duplicates_of_a_waiting_backlog(tmp_path: Path) -> None:
+    with (
+        private_stack(tmp_path) as (server, env, base_url),
+        running(*service("api", env), tmp_path / "api.log"),
+    ):
+        wait_healthy(base_url)
+        wait_reconciled(base_url)
+        for i in range(5):
+            submit(base_url, tiny(f"waiting{i}"))
+        wait_reconciled(base_url, passes=reconciler(base_url)["passes"] + 5)
+        broker = redis.Redis(port=server.port)
+        assert (broker.llen("reglab.torch"), broker.llen(MARKER_QUEUE)) == (5, 1)
+        assert reconciler(base_url)["runs_sent"] == 0
+
+
+def test_runs_the_api_could_not_send_are_sent_once_redis_is_back(tmp_path: Path) -> None:
+    with (
+        private_stack(tmp_path) as (server, env, base_url),
+        running(*service("api", env), tmp_path / "api.log"),
+    ):
+        wait_healthy(base_url)
+        wait_reconciled(base_url)
+        server.stop()  # saved: the marker and the queues come back with it
+        ids = [submit(base_url, tiny(f"unsent{i}")) for i in range(3)]  # 202: stored, not sent
+        server.start()
+        broker = redis.Redis(port=server.port)
+        poll(lambda: broker.llen("reglab.torch") == 3 or None, timeout=60)
+        assert broker.llen(MARKER_QUEUE) == 1  # sent as unsent runs, not as a lost broker's
+        with running(*service("worker", env), tmp_path / "worker.log"):
+            for run_id in ids:
+                assert wait_terminal(base_url, run_id, timeout=120)["status"] == "succeeded"
 
 
 def test_worker_consumes_again_after_redis_is_killed_and_restarted(tmp_path: Path) -> None:
@@ -161,71 +206,3 @@ def test_worker_consumes_again_after_redis_is_killed_and_restarted(tmp_path: Pat
         assert after.status_code == 202
         run = wait_terminal(base_url, after.json()["runs"][0]["id"], timeout=30)
         assert run["status"] == "succeeded"
-
-
-@contextmanager
-def private_postgres_env(
-    redis_url: str, tmp_path: Path
-) -> Iterator[tuple[PrivatePostgres, dict[str, str]]]:
-    """A migrated private Postgres (one we may stop), and the env the services need."""
-    if shutil.which("runuser") is None and os.geteuid() == 0:
-        unavailable("runuser (to run a private Postgres as root)")
-    with PrivatePostgres(free_port()) as database:
-        migrate(database.url)
-        yield (
-            database,
-            {
-                **FAST_RECOVERY,
-                "REGLAB_DATABASE_URL": database.url,
-                "REGLAB_BROKER_URL": redis_url,
-                "REGLAB_HOME": str(tmp_path),
-                "REGLAB_HOST": "127.0.0.1",
-                "REGLAB_PORT": str(free_port()),
-            },
-        )
-
-
-def test_run_survives_a_postgres_restart(redis_url: str, tmp_path: Path) -> None:
-    with private_postgres_env(redis_url, tmp_path) as (database, env):
-        base_url = f"http://127.0.0.1:{env['REGLAB_PORT']}"
-        with (
-            running(*service("api", env), tmp_path / "api.log"),
-            running(*service("worker", env), tmp_path / "worker.log"),
-        ):
-            wait_healthy(base_url)
-            run_id = submit(base_url, {"name": "survivor", "spec": SPEC})
-            poll(
-                lambda: httpx.get(f"{base_url}/runs/{run_id}").json()["epochs_done"] >= 5 or None,
-                timeout=120,
-                interval=0.05,
-            )
-            database.restart()
-            run = wait_terminal(base_url, run_id, timeout=180)
-            assert (run["status"], run["attempts"], run["epochs_done"]) == ("succeeded", 1, 30), run
-            assert curves(base_url, run_id)["epochs"] == list(range(1, 31))
-
-
-def test_api_answers_503_while_postgres_is_down_and_recovers(
-    redis_url: str, tmp_path: Path
-) -> None:
-    with private_postgres_env(redis_url, tmp_path) as (database, env):
-        base_url = f"http://127.0.0.1:{env['REGLAB_PORT']}"
-        body, key = tiny("during-outage"), {"Idempotency-Key": "outage-1"}
-        with running(*service("api", env), tmp_path / "api.log"):
-            wait_healthy(base_url)
-            assert httpx.get(f"{base_url}/runs").status_code == 200  # pooled connections
-            database.stop()
-            for response in (
-                httpx.get(f"{base_url}/runs", timeout=30),
-                httpx.post(f"{base_url}/experiments", json=body, headers=key, timeout=30),
-            ):
-                assert response.status_code == 503, response.text
-                assert response.headers["Retry-After"] == "5"
-                assert "Idempotency-Key" in response.json()["detail"]
-            database.start()
-            first = httpx.post(f"{base_url}/experiments", json=body, headers=key, timeout=30)
-            again = httpx.post(f"{base_url}/experiments", json=body, headers=key, timeout=30)
-            assert (first.status_code, again.status_code) == (202, 202)
-            assert first.json()["id"] == again.json()["id"]
-            listed = httpx.get(f"{base_url}/experiments").json()
-            assert [e["name"] for e in listed["items"]] == ["during-outage"]
