@@ -46,11 +46,13 @@ class Settings(BaseSettings):
         "runs (0: never).",
     )
     requeue_after_seconds: float = Field(
-        default=120.0,
+        default=600.0,
         ge=1.0,
         le=86400.0,
-        description="A run queued this long is sent to its queue again, in case the broker "
-        "lost it (a duplicate delivery is skipped by the conditional claim).",
+        description="Last resort for losses the reconciler cannot see (a send that failed in "
+        "a worker, a message taken by a process killed before its claim): a run queued this "
+        "long is sent to its queue again. A broker that lost its messages and sends that "
+        "failed in the API are caught within one pass; a duplicate delivery is skipped.",
     )
 
     def resolved_database_url(self) -> str:

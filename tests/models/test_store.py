@@ -166,10 +166,17 @@ def test_renewal_keeps_the_lease_only_for_its_worker(session: Session) -> None:
     assert not store.renew_lease(session=session, run_id=run.id, worker="other", lease_seconds=600)
 
 
-def test_long_queued_runs_are_sent_again(session: Session) -> None:
-    run = create_run(session)
+def test_long_queued_and_unsent_runs_are_sent_again(session: Session) -> None:
+    run, unsent = create_run(session), create_run(session)
     session.flush()
-    assert store.stale_queued(session=session, now=run.queued_at, older_than=60) == []
-    later = run.queued_at + timedelta(seconds=61)
-    assert store.stale_queued(session=session, now=later, older_than=60) == [run]
+    sent = run.queued_at
+    assert store.resend_queued(session=session, now=sent, sent_before=sent) == []
+    later = sent + timedelta(seconds=61)
+    resend = store.resend_queued(session=session, now=later, sent_before=later, ids=[unsent.id])
+    assert {r.id for r in resend} == {run.id, unsent.id}
     assert run.queued_at == later  # not sent again on the next pass
+    again = later + timedelta(seconds=1)
+    assert store.resend_queued(session=session, now=again, sent_before=later) == []
+    assert store.resend_queued(session=session, now=again, sent_before=later, ids=[unsent.id]) == [
+        unsent
+    ]
