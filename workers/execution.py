@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from models import store
@@ -16,7 +17,7 @@ from models.search_spec import SearchSpec
 from models.spec import ExperimentSpec
 from models.store import RunError
 from models.sweeps import objective_value
-from models.tables import Run, RunStatus
+from models.tables import TERMINAL_STATUSES, Run, RunStatus
 from workers.backends.base import DeviceUnavailableError
 from workers.checkpoints import CheckpointStore, RunCheckpoints
 from workers.epoch_recorder import EpochRecorder
@@ -150,9 +151,19 @@ def execute_run(
     result = _train(
         claimed, recorder, lease, policy, checkpoints, sessions=sessions, threads=threads
     )
-    if _conclude(claimed, result, recorder.last_values, sessions, policy, enqueue) and checkpoints:
-        checkpoints.store.remove()  # only once the end is ours: a new owner may be resuming
+    ended = _conclude(claimed, result, recorder.last_values, sessions, policy, enqueue)
+    if checkpoints and (ended or _has_ended(sessions, run_id)):
+        checkpoints.store.remove()  # not while the run lives on: its new owner may resume
     return str(result.status)
+
+
+def _has_ended(sessions: sessionmaker[Any], run_id: int) -> bool:
+    """Whether the run is terminal (cancelled while it trained), best effort."""
+    try:
+        with sessions() as session:
+            return store.run_status(session=session, run_id=run_id) in TERMINAL_STATUSES
+    except OperationalError:
+        return False  # left on disk; a later attempt or an operator clears it
 
 
 def _checkpoints(

@@ -2,6 +2,7 @@
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,7 +47,9 @@ def finished(thread: threading.Thread, client: TestClient, run_id: int) -> Any:
     return client.get(f"/runs/{run_id}").json()
 
 
-def train_in_background(sessions: sessionmaker[Any], run_id: int) -> threading.Thread:
+def train_in_background(
+    sessions: sessionmaker[Any], run_id: int, checkpoint_dir: Path | None = None
+) -> threading.Thread:
     """execute_run in a thread, as a worker child would run it."""
     thread = threading.Thread(
         target=execute_run,
@@ -55,7 +58,7 @@ def train_in_background(sessions: sessionmaker[Any], run_id: int) -> threading.T
             "sessions": sessions,
             "threads": 1,
             "worker": "test",
-            "policy": RunPolicy(heartbeat_seconds=CHECK_SECONDS),
+            "policy": RunPolicy(heartbeat_seconds=CHECK_SECONDS, checkpoint_dir=checkpoint_dir),
         },
     )
     thread.start()
@@ -75,11 +78,13 @@ def test_cancelled_queued_run_never_starts(
 
 
 def test_running_run_stops_within_an_epoch_and_keeps_its_curves(
-    api: TestClient, fresh_sessions: sessionmaker[Any]
+    api: TestClient, fresh_sessions: sessionmaker[Any], tmp_path: Path
 ) -> None:
     run_id = submit_long(api, 20000, 128, epochs=200, batch_size=32)
-    thread = train_in_background(fresh_sessions, run_id)
+    thread = train_in_background(fresh_sessions, run_id, checkpoint_dir=tmp_path)
+    checkpoints = tmp_path / f"run-{run_id}"
     poll(lambda: api.get(f"/runs/{run_id}").json()["epochs_done"] >= 2 or None, timeout=120)
+    poll(lambda: any(checkpoints.glob("*.safetensors")) or None, timeout=60)
     at_cancel = api.post(f"/runs/{run_id}/cancel").json()["epochs_done"]
     run = finished(thread, api, run_id)
     assert run["status"] == "cancelled" and run["summary"] is None and run["error"] is None
@@ -89,6 +94,7 @@ def test_running_run_stops_within_an_epoch_and_keeps_its_curves(
     curves = api.get(f"/runs/{run_id}/metrics", params={"keys": "train_loss"}).json()
     assert curves["epochs"] == list(range(1, run["epochs_done"] + 1))
     assert api.post(f"/runs/{run_id}/cancel").status_code == 409
+    assert not checkpoints.exists()  # a cancelled run will not resume
 
 
 def test_a_long_epoch_is_abandoned_part_way(
