@@ -121,6 +121,34 @@ class CheckpointStore:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+class OrphanSweep:
+    """Clears checkpoint folders of runs that are over, at most once per `every` seconds.
+
+    A run failed `worker_lost` was ended by the reconciler, and no worker saw its end, so its
+    folder stays behind until a sweep. The first call sweeps; a failed sweep is only logged.
+    """
+
+    def __init__(self, root: Path, every: float) -> None:
+        self.root = root
+        self.every = every
+        self._last = -float("inf")
+
+    def maybe_run(self, ended: Callable[[set[int]], set[int]]) -> list[int]:
+        """Sweep if due: `ended` says which of the run ids found on disk are over."""
+        if time.monotonic() - self._last < self.every:
+            return []
+        self._last = time.monotonic()
+        try:
+            folders = {int(p.name[4:]): p for p in self.root.glob("run-*") if p.name[4:].isdigit()}
+            cleared = sorted(ended(set(folders))) if folders else []
+        except Exception:
+            log.exception("could not sweep the checkpoints of ended runs")
+            return []
+        for run_id in cleared:
+            shutil.rmtree(folders[run_id], ignore_errors=True)
+        return cleared
+
+
 class RunCheckpoints:
     """A run's checkpointing as a worker does it: how often, and what must happen first."""
 

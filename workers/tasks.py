@@ -9,20 +9,34 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
+from models import store
 from models.db import make_engine, make_sessionmaker
 from models.queue import TRAIN_RUN_TASK, send_run
 from models.tables import Run
 from workers.celery_app import app
+from workers.checkpoints import OrphanSweep
 from workers.execution import RunPolicy, execute_run
 from workers.settings import get_settings
 
 log = logging.getLogger(__name__)
+ORPHAN_SWEEP_SECONDS = 600.0  # how often a worker child clears checkpoints of ended runs
 
 
 @lru_cache
 def _sessions() -> sessionmaker[Any]:
     # Created lazily in the child process, so no connection crosses a fork.
     return make_sessionmaker(make_engine(get_settings().resolved_database_url()))
+
+
+@lru_cache
+def _orphan_sweep() -> OrphanSweep | None:
+    root = get_settings().resolved_checkpoint_dir()
+    return OrphanSweep(root, every=ORPHAN_SWEEP_SECONDS) if root else None
+
+
+def _ended_runs(run_ids: set[int]) -> set[int]:
+    with _sessions()() as session:
+        return store.ended_runs(session=session, run_ids=run_ids)
 
 
 def _enqueue(run: Run) -> None:
@@ -46,7 +60,7 @@ def train_run(run_id: int) -> str:
     """Claim the run, train it and record its curves and outcome; returns the final status."""
     worker = f"{socket.gethostname()}:{os.getpid()}"
     settings = get_settings()
-    return execute_run(
+    status = execute_run(
         run_id,
         sessions=_sessions(),
         threads=settings.thread_budget(),
@@ -63,3 +77,7 @@ def train_run(run_id: int) -> str:
         ),
         enqueue=_enqueue,
     )
+    sweep = _orphan_sweep()
+    if sweep is not None:
+        sweep.maybe_run(_ended_runs)
+    return status

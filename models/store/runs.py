@@ -1,6 +1,6 @@
 """Run queries: lookup, listing, the conditional claim and the terminal write."""
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -38,6 +38,12 @@ def load_run(*, session: Session, run_id: int) -> Run | None:
 def run_status(*, session: Session, run_id: int) -> str | None:
     """The run's status, or None if there is no such run."""
     return session.scalar(select(Run.status).where(Run.id == run_id))
+
+
+def ended_runs(*, session: Session, run_ids: Collection[int]) -> set[int]:
+    """Those of `run_ids` that are terminal, or gone."""
+    live = session.scalars(select(Run.id).where(Run.id.in_(run_ids), Run.status.in_(LIVE)))
+    return set(run_ids) - set(live)
 
 
 def cancel_runs(*, session: Session, project_id: int, where: ColumnElement[bool]) -> list[int]:

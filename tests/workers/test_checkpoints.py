@@ -6,11 +6,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy.orm import Session
 
+from models import store
+from models.tables import RunStatus
+from tests.factories import create_run
 from workers.checkpoints import (
     Checkpoint,
     CheckpointStore,
     CorruptCheckpointError,
+    OrphanSweep,
     RunCheckpoints,
     read_checkpoint,
 )
@@ -109,3 +114,21 @@ def test_run_checkpoints_wait_min_seconds_from_the_start(tmp_path: Path) -> None
     for epoch in range(1, 4):
         checkpoints.after_epoch(epoch, partial(checkpoint, epoch))
     assert checkpoints.latest() is None
+
+
+def test_orphan_sweep_clears_only_folders_of_ended_runs(session: Session, tmp_path: Path) -> None:
+    live, lost = create_run(session), create_run(session)
+    session.flush()
+    lost.status = RunStatus.FAILED  # as the reconciler leaves a worker_lost run
+    session.flush()
+    for name in (f"run-{live.id}", f"run-{lost.id}", "run-999999", "run-notes"):
+        (tmp_path / name).mkdir()
+    sweep = OrphanSweep(tmp_path, every=3600.0)
+
+    def ended(run_ids: set[int]) -> set[int]:
+        return store.ended_runs(session=session, run_ids=run_ids)
+
+    assert sweep.maybe_run(ended) == sorted([lost.id, 999999])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"run-{live.id}", "run-notes"])
+    (tmp_path / f"run-{lost.id}").mkdir()
+    assert sweep.maybe_run(ended) == []  # not due again for an hour
