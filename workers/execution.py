@@ -17,7 +17,7 @@ from models.search_spec import SearchSpec
 from models.spec import ExperimentSpec
 from models.store import RunError
 from models.sweeps import objective_value
-from models.tables import TERMINAL_STATUSES, Run, RunStatus
+from models.tables import Run, RunStatus
 from workers.backends.base import DeviceUnavailableError
 from workers.checkpoints import CheckpointStore, RunCheckpoints
 from workers.epoch_recorder import EpochRecorder
@@ -158,12 +158,12 @@ def execute_run(
 
 
 def _has_ended(sessions: sessionmaker[Any], run_id: int) -> bool:
-    """Whether the run is terminal (cancelled while it trained), best effort."""
+    """Whether the run is over (cancelled while it trained), best effort."""
     try:
         with sessions() as session:
-            return store.run_status(session=session, run_id=run_id) in TERMINAL_STATUSES
+            return bool(store.ended_runs(session=session, run_ids={run_id}))
     except OperationalError:
-        return False  # left on disk; a later attempt or an operator clears it
+        return False  # left on disk for the workers' sweep of ended runs
 
 
 def _checkpoints(
