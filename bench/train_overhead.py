@@ -1,7 +1,9 @@
 """Samples/s of reglab's training path against hand-written torch and Keras code, same process.
 
-The service path is `workers.execution.execute_run`, exactly what a worker runs for a run
-id: claim, runner (plan, backend, batch order, per-epoch eval and penalty, summary), every
+The service path is `workers.execution.execute_run` under a default worker's policy
+(`RunPolicy.of(Settings())`: commit interval, heartbeats, checkpoints), exactly what a worker
+runs for a run id: claim, runner (plan, backend, batch order, per-epoch eval and penalty,
+summary), every
 epoch's metrics committed to a real store, terminal write. The baselines are what a user
 would write by hand for the same network, data and optimizer: for torch a loop over
 in-memory tensors with a validation pass per epoch, for TensorFlow a Keras `model.fit`
@@ -39,7 +41,8 @@ from models.db import make_engine, make_sessionmaker  # noqa: E402
 from models.spec import ExperimentSpec  # noqa: E402
 from models.tables import DEFAULT_PROJECT_ID  # noqa: E402
 from workers.datasets import load_dataset  # noqa: E402
-from workers.execution import execute_run  # noqa: E402
+from workers.execution import RunPolicy, execute_run  # noqa: E402
+from workers.settings import Settings  # noqa: E402
 
 WORKLOADS: dict[str, dict[str, Any]] = {
     "digits mlp (brief example)": {
@@ -149,6 +152,10 @@ def bare_keras_fit(spec: ExperimentSpec) -> float:
 BASELINES = {"torch": ("bare torch", bare_loop), "tensorflow": ("keras fit", bare_keras_fit)}
 
 
+# A default worker's policy, with its home (checkpoints) in a scratch folder.
+POLICY = RunPolicy.of(Settings(home=Path(tempfile.mkdtemp(prefix="reglab-bench-"))))
+
+
 def service_path(spec: ExperimentSpec, sessions: Any, threads: int) -> float:
     """What a worker does with a run id, timed from claim to terminal write."""
     with sessions.begin() as session:
@@ -159,7 +166,7 @@ def service_path(spec: ExperimentSpec, sessions: Any, threads: int) -> float:
     outcome: list[str] = []
     timing = timed(
         lambda: outcome.append(
-            execute_run(run_id, sessions=sessions, threads=threads, worker="bench")
+            execute_run(run_id, sessions=sessions, threads=threads, worker="bench", policy=POLICY)
         )
     )
     assert outcome == ["succeeded"], outcome

@@ -24,6 +24,7 @@ from workers.epoch_recorder import EpochRecorder
 from workers.run_lease import RunLease
 from workers.runner import Outcome, train
 from workers.search_hooks import continue_search, pruning_watch
+from workers.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,20 @@ class RunPolicy:
     checkpoint_dir: Path | None = None  # runs' checkpoint folders live here; None: none taken
     checkpoint_every_epochs: int = 1
     checkpoint_min_seconds: float = 0.0  # at least this long between a run's checkpoints
+
+    @classmethod
+    def of(cls, settings: Settings) -> "RunPolicy":
+        """The policy a worker with these settings applies."""
+        return cls(
+            flush_seconds=settings.metrics_flush_seconds,
+            heartbeat_seconds=settings.heartbeat_seconds,
+            lease_seconds=settings.lease_seconds,
+            time_limit_seconds=settings.run_time_limit_seconds,
+            db_retry_seconds=settings.db_retry_seconds,
+            checkpoint_dir=settings.resolved_checkpoint_dir(),
+            checkpoint_every_epochs=settings.checkpoint_every_epochs,
+            checkpoint_min_seconds=settings.checkpoint_min_seconds,
+        )
 
 
 class Deadline:

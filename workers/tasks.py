@@ -65,16 +65,7 @@ def train_run(run_id: int) -> str:
         sessions=_sessions(),
         threads=settings.thread_budget(),
         worker=worker,
-        policy=RunPolicy(
-            flush_seconds=settings.metrics_flush_seconds,
-            heartbeat_seconds=settings.heartbeat_seconds,
-            lease_seconds=settings.lease_seconds,
-            time_limit_seconds=settings.run_time_limit_seconds,
-            db_retry_seconds=settings.db_retry_seconds,
-            checkpoint_dir=settings.resolved_checkpoint_dir(),
-            checkpoint_every_epochs=settings.checkpoint_every_epochs,
-            checkpoint_min_seconds=settings.checkpoint_min_seconds,
-        ),
+        policy=RunPolicy.of(settings),
         enqueue=_enqueue,
     )
     sweep = _orphan_sweep()
