@@ -52,6 +52,12 @@ def unsent_runs() -> set[int]:
         return set(_unsent)
 
 
+def forget_unsent(run_ids: set[int]) -> None:
+    """Stop tracking runs that are no longer queued (sent by another path, or cancelled)."""
+    with _unsent_lock:
+        _unsent.difference_update(run_ids)
+
+
 def broker_lost_messages() -> bool:
     """Whether the broker lost its messages since the last look (then a new marker is laid).
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from api.reconciler import reconciler
 from api.routes import compare, experiments, reports, runs, system
+from models.db import is_outage
 from models.store.pages import CursorError
 
 DESCRIPTION = """
@@ -43,6 +44,8 @@ STORE_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 
 async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """A store that does not answer is a 503 with Retry-After, not a 500: clients retry."""
+    if not is_outage(exc):
+        raise exc  # a bug (e.g. a schema older than the code): a 500, logged
     log.warning("store unavailable during %s %s: %s", request.method, request.url.path, exc)
     detail = (
         "the database is unreachable; retry in a few seconds (a POST /experiments retried "

@@ -9,7 +9,7 @@ from datetime import datetime
 from fastapi import FastAPI
 
 from api.deps import get_sessionmaker
-from api.enqueue import broker_lost_messages, enqueue_run, unsent_runs
+from api.enqueue import broker_lost_messages, enqueue_run, forget_unsent, unsent_runs
 from api.settings import get_settings
 from models.reconcile import reconcile
 from models.tables import utcnow
@@ -32,14 +32,16 @@ class Reconciler:
         # The marker is laid again as the loss is seen: if this pass fails, the next
         # one must still know.
         self.broker_lost = broker_lost_messages() or self.broker_lost
+        unsent = unsent_runs()
         runs = reconcile(
             get_sessionmaker(),
             max_attempts=settings.max_attempts,
             requeue_after=settings.requeue_after_seconds,
             broker_lost=self.broker_lost,
-            unsent=unsent_runs(),
+            unsent=unsent,
         )
         self.broker_lost = False
+        forget_unsent(unsent - {run.id for run in runs})  # not queued any more
         for run in runs:
             enqueue_run(run.id, run.backend, run.spec["device"])
         self.passes += 1

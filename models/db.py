@@ -106,6 +106,15 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Any]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+def is_outage(exc: BaseException) -> bool:
+    """Whether a database error means the store is away for now (a retry may succeed).
+
+    SQLite reports schema errors ("no such column": code newer than the migrations) as
+    OperationalError too; those are bugs to surface, not outages to wait out.
+    """
+    return isinstance(exc, OperationalError) and not str(exc.orig).startswith("no such")
+
+
 def with_retries(operation: Callable[[], T], *, seconds: float) -> T:
     """Run a database operation; on a lost connection (or a locked SQLite file) run it again,
     backing off, for up to `seconds`. The operation must be a whole transaction that is safe
@@ -116,7 +125,7 @@ def with_retries(operation: Callable[[], T], *, seconds: float) -> T:
         try:
             return operation()
         except OperationalError as exc:
-            if time.monotonic() + delay > deadline:
+            if not is_outage(exc) or time.monotonic() + delay > deadline:
                 raise
             log.warning("database unavailable (%s); retrying in %.1f s", exc.orig, delay)
             time.sleep(delay)

@@ -6,8 +6,10 @@ import logging
 import os
 import re
 import shutil
+import socket
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,11 +41,12 @@ class CorruptCheckpointError(Exception):
     """A checkpoint file that cannot be read back as written."""
 
 
-def _digest(tensors: Tensors) -> str:
-    """A hash over every tensor's name, dtype, shape and bytes (safetensors checks only sizes)."""
-    digest = hashlib.sha256()
+def _digest(tensors: Tensors, *texts: str) -> str:
+    """A hash over every tensor's name, dtype, shape and bytes (safetensors checks only sizes)
+    and the metadata `texts`."""
+    digest = hashlib.sha256("|".join(texts).encode())
     for name in sorted(tensors):
-        array = np.ascontiguousarray(tensors[name])
+        array = np.require(tensors[name], requirements="C")
         digest.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
         digest.update(array.tobytes())
     return digest.hexdigest()
@@ -51,12 +54,16 @@ def _digest(tensors: Tensors) -> str:
 
 def _write_atomically(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that a reader sees the old file or the whole new one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    # Unique across hosts sharing the volume (containers often share pids).
+    tmp = path.with_name(f".{path.name}.{socket.gethostname()}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     folder = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(folder)  # the rename itself survives a power cut
@@ -64,26 +71,38 @@ def _write_atomically(path: Path, data: bytes) -> None:
         os.close(folder)
 
 
-def read_checkpoint(path: Path) -> Checkpoint:
-    """Load one checkpoint file; CorruptCheckpointError if it is not exactly what was written."""
+def read_checkpoint(path: Path, identity: str) -> Checkpoint:
+    """Load one checkpoint file of the run `identity` names.
+
+    CorruptCheckpointError if it is not exactly what was written, or was written for another
+    run (a run id reused after the store was reset, with another spec).
+    """
     try:
         with safe_open(str(path), framework="numpy") as handle:
             meta = handle.metadata() or {}
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
-    except (SafetensorError, OSError, ValueError) as exc:
+        if meta.get("format") != FORMAT:
+            raise CorruptCheckpointError(f"{path.name}: not a {FORMAT} file")
+        if meta.get("sha256") != _digest(tensors, meta["state"], meta["epoch"], meta["identity"]):
+            raise CorruptCheckpointError(f"{path.name}: contents do not match their checksum")
+        if meta["identity"] != identity:
+            raise CorruptCheckpointError(f"{path.name}: written for another run")
+        return Checkpoint(int(meta["epoch"]), tensors, json.loads(meta["state"]))
+    except (SafetensorError, OSError, ValueError, KeyError) as exc:
         raise CorruptCheckpointError(f"{path.name}: {exc}") from exc
-    if meta.get("format") != FORMAT:
-        raise CorruptCheckpointError(f"{path.name}: not a {FORMAT} file")
-    if meta.get("sha256") != _digest(tensors):
-        raise CorruptCheckpointError(f"{path.name}: contents do not match their checksum")
-    return Checkpoint(epoch=int(meta["epoch"]), tensors=tensors, state=json.loads(meta["state"]))
+
+
+def spec_identity(spec: Mapping[str, Any]) -> str:
+    """What ties checkpoints to a run: a hash of its resolved spec."""
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 
 class CheckpointStore:
     """One run's checkpoint folder: `epoch-NNNNNN.safetensors` files, newest `KEEP` kept."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, identity: str) -> None:
         self.folder = folder
+        self.identity = identity
 
     def _files(self) -> list[tuple[int, Path]]:
         """(epoch, path) of every checkpoint file, newest first."""
@@ -95,26 +114,44 @@ class CheckpointStore:
     def save(self, checkpoint: Checkpoint) -> Path:
         """Write a checkpoint atomically, then drop all but the newest `KEEP`."""
         self.folder.mkdir(parents=True, exist_ok=True)
+        # safetensors writes an array's buffer as it lies: make each one contiguous first.
+        tensors = {k: np.require(v, requirements="C") for k, v in checkpoint.tensors.items()}
+        epoch, state = str(checkpoint.epoch), json.dumps(checkpoint.state)
         meta = {
             "format": FORMAT,
-            "epoch": str(checkpoint.epoch),
-            "state": json.dumps(checkpoint.state),
-            "sha256": _digest(checkpoint.tensors),
+            "epoch": epoch,
+            "state": state,
+            "identity": self.identity,
+            "sha256": _digest(tensors, state, epoch, self.identity),
         }
         path = self.folder / f"epoch-{checkpoint.epoch:06d}.safetensors"
-        _write_atomically(path, save(checkpoint.tensors, metadata=meta))
+        _write_atomically(path, save(tensors, metadata=meta))
         for _, old in self._files()[KEEP:]:
             old.unlink(missing_ok=True)
         return path
 
     def latest(self) -> Checkpoint | None:
         """The newest checkpoint that reads back intact; older ones stand in for broken ones."""
-        for _, path in self._files():
+        try:
+            files = self._files()
+        except OSError:
+            log.exception("cannot list the checkpoints in %s", self.folder)
+            return None
+        for _, path in files:
             try:
-                return read_checkpoint(path)
+                return read_checkpoint(path, self.identity)
             except CorruptCheckpointError as exc:
                 log.warning("skipping checkpoint %s", exc)
         return None
+
+    def drop_after(self, epoch: int) -> None:
+        """Delete checkpoints of epochs after `epoch` (broken, or of an attempt now replaced)."""
+        try:
+            for newer, path in self._files():
+                if newer > epoch:
+                    path.unlink(missing_ok=True)
+        except OSError:
+            log.exception("cannot clear the checkpoints in %s", self.folder)
 
     def remove(self) -> None:
         """Delete the run's checkpoints (the run has ended)."""
@@ -159,13 +196,11 @@ class RunCheckpoints:
         every_epochs: int,
         min_seconds: float,
         before_save: Callable[[], None],
-        on_resume: Callable[[int], None],
     ) -> None:
         self.store = store
         self.every_epochs = every_epochs
         self.min_seconds = min_seconds
         self.before_save = before_save
-        self.on_resume = on_resume
         # Timed from the start: a run shorter than `min_seconds` never pays for a checkpoint.
         self._last_saved = time.monotonic()
 
@@ -173,10 +208,11 @@ class RunCheckpoints:
         """The newest intact checkpoint of this run, if any."""
         return self.store.latest()
 
-    def resumed(self, epoch: int) -> None:
-        """Told once training has resumed after `epoch`."""
-        log.info("resuming after the checkpoint of epoch %s", epoch)
-        self.on_resume(epoch)
+    def starting(self, epoch: int) -> None:
+        """Told where training starts (after `epoch`; 0: from scratch): newer files go."""
+        if epoch:
+            log.info("resuming after the checkpoint of epoch %s", epoch)
+        self.store.drop_after(epoch)
 
     def after_epoch(self, epoch: int, snapshot: Callable[[], Checkpoint]) -> None:
         """Save a checkpoint if one is due; a failed save is logged and training goes on."""

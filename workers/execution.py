@@ -12,17 +12,17 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from models import store
-from models.db import with_retries
+from models.db import is_outage, with_retries
 from models.search_spec import SearchSpec
 from models.spec import ExperimentSpec
 from models.store import RunError
 from models.sweeps import objective_value
 from models.tables import Run, RunStatus
 from workers.backends.base import DeviceUnavailableError
-from workers.checkpoints import CheckpointStore, RunCheckpoints
+from workers.checkpoints import CheckpointStore, RunCheckpoints, spec_identity
 from workers.epoch_recorder import EpochRecorder
 from workers.run_lease import RunLease
-from workers.runner import Outcome, train
+from workers.runner import Outcome, StartCallback, train
 from workers.search_hooks import continue_search, pruning_watch
 from workers.settings import Settings
 
@@ -43,6 +43,8 @@ class ClaimedRun:
     """A run this worker now owns: its spec and, in a search, its place there."""
 
     run_id: int
+    worker: str
+    attempt: int  # 1 for the first claim; later ones follow a lost worker
     spec: dict[str, Any]
     experiment_id: int
     trial_id: int | None
@@ -68,6 +70,8 @@ def _claim(
         )
         return ClaimedRun(
             run_id=run_id,
+            worker=worker,
+            attempt=run.attempts,
             spec=run.spec,
             experiment_id=run.experiment_id,
             trial_id=run.trial_id,
@@ -113,6 +117,10 @@ class Deadline:
     def passed(self) -> bool:
         """Whether the time is up."""
         return time.monotonic() >= self._at
+
+    def charge(self, seconds: float) -> None:
+        """Count `seconds` trained by earlier attempts against the limit."""
+        self._at -= seconds
 
 
 def _result_of(outcome: Outcome, deadline: Deadline) -> RunResult:
@@ -162,7 +170,7 @@ def execute_run(
         interval=policy.heartbeat_seconds,
         lease_seconds=policy.lease_seconds,
     )
-    checkpoints = _checkpoints(claimed.run_id, worker, recorder, sessions, policy)
+    checkpoints = _checkpoints(claimed, recorder, policy)
     result = _train(
         claimed, recorder, lease, policy, checkpoints, sessions=sessions, threads=threads
     )
@@ -182,32 +190,45 @@ def _has_ended(sessions: sessionmaker[Any], run_id: int) -> bool:
 
 
 def _checkpoints(
-    run_id: int,
-    worker: str,
-    recorder: EpochRecorder,
-    sessions: sessionmaker[Any],
-    policy: RunPolicy,
+    claimed: ClaimedRun, recorder: EpochRecorder, policy: RunPolicy
 ) -> RunCheckpoints | None:
     """The run's checkpointing under this policy (None if the worker takes none)."""
     if policy.checkpoint_dir is None:
         return None
-
-    def on_resume(epoch: int) -> None:
-        recorder.last_epoch = epoch
-
-        def write() -> None:
-            with sessions.begin() as session:
-                store.mark_resumed(session=session, run_id=run_id, worker=worker, epoch=epoch)
-
-        with_retries(write, seconds=policy.db_retry_seconds)
-
     return RunCheckpoints(
-        CheckpointStore(policy.checkpoint_dir / f"run-{run_id}"),
+        CheckpointStore(
+            policy.checkpoint_dir / f"run-{claimed.run_id}", spec_identity(claimed.spec)
+        ),
         every_epochs=policy.checkpoint_every_epochs,
         min_seconds=policy.checkpoint_min_seconds,
         before_save=recorder.flush,
-        on_resume=on_resume,
     )
+
+
+def _on_start(
+    claimed: ClaimedRun,
+    recorder: EpochRecorder,
+    deadline: Deadline,
+    sessions: sessionmaker[Any],
+    policy: RunPolicy,
+) -> StartCallback:
+    """What the worker does once training knows where it starts."""
+
+    def started(epoch: int, trained_seconds: float) -> None:
+        recorder.last_epoch = epoch
+        deadline.charge(trained_seconds)
+        if not epoch and claimed.attempt == 1:
+            return  # a first attempt from scratch: nothing stored to correct
+
+        def write() -> None:
+            with sessions.begin() as session:
+                store.mark_started(
+                    session=session, run_id=claimed.run_id, worker=claimed.worker, epoch=epoch
+                )
+
+        with_retries(write, seconds=policy.db_retry_seconds)
+
+    return started
 
 
 def _conclude(
@@ -225,7 +246,7 @@ def _conclude(
     search = claimed.search
     objective = objective_value(search, result.summary, last_epoch) if search else None
     finished = with_retries(
-        lambda: _finish(sessions, claimed.run_id, result, objective),
+        lambda: _finish(sessions, claimed, result, objective),
         seconds=policy.db_retry_seconds,
     )
     if finished and search is not None and claimed.trial_id is not None:
@@ -242,13 +263,17 @@ def _conclude(
 
 
 def _finish(
-    sessions: sessionmaker[Any], run_id: int, result: RunResult, objective: float | None
+    sessions: sessionmaker[Any],
+    claimed: ClaimedRun,
+    result: RunResult,
+    objective: float | None,
 ) -> bool:
-    """Write the terminal status (only if the run is still running); True if written."""
+    """Write the terminal status (only if the run is still this worker's); True if written."""
     with sessions.begin() as session:
         return store.finish_run(
             session=session,
-            run_id=run_id,
+            run_id=claimed.run_id,
+            worker=claimed.worker,
             status=result.status,
             summary=result.summary,
             error=result.error,
@@ -280,22 +305,29 @@ def _train(
             should_prune=watch,
             interrupt=lambda: deadline.passed() or lease(),
             checkpoints=checkpoints,
+            on_start=_on_start(claimed, recorder, deadline, sessions, policy),
         )
         result = _result_of(outcome, deadline)
         recorder.flush()
+    except OperationalError as exc:
+        if is_outage(exc):
+            # The store stayed away past the retries: leave the run as it is. Its lease
+            # lapses and it resumes from its checkpoint, rather than failing here.
+            raise
+        result = _failure(claimed, recorder, exc)
     except DeviceUnavailableError as exc:
         result = RunResult(RunStatus.FAILED, error=RunError("device_unavailable", str(exc)))
     except Exception as exc:
-        log.exception("run %s failed", claimed.run_id)
-        error = RunError("exception", f"{type(exc).__name__}: {exc}", recorder.last_epoch + 1)
-        result = RunResult(RunStatus.FAILED, error=error)
-        _keep_curves(recorder)
+        result = _failure(claimed, recorder, exc)
     return result
 
 
-def _keep_curves(recorder: EpochRecorder) -> None:
-    """Best effort to store the epochs a failed run finished before it failed."""
+def _failure(claimed: ClaimedRun, recorder: EpochRecorder, exc: Exception) -> RunResult:
+    """A run failed by an exception, with the epochs it finished kept (best effort)."""
+    log.exception("run %s failed", claimed.run_id)
     try:
         recorder.flush()
     except Exception:
         log.exception("could not store the last epochs of run %s", recorder.run_id)
+    error = RunError("exception", f"{type(exc).__name__}: {exc}", recorder.last_epoch + 1)
+    return RunResult(RunStatus.FAILED, error=error)

@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 EpochCallback = Callable[[int, Mapping[str, float]], None]
 # Asked after each finished epoch; True stops the run there (a search's pruner).
 PruneCheck = Callable[[int, Mapping[str, float]], bool]
+# Told once, before the first epoch: the epoch training continues after (0: from scratch)
+# and the seconds earlier attempts trained.
+StartCallback = Callable[[int, float], None]
 StopReason = Literal["diverged", "pruned", "interrupted"]
 
 
@@ -88,8 +91,8 @@ class Checkpoints(Protocol):
         """The newest intact checkpoint of this run, if any."""
         ...
 
-    def resumed(self, epoch: int) -> None:
-        """Told once training has resumed after `epoch`."""
+    def starting(self, epoch: int) -> None:
+        """Told where training starts: after `epoch` (0: from scratch); newer ones are void."""
         ...
 
     def after_epoch(self, epoch: int, snapshot: Callable[[], Checkpoint]) -> None:
@@ -148,17 +151,17 @@ def _start(
     data = load_dataset(spec.dataset)
     backend, weights = get_backend(spec.backend), initial_weights(plan, spec.seed)
     trainer = backend.create_trainer(plan, spec, data, weights, threads)
+    state = LoopState.fresh(spec, len(data.train))
     saved = checkpoints.latest() if checkpoints else None
-    if checkpoints is None or saved is None:
-        return trainer, LoopState.fresh(spec, len(data.train)), plan.n_params
-    try:
-        trainer.load_state(saved.tensors)
-        state = LoopState.from_json(spec, len(data.train), saved.state)
-    except (ValueError, KeyError, TypeError) as exc:
-        log.warning("checkpoint of epoch %s does not fit (%s); starting over", saved.epoch, exc)
-        trainer = backend.create_trainer(plan, spec, data, weights, threads)
-        return trainer, LoopState.fresh(spec, len(data.train)), plan.n_params
-    checkpoints.resumed(saved.epoch)
+    if saved is not None:
+        try:
+            trainer.load_state(saved.tensors)
+            state = LoopState.from_json(spec, len(data.train), saved.state)
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("checkpoint of epoch %s does not fit (%s); starting over", saved.epoch, exc)
+            trainer = backend.create_trainer(plan, spec, data, weights, threads)
+    if checkpoints is not None:
+        checkpoints.starting(len(state.val_accs))
     return trainer, state, plan.n_params
 
 
@@ -176,14 +179,18 @@ def train(
     should_prune: PruneCheck | None = None,
     interrupt: Interrupt | None = None,
     checkpoints: Checkpoints | None = None,
+    on_start: StartCallback | None = None,
 ) -> Outcome:
     """Train `spec` to the end (or until it diverges, is pruned or is interrupted).
 
     Each finished epoch goes to `on_epoch`; `interrupt` (a cancel, a time limit) is asked
     after each epoch and between batches, so a long epoch is abandoned part-way. With
-    `checkpoints`, training continues after the newest checkpoint and saves new ones.
+    `checkpoints`, training continues after the newest checkpoint and saves new ones;
+    `on_start` hears where it continues (epoch, seconds trained before).
     """
     trainer, state, n_params = _start(spec, threads, checkpoints)
+    if on_start is not None:
+        on_start(len(state.val_accs), state.seconds)
     rule, stopper, val_accs = spec.training.early_stopping, state.stopper, state.val_accs
     started = time.perf_counter() - state.seconds
     for epoch in range(len(val_accs) + 1, spec.training.epochs + 1):

@@ -6,11 +6,12 @@ import socket
 from functools import lru_cache
 from typing import Any
 
+from celery import Task
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from models import store
-from models.db import make_engine, make_sessionmaker
+from models.db import is_outage, make_engine, make_sessionmaker
 from models.queue import TRAIN_RUN_TASK, send_run
 from models.tables import Run
 from workers.celery_app import app
@@ -20,6 +21,7 @@ from workers.settings import get_settings
 
 log = logging.getLogger(__name__)
 ORPHAN_SWEEP_SECONDS = 600.0  # how often a worker child clears checkpoints of ended runs
+RETRY_MAX_SECONDS = 300  # longest wait between redeliveries while the store is away
 
 
 @lru_cache
@@ -47,27 +49,28 @@ def _enqueue(run: Run) -> None:
         log.exception("could not enqueue run %s; it stays queued", run.id)
 
 
-# A store away for longer than the worker's own write retries would end the task with its
-# message acked and the run still queued; Celery's retry sends the message again instead.
-@app.task(  # type: ignore[untyped-decorator]
-    name=TRAIN_RUN_TASK,
-    autoretry_for=(OperationalError,),
-    retry_backoff=5,
-    retry_backoff_max=300,
-    max_retries=None,
-)
-def train_run(run_id: int) -> str:
+@app.task(name=TRAIN_RUN_TASK, bind=True)  # type: ignore[untyped-decorator]
+def train_run(self: Task, run_id: int) -> str:
     """Claim the run, train it and record its curves and outcome; returns the final status."""
     worker = f"{socket.gethostname()}:{os.getpid()}"
     settings = get_settings()
-    status = execute_run(
-        run_id,
-        sessions=_sessions(),
-        threads=settings.thread_budget(),
-        worker=worker,
-        policy=RunPolicy.of(settings),
-        enqueue=_enqueue,
-    )
+    try:
+        status = execute_run(
+            run_id,
+            sessions=_sessions(),
+            threads=settings.thread_budget(),
+            worker=worker,
+            policy=RunPolicy.of(settings),
+            enqueue=_enqueue,
+        )
+    except OperationalError as exc:
+        if not is_outage(exc):
+            raise
+        # The store stayed away past the worker's own retries. Acked, this message would be
+        # lost with the run still queued; Celery sends it again instead (a run another worker
+        # took meanwhile is skipped by the claim).
+        countdown = min(RETRY_MAX_SECONDS, 5 * 2**self.request.retries)
+        raise self.retry(exc=exc, countdown=countdown, max_retries=None) from exc
     sweep = _orphan_sweep()
     if sweep is not None:
         sweep.maybe_run(_ended_runs)

@@ -25,7 +25,7 @@ from models.store.runs import (
     get_run,
     list_runs,
     load_run,
-    mark_resumed,
+    mark_started,
     run_status,
 )
 from models.store.searches import (
@@ -59,7 +59,7 @@ __all__ = [
     "list_runs",
     "load_run",
     "mark_cancelled",
-    "mark_resumed",
+    "mark_started",
     "ping",
     "read_metrics",
     "record_epochs",

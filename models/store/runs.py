@@ -4,14 +4,14 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.orm import Session
 
 from models.run_filter import Node, Order
 from models.store.pages import Page, SortKey, paginate
 from models.store.run_query import condition, field_expression
 from models.store.upsert import upsert
-from models.tables import Run, RunStatus, RunSummary, utcnow
+from models.tables import Metric, Run, RunStatus, RunSummary, utcnow
 
 LIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
 
@@ -102,31 +102,39 @@ def claim_run(*, session: Session, run_id: int, worker: str, lease_seconds: floa
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def mark_resumed(*, session: Session, run_id: int, worker: str, epoch: int) -> None:
-    """Record that `worker`'s attempt at a running run continues from a checkpoint of `epoch`."""
-    session.execute(
+def mark_started(*, session: Session, run_id: int, worker: str, epoch: int) -> None:
+    """Record that `worker`'s attempt at a running run starts after `epoch` (0: from scratch).
+
+    Its curves past that epoch belonged to a lost attempt and are dropped: the new attempt
+    writes them again, so the stored curve is always one attempt's.
+    """
+    result = session.execute(
         update(Run)
         .where(Run.id == run_id, Run.status == RunStatus.RUNNING, Run.worker == worker)
-        .values(resumed_from_epoch=epoch)
+        .values(resumed_from_epoch=epoch or None, epochs_done=epoch)
     )
+    if result.rowcount:  # type: ignore[attr-defined]
+        session.execute(delete(Metric).where(Metric.run_id == run_id, Metric.epoch > epoch))
 
 
 def finish_run(
     *,
     session: Session,
     run_id: int,
+    worker: str,
     status: RunStatus,
     summary: Mapping[str, float] | None = None,
     error: RunError | None = None,
     objective_value: float | None = None,
 ) -> bool:
-    """Write a running run's terminal status, summary values, error and search objective.
+    """Write the terminal status, summary, error and objective of `worker`'s running run.
 
-    Returns False, writing nothing, if the run was no longer running (e.g. cancelled).
+    Returns False, writing nothing, if the run is no longer running (cancelled) or no longer
+    `worker`'s (its lease lapsed and the run went to another worker).
     """
     result = session.execute(
         update(Run)
-        .where(Run.id == run_id, Run.status == RunStatus.RUNNING)
+        .where(Run.id == run_id, Run.status == RunStatus.RUNNING, Run.worker == worker)
         .values(
             status=status,
             finished_at=utcnow(),

@@ -65,6 +65,7 @@ def test_finish_writes_summary_and_error(session: Session) -> None:
     store.finish_run(
         session=session,
         run_id=run.id,
+        worker="w",
         status=RunStatus.FAILED,
         summary={"test_acc": 0.5, "gap": math.nan},
         error=RunError("diverged", "boom", 3),
@@ -79,13 +80,24 @@ def test_finish_writes_summary_and_error(session: Session) -> None:
 
 def test_finish_only_moves_running_runs(session: Session) -> None:
     run = create_run(session)
-    assert not store.finish_run(
-        session=session, run_id=run.id, status=RunStatus.SUCCEEDED, summary={"test_acc": 1.0}
-    )
+    done = {"status": RunStatus.SUCCEEDED, "summary": {"test_acc": 1.0}}
+    assert not store.finish_run(session=session, run_id=run.id, worker="w", **done)
     session.expire_all()
     assert run.summary is None
     session.refresh(run)
     assert run.status == RunStatus.QUEUED
+
+
+def test_a_worker_that_lost_its_run_cannot_finish_it(session: Session) -> None:
+    run = create_run(session)
+    store.claim_run(session=session, run_id=run.id, worker="a", lease_seconds=60)
+    # a's lease lapses; the reconciler queues the run and b claims it
+    run.status = RunStatus.QUEUED
+    session.flush()
+    store.claim_run(session=session, run_id=run.id, worker="b", lease_seconds=60)
+    cancelled = {"status": RunStatus.CANCELLED}
+    assert not store.finish_run(session=session, run_id=run.id, worker="a", **cancelled)
+    assert store.finish_run(session=session, run_id=run.id, worker="b", **cancelled)
 
 
 def test_lookups_are_scoped_by_project(session: Session) -> None:
@@ -180,3 +192,17 @@ def test_long_queued_and_unsent_runs_are_sent_again(session: Session) -> None:
     assert store.resend_queued(session=session, now=again, sent_before=later, ids=[unsent.id]) == [
         unsent
     ]
+
+
+def test_a_resumed_attempt_drops_the_lost_attempts_later_epochs(session: Session) -> None:
+    run = create_run(session)
+    store.claim_run(session=session, run_id=run.id, worker="a", lease_seconds=60)
+    epochs = {epoch: {"val_acc": epoch / 10} for epoch in range(1, 8)}
+    store.record_epochs(session=session, run_id=run.id, epochs=epochs)
+    store.mark_started(session=session, run_id=run.id, worker="b", epoch=5)  # not b's run
+    session.refresh(run)
+    assert (run.epochs_done, run.resumed_from_epoch) == (7, None)
+    store.mark_started(session=session, run_id=run.id, worker="a", epoch=5)
+    session.refresh(run)
+    assert (run.epochs_done, run.resumed_from_epoch) == (5, 5)
+    assert store.read_metrics(session=session, run_id=run.id).epochs == [1, 2, 3, 4, 5]

@@ -31,7 +31,7 @@ def checkpoint(epoch: int) -> Checkpoint:
 
 
 def test_round_trip_is_exact(tmp_path: Path) -> None:
-    store = CheckpointStore(tmp_path / "run-1")
+    store = CheckpointStore(tmp_path / "run-1", "spec-a")
     store.save(checkpoint(3))
     loaded = store.latest()
     assert loaded is not None
@@ -43,7 +43,7 @@ def test_round_trip_is_exact(tmp_path: Path) -> None:
 
 
 def test_only_the_newest_two_are_kept_and_no_temporary_file_remains(tmp_path: Path) -> None:
-    store = CheckpointStore(tmp_path)
+    store = CheckpointStore(tmp_path, "spec-a")
     for epoch in range(1, 6):
         store.save(checkpoint(epoch))
     names = sorted(p.name for p in tmp_path.iterdir())
@@ -63,7 +63,7 @@ def test_only_the_newest_two_are_kept_and_no_temporary_file_remains(tmp_path: Pa
 def test_a_broken_newest_checkpoint_falls_back_to_the_previous(
     tmp_path: Path, damage: Callable[[Path], object]
 ) -> None:
-    store = CheckpointStore(tmp_path)
+    store = CheckpointStore(tmp_path, "spec-a")
     store.save(checkpoint(1))
     newest = store.save(checkpoint(2))
     damage(newest)
@@ -72,11 +72,38 @@ def test_a_broken_newest_checkpoint_falls_back_to_the_previous(
     assert loaded.epoch == 1
     if newest.exists():
         with pytest.raises(CorruptCheckpointError):
-            read_checkpoint(newest)
+            read_checkpoint(newest, "spec-a")
+
+
+def test_a_checkpoint_of_another_spec_is_not_taken(tmp_path: Path) -> None:
+    CheckpointStore(tmp_path, "spec-a").save(checkpoint(4))
+    assert CheckpointStore(tmp_path, "spec-b").latest() is None  # run id reused, new spec
+    assert CheckpointStore(tmp_path, "spec-a").latest() is not None
+
+
+def test_starting_over_drops_newer_checkpoints_so_new_ones_are_kept(tmp_path: Path) -> None:
+    store = CheckpointStore(tmp_path, "spec-a")
+    for epoch in (5, 6):
+        store.save(checkpoint(epoch)).write_bytes(b"broken")  # e.g. from an older plan
+    checkpoints = RunCheckpoints(store, every_epochs=1, min_seconds=0.0, before_save=lambda: None)
+    assert checkpoints.latest() is None
+    checkpoints.starting(0)
+    checkpoints.after_epoch(1, partial(checkpoint, 1))
+    loaded = store.latest()
+    assert loaded is not None and loaded.epoch == 1
+
+
+def test_strided_arrays_round_trip(tmp_path: Path) -> None:
+    store = CheckpointStore(tmp_path, "spec-a")
+    strided = np.arange(12, dtype=np.float32).reshape(3, 4).T  # not C-contiguous
+    store.save(Checkpoint(1, {"w": strided}, {}))
+    loaded = store.latest()
+    assert loaded is not None
+    np.testing.assert_array_equal(loaded.tensors["w"], strided)
 
 
 def test_no_checkpoint_and_removal(tmp_path: Path) -> None:
-    store = CheckpointStore(tmp_path / "run-9")
+    store = CheckpointStore(tmp_path / "run-9", "spec-a")
     assert store.latest() is None
     store.save(checkpoint(1))
     store.remove()
@@ -87,11 +114,10 @@ def test_no_checkpoint_and_removal(tmp_path: Path) -> None:
 def test_run_checkpoints_save_when_due_after_flushing(tmp_path: Path) -> None:
     events: list[str] = []
     checkpoints = RunCheckpoints(
-        CheckpointStore(tmp_path),
+        CheckpointStore(tmp_path, "spec-a"),
         every_epochs=2,
         min_seconds=0.0,
         before_save=lambda: events.append("flush"),
-        on_resume=lambda epoch: events.append(f"resumed {epoch}"),
     )
 
     def snapshot(epoch: int) -> Checkpoint:
@@ -105,11 +131,10 @@ def test_run_checkpoints_save_when_due_after_flushing(tmp_path: Path) -> None:
 
 def test_run_checkpoints_wait_min_seconds_from_the_start(tmp_path: Path) -> None:
     checkpoints = RunCheckpoints(
-        CheckpointStore(tmp_path),
+        CheckpointStore(tmp_path, "spec-a"),
         every_epochs=1,
         min_seconds=3600.0,
         before_save=lambda: None,
-        on_resume=lambda epoch: None,
     )
     for epoch in range(1, 4):
         checkpoints.after_epoch(epoch, partial(checkpoint, epoch))

@@ -12,7 +12,7 @@ from models import store
 from models.metric_names import EPOCH_METRICS, SUMMARY_METRICS
 from models.tables import DEFAULT_PROJECT_ID, RunStatus
 from tests.factories import create_run, make_spec, run_to_end
-from workers.execution import execute_run
+from workers.execution import Deadline, execute_run
 
 TIMINGS = {"epoch_seconds", "samples_per_second"}
 
@@ -118,3 +118,12 @@ def test_two_deliveries_at_once_train_the_run_once(fresh_sessions: sessionmaker[
     with fresh_sessions() as session:
         run = store.load_run(session=session, run_id=run_id)
         assert run is not None and (run.attempts, run.epochs_done) == (1, 3)
+
+
+def test_time_trained_by_earlier_attempts_counts_against_the_limit() -> None:
+    deadline = Deadline(3600.0)
+    assert not deadline.passed()
+    deadline.charge(3599.0)  # a resumed run that had trained for 3,599 s
+    assert not deadline.passed()
+    deadline.charge(1.0)
+    assert deadline.passed()

@@ -10,7 +10,7 @@ import pytest
 from models.spec import ExperimentSpec
 from tests.factories import make_spec
 from workers.backends import BACKEND_MODULES
-from workers.checkpoints import CheckpointStore, RunCheckpoints
+from workers.checkpoints import CheckpointStore, RunCheckpoints, spec_identity
 from workers.runner import Outcome, train
 
 TIMINGS = {"epoch_seconds", "samples_per_second"}  # wall-clock figures differ by nature
@@ -27,24 +27,34 @@ class Attempt:
     outcome: Outcome | None = None
 
 
-def attempt(spec: ExperimentSpec, folder: Path | None, stop_after: int | None = None) -> Attempt:
+def attempt(
+    spec: ExperimentSpec,
+    folder: Path | None,
+    stop_after: int | None = None,
+    identity: str | None = None,
+) -> Attempt:
     """Train `spec`; with `stop_after`, stop (like a lost worker) once that epoch is recorded."""
     result = Attempt()
     checkpoints = None
     if folder is not None:
         checkpoints = RunCheckpoints(
-            CheckpointStore(folder),
+            CheckpointStore(folder, identity or spec_identity(spec.model_dump())),
             every_epochs=1,
             min_seconds=0.0,
             before_save=lambda: None,
-            on_resume=result.resumed.append,
         )
+
+    def started(epoch: int, seconds: float) -> None:
+        if epoch:
+            result.resumed.append(epoch)
+
     result.outcome = train(
         spec,
         threads=1,
         on_epoch=result.epochs.__setitem__,
         interrupt=lambda: stop_after is not None and stop_after in result.epochs,
         checkpoints=checkpoints,
+        on_start=started,
     )
     return result
 
@@ -138,10 +148,12 @@ def test_early_stopping_state_survives_a_resume(tmp_path: Path) -> None:
     assert_same_summary(second.outcome, whole.outcome)
 
 
-def test_checkpoint_of_another_model_is_ignored(tmp_path: Path) -> None:
-    attempt(make_spec(model={"kind": "mlp", "hidden": [8]}, training={"epochs": 3}), tmp_path)
+def test_checkpoint_that_does_not_fit_the_model_is_ignored(tmp_path: Path) -> None:
+    # Same identity, other shapes: what a worker upgraded to another plan would find.
+    small = make_spec(model={"kind": "mlp", "hidden": [8]}, training={"epochs": 3})
+    attempt(small, tmp_path, identity="one run")
     spec = make_spec(model={"kind": "mlp", "hidden": [16]}, training={"epochs": 3})
-    fresh = attempt(spec, tmp_path)
+    fresh = attempt(spec, tmp_path, identity="one run")
     assert fresh.resumed == []
     assert sorted(fresh.epochs) == [1, 2, 3]
     assert_same_epochs(fresh.epochs, attempt(spec, None))
