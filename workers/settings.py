@@ -68,7 +68,8 @@ class Settings(SharedSettings):
     checkpoint_dir: Path | None = Field(
         default=None,
         description="Folder for runs' checkpoints, shared by every worker that may resume a "
-        "run (a shared volume across hosts); empty means `<home>/checkpoints`.",
+        "run (a shared volume across hosts) and by no other deployment: workers clear the "
+        "folders of runs their store does not know. Empty means `<home>/checkpoints`.",
     )
     checkpoint_every_epochs: int = Field(
         default=1,

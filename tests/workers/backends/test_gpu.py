@@ -59,10 +59,11 @@ def test_cuda_run_resumes_on_cuda_and_on_cpu(backend: str, tmp_path: Path) -> No
     assert resumed.resumed == [3] and sorted(resumed.epochs) == [4, 5, 6]
     assert_same_epochs(resumed.epochs, whole)  # the CUDA dropout generator is restored too
     # A checkpoint taken on the GPU continues on a CPU worker (a run with device "auto" may
-    # move). Dropout masks come from the CPU generator there, so the curves go their own way,
+    # move; one run, so one identity). Dropout masks come from the CPU generator there, so the curves go their own way,
     # but from the trained weights: epoch 4 is near the GPU run's, far below epoch 1.
-    attempt(spec, tmp_path / "moved", stop_after=4)
-    on_cpu = attempt(regularized(backend, ADAM, epochs=6, device="cpu"), tmp_path / "moved")
+    attempt(spec, tmp_path / "moved", stop_after=4, identity="auto run")
+    cpu_spec = regularized(backend, ADAM, epochs=6, device="cpu")
+    on_cpu = attempt(cpu_spec, tmp_path / "moved", identity="auto run")
     assert on_cpu.resumed == [3] and sorted(on_cpu.epochs) == [4, 5, 6]
     moved_loss, gpu_loss = on_cpu.epochs[4]["train_loss"], whole.epochs[4]["train_loss"]
     assert moved_loss == pytest.approx(gpu_loss, rel=0.15)
