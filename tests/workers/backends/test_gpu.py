@@ -59,8 +59,9 @@ def test_cuda_run_resumes_on_cuda_and_on_cpu(backend: str, tmp_path: Path) -> No
     assert resumed.resumed == [3] and sorted(resumed.epochs) == [4, 5, 6]
     assert_same_epochs(resumed.epochs, whole)  # the CUDA dropout generator is restored too
     # A checkpoint taken on the GPU continues on a CPU worker (a run with device "auto" may
-    # move; one run, so one identity). Dropout masks come from the CPU generator there, so the curves go their own way,
-    # but from the trained weights: epoch 4 is near the GPU run's, far below epoch 1.
+    # move; one run, so one identity). Dropout masks come from the CPU generator there, so
+    # the curves go their own way, but from the trained weights: epoch 4 is near the GPU
+    # run's, far below epoch 1.
     attempt(spec, tmp_path / "moved", stop_after=4, identity="auto run")
     cpu_spec = regularized(backend, ADAM, epochs=6, device="cpu")
     on_cpu = attempt(cpu_spec, tmp_path / "moved", identity="auto run")
