@@ -58,24 +58,33 @@ def forget_unsent(run_ids: set[int]) -> None:
         _unsent.difference_update(run_ids)
 
 
-def broker_lost_messages() -> bool:
-    """Whether the broker lost its messages since the last look (then a new marker is laid).
-
-    True on the first look at a broker that never had a marker; False when the broker cannot
-    be reached, since nothing can be told then.
-    """
+def _marker() -> Queue:
     exchange = Exchange(MARKER_QUEUE, type="direct")  # type: ignore[no-untyped-call]
-    marker = Queue(MARKER_QUEUE, exchange, routing_key=MARKER_QUEUE)  # type: ignore[no-untyped-call]
+    return Queue(MARKER_QUEUE, exchange, routing_key=MARKER_QUEUE)  # type: ignore[no-untyped-call]
+
+
+def marker_missing() -> bool:
+    """Whether the broker answers but holds no marker: it lost its messages (or never had one).
+
+    False when the broker cannot be reached, since nothing can be told then.
+    """
     try:
         with _client().connection_for_write() as conn:
-            _, held, _ = marker(conn.default_channel).queue_declare()  # type: ignore[no-untyped-call]
-            if held:
-                return False
-            conn.Producer().publish({}, routing_key=MARKER_QUEUE, declare=[marker], retry=False)
+            _, held, _ = _marker()(conn.default_channel).queue_declare()  # type: ignore[no-untyped-call]
     except Exception:
         log.warning("broker unreachable; queued runs are checked again next time", exc_info=True)
         return False
-    return True
+    return not held
+
+
+def lay_marker() -> None:
+    """Put the marker in place, once every queued run has been sent again."""
+    try:
+        with _client().connection_for_write() as conn:
+            marker = _marker()
+            conn.Producer().publish({}, routing_key=MARKER_QUEUE, declare=[marker], retry=False)
+    except Exception:
+        log.warning("could not lay the broker marker; the next pass tries again", exc_info=True)
 
 
 def broker_reachable() -> bool:

@@ -9,7 +9,7 @@ from datetime import datetime
 from fastapi import FastAPI
 
 from api.deps import get_sessionmaker
-from api.enqueue import broker_lost_messages, enqueue_run, forget_unsent, unsent_runs
+from api.enqueue import enqueue_run, forget_unsent, lay_marker, marker_missing, unsent_runs
 from api.settings import get_settings
 from models.reconcile import reconcile
 from models.tables import utcnow
@@ -18,10 +18,9 @@ log = logging.getLogger(__name__)
 
 
 class Reconciler:
-    """The API's reconciler; a broker loss it saw is kept until a pass has acted on it."""
+    """The API's reconciler, with counts of what it has done."""
 
     def __init__(self) -> None:
-        self.broker_lost = False
         self.passes = 0
         self.runs_sent = 0
         self.last_pass_at: datetime | None = None
@@ -29,21 +28,21 @@ class Reconciler:
     def run_once(self) -> int:
         """One pass: requeue or fail runs with lapsed leases, send what the broker lacks."""
         settings = get_settings()
-        # The marker is laid again as the loss is seen: if this pass fails, the next
-        # one must still know.
-        self.broker_lost = broker_lost_messages() or self.broker_lost
-        unsent = unsent_runs()
+        broker_lost, unsent = marker_missing(), unsent_runs()
         runs = reconcile(
             get_sessionmaker(),
             max_attempts=settings.max_attempts,
             requeue_after=settings.requeue_after_seconds,
-            broker_lost=self.broker_lost,
+            broker_lost=broker_lost,
             unsent=unsent,
         )
-        self.broker_lost = False
         forget_unsent(unsent - {run.id for run in runs})  # not queued any more
         for run in runs:
             enqueue_run(run.id, run.backend, run.spec["device"])
+        if broker_lost:
+            # Only now: a pass that dies before this point leaves the loss for the next
+            # pass (of any API process) to see.
+            lay_marker()
         self.passes += 1
         self.runs_sent += len(runs)
         self.last_pass_at = utcnow()
