@@ -1,7 +1,5 @@
 """`Idempotency-Key` on POST /experiments: a retried request gets the original experiment."""
 
-import hashlib
-import json
 from typing import Annotated
 
 from fastapi import Header, HTTPException, status
@@ -9,6 +7,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from models import store
+from models.fingerprint import fingerprint
 from models.tables import Experiment
 
 IdempotencyKey = Annotated[
@@ -24,10 +23,9 @@ IdempotencyKey = Annotated[
 ]
 
 
-def fingerprint(body: BaseModel) -> str:
+def request_fingerprint(body: BaseModel) -> str:
     """A hash of the request as validated (defaults filled, key order irrelevant)."""
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return fingerprint(body.model_dump(mode="json"))
 
 
 def earlier_experiment(

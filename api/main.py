@@ -6,11 +6,11 @@ from typing import Any
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
-from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 
 from api.reconciler import reconciler
 from api.routes import compare, experiments, reports, runs, system
+from api.schemas import StoreUnavailableRead
 from models.db import is_outage
 from models.store.pages import CursorError
 
@@ -25,12 +25,6 @@ lines them up.
 
 RETRY_AFTER_SECONDS = 5
 log = logging.getLogger(__name__)
-
-
-class StoreUnavailableRead(BaseModel):
-    """The database did not answer; retry after the `Retry-After` header's seconds."""
-
-    detail: str = Field(description="What failed and what to do.")
 
 
 STORE_UNAVAILABLE: dict[int | str, dict[str, Any]] = {

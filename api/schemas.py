@@ -170,6 +170,12 @@ class HealthRead(BaseModel):
     reconciler: "ReconcilerRead" = Field(description="This API process's reconciler.")
 
 
+class StoreUnavailableRead(BaseModel):
+    """The database did not answer; retry after the `Retry-After` header's seconds."""
+
+    detail: str = Field(description="What failed and what to do.")
+
+
 class ReconcilerRead(BaseModel):
     """What the reconciler (lost workers, lost messages) has done since this process started."""
 

@@ -19,11 +19,14 @@ from numpy.typing import NDArray
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save
 
+from models.fingerprint import fingerprint
+
 log = logging.getLogger(__name__)
 
 FORMAT = "reglab-checkpoint/1"
 KEEP = 2  # the newest and one to fall back on if the newest is unreadable
 _NAME = re.compile(r"^epoch-(\d{6})\.safetensors$")
+_RUN = re.compile(r"^run-(\d+)$")  # a run's folder, as `CheckpointStore.of_run` names it
 
 Tensors = dict[str, NDArray[Any]]
 
@@ -92,17 +95,20 @@ def read_checkpoint(path: Path, identity: str) -> Checkpoint:
         raise CorruptCheckpointError(f"{path.name}: {exc}") from exc
 
 
-def spec_identity(spec: Mapping[str, Any]) -> str:
-    """What ties checkpoints to a run: a hash of its resolved spec."""
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
-
-
 class CheckpointStore:
-    """One run's checkpoint folder: `epoch-NNNNNN.safetensors` files, newest `KEEP` kept."""
+    """One run's checkpoint folder: `epoch-NNNNNN.safetensors` files, newest `KEEP` kept.
+
+    `identity` ties the files to one run (a hash of its resolved spec, say).
+    """
 
     def __init__(self, folder: Path, identity: str) -> None:
         self.folder = folder
         self.identity = identity
+
+    @classmethod
+    def of_run(cls, root: Path, run_id: int, spec: Mapping[str, Any]) -> "CheckpointStore":
+        """The checkpoints of run `run_id` under `root`, tied to its spec."""
+        return cls(root / f"run-{run_id}", fingerprint(spec))
 
     def _files(self) -> list[tuple[int, Path]]:
         """(epoch, path) of every checkpoint file, newest first."""
@@ -175,8 +181,10 @@ class OrphanSweep:
         if time.monotonic() - self._last < self.every:
             return []
         self._last = time.monotonic()
+        if not self.root.is_dir():
+            return []
         try:
-            folders = {int(p.name[4:]): p for p in self.root.glob("run-*") if p.name[4:].isdigit()}
+            folders = {int(m[1]): p for p in self.root.iterdir() if (m := _RUN.match(p.name))}
             cleared = sorted(ended(set(folders))) if folders else []
         except Exception:
             log.exception("could not sweep the checkpoints of ended runs")

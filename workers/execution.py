@@ -19,7 +19,7 @@ from models.store import RunError
 from models.sweeps import objective_value
 from models.tables import Run, RunStatus
 from workers.backends.base import DeviceUnavailableError
-from workers.checkpoints import CheckpointStore, RunCheckpoints, spec_identity
+from workers.checkpoints import CheckpointStore, RunCheckpoints
 from workers.epoch_recorder import EpochRecorder
 from workers.run_lease import RunLease
 from workers.runner import Outcome, StartCallback, train
@@ -196,9 +196,7 @@ def _checkpoints(
     if policy.checkpoint_dir is None:
         return None
     return RunCheckpoints(
-        CheckpointStore(
-            policy.checkpoint_dir / f"run-{claimed.run_id}", spec_identity(claimed.spec)
-        ),
+        CheckpointStore.of_run(policy.checkpoint_dir, claimed.run_id, claimed.spec),
         every_epochs=policy.checkpoint_every_epochs,
         min_seconds=policy.checkpoint_min_seconds,
         before_save=recorder.flush,

@@ -17,7 +17,7 @@ from api.deps import (
     experiment_or_404,
 )
 from api.enqueue import enqueue_run
-from api.idempotency import IdempotencyKey, earlier_experiment, fingerprint
+from api.idempotency import IdempotencyKey, earlier_experiment, request_fingerprint
 from api.schemas import (
     SPEC_EXAMPLE,
     BestRunRead,
@@ -119,7 +119,7 @@ def create_experiment(
     idempotency_key: IdempotencyKey = None,
 ) -> ExperimentRead:
     """Accept a spec (and a search) and queue its runs; training happens in the background."""
-    request = fingerprint(body) if idempotency_key else None
+    request = request_fingerprint(body) if idempotency_key else None
     earlier = (
         earlier_experiment(session, project_id, idempotency_key, request)
         if idempotency_key and request

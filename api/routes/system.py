@@ -37,7 +37,8 @@ def list_datasets() -> list[DatasetRead]:
     responses={503: {"model": HealthRead, "description": "Store or broker unreachable."}},
 )
 def health(session: SessionDep, response: Response) -> HealthRead:
-    """Whether the store and the broker answer; 503 when either does not."""
+    """Whether the store and the broker answer (503 when either does not), and what the
+    reconciler has done."""
     database = store.ping(session=session)
     broker = broker_reachable()
     if not (database and broker):

@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
+from models.fingerprint import fingerprint
 from models.spec import ExperimentSpec
 from tests.factories import make_spec
 from workers.backends import BACKEND_MODULES
-from workers.checkpoints import CheckpointStore, RunCheckpoints, spec_identity
+from workers.checkpoints import CheckpointStore, RunCheckpoints
 from workers.runner import Outcome, train
 
 TIMINGS = {"epoch_seconds", "samples_per_second"}  # wall-clock figures differ by nature
@@ -38,7 +39,7 @@ def attempt(
     checkpoints = None
     if folder is not None:
         checkpoints = RunCheckpoints(
-            CheckpointStore(folder, identity or spec_identity(spec.model_dump())),
+            CheckpointStore(folder, identity or fingerprint(spec.model_dump())),
             every_epochs=1,
             min_seconds=0.0,
             before_save=lambda: None,
