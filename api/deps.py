@@ -9,9 +9,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.settings import get_settings
 from models import store
-from models.db import make_engine, make_sessionmaker
 from models.metric_names import EPOCH_METRICS
-from models.run_filter import (
+from models.spec.catalog import BuiltinCatalog, Catalog
+from models.store.db import make_engine, make_sessionmaker
+from models.store.run_filter import (
     MAX_FILTER_LENGTH,
     FilterError,
     Node,
@@ -19,7 +20,7 @@ from models.run_filter import (
     parse_filter,
     parse_order,
 )
-from models.tables import DEFAULT_PROJECT_ID, Experiment
+from models.store.tables import DEFAULT_PROJECT_ID, Experiment
 
 
 @lru_cache
@@ -39,7 +40,13 @@ def get_project_id() -> int:
     return DEFAULT_PROJECT_ID
 
 
+def get_catalog() -> Catalog:
+    """The datasets a spec may name (the built-in ones until uploads exist)."""
+    return BuiltinCatalog()
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 SessionmakerDep = Annotated[sessionmaker[Any], Depends(get_sessionmaker)]
 ProjectDep = Annotated[int, Depends(get_project_id)]
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page (1-500).")]

@@ -11,7 +11,9 @@ from sqlalchemy.exc import OperationalError
 from api.reconciler import reconciler
 from api.routes import compare, experiments, reports, runs, system
 from api.schemas import StoreUnavailableRead
-from models.db import is_outage
+from models.services.errors import ConflictError, NotFoundError
+from models.spec import SpecError
+from models.store.db import is_outage
 from models.store.pages import CursorError
 
 DESCRIPTION = """
@@ -55,6 +57,23 @@ async def _bad_cursor(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
+async def _spec_error(request: Request, exc: Exception) -> JSONResponse:
+    """A spec that breaks a bound once resolved: a 422 in FastAPI's shape, naming the field."""
+    assert isinstance(exc, SpecError)
+    detail = [{"loc": ["body", *exc.loc], "msg": exc.message, "type": "value_error"}]
+    return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def _not_found(request: Request, exc: Exception) -> JSONResponse:
+    """No such object in the caller's project."""
+    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_404_NOT_FOUND)
+
+
+async def _conflict(request: Request, exc: Exception) -> JSONResponse:
+    """The request contradicts the object's state."""
+    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_409_CONFLICT)
+
+
 def create_app() -> FastAPI:
     """Build the API; the docs page is served locally, with no CDN."""
     app = FastAPIOffline(
@@ -63,6 +82,9 @@ def create_app() -> FastAPI:
     for module in (experiments, reports, runs, compare, system):
         app.include_router(module.router, responses=STORE_UNAVAILABLE)
     app.add_exception_handler(CursorError, _bad_cursor)
+    app.add_exception_handler(SpecError, _spec_error)
+    app.add_exception_handler(NotFoundError, _not_found)
+    app.add_exception_handler(ConflictError, _conflict)
     app.add_exception_handler(OperationalError, _store_unavailable)
     return app
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from matplotlib.figure import Figure
 
-from models.seed_groups import Band, Interval
+from models.analysis.seed_groups import Band, Interval
 from models.store.metrics import MetricSeries
 
 ImageFormat = Literal["png", "svg"]

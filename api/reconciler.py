@@ -4,17 +4,19 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fastapi import FastAPI
 
+from api.broker import broker_client, get_dispatcher
 from api.deps import get_sessionmaker
-from api.enqueue import enqueue_run, forget_unsent, lay_marker, marker_missing, unsent_runs
 from api.settings import get_settings
-from models.reconcile import reconcile
-from models.tables import utcnow
+from models.messaging.broker import lay_marker, marker_missing
+from models.services.reconciler import reconcile
+from models.store.tables import utcnow
 
 log = logging.getLogger(__name__)
+STALE_AFTER_INTERVALS = 3  # /health says degraded once the last good pass is this old
 
 
 class Reconciler:
@@ -24,29 +26,36 @@ class Reconciler:
         self.passes = 0
         self.runs_sent = 0
         self.last_pass_at: datetime | None = None
+        self.started_at = utcnow()
 
     def run_once(self) -> int:
         """One pass: requeue or fail runs with lapsed leases, send what the broker lacks."""
-        settings = get_settings()
-        broker_lost, unsent = marker_missing(), unsent_runs()
-        runs = reconcile(
+        settings, client, dispatcher = get_settings(), broker_client(), get_dispatcher()
+        broker_lost = marker_missing(client)
+        sent = reconcile(
             get_sessionmaker(),
+            dispatcher,
             max_attempts=settings.max_attempts,
             requeue_after=settings.requeue_after_seconds,
             broker_lost=broker_lost,
-            unsent=unsent,
+            unsent=dispatcher.unsent(),
         )
-        forget_unsent(unsent - {run.id for run in runs})  # not queued any more
-        for run in runs:
-            enqueue_run(run.id, run.backend, run.spec["device"])
         if broker_lost:
             # Only now: a pass that dies before this point leaves the loss for the next
             # pass (of any API process) to see.
-            lay_marker()
+            lay_marker(client)
         self.passes += 1
-        self.runs_sent += len(runs)
+        self.runs_sent += sent
         self.last_pass_at = utcnow()
-        return len(runs)
+        return sent
+
+    def stale(self) -> bool:
+        """Whether passes are due but none has succeeded for `STALE_AFTER_INTERVALS` intervals."""
+        seconds = get_settings().reconcile_seconds
+        if seconds <= 0:
+            return False  # disabled: another process reconciles
+        last_good = self.last_pass_at or self.started_at
+        return utcnow() - last_good > timedelta(seconds=STALE_AFTER_INTERVALS * seconds)
 
 
 # This process's reconciler; /health reports its passes.

@@ -2,17 +2,14 @@
 
 import math
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from models.metric_names import SUMMARY_METRICS
-from models.search_space import validate_search
-from models.search_spec import SearchSpec
+from models.search.spec import SearchSpec
 from models.spec import ExperimentSpec
-from models.tables import RunStatus
-
-T = TypeVar("T")
+from models.store.tables import RunStatus
 
 
 def _finite_or_none(value: float | None) -> float | None:
@@ -33,18 +30,15 @@ class ExperimentCreate(BaseModel):
     )
 
     name: str = Field(min_length=1, max_length=200, description="Human-readable label.")
-    spec: ExperimentSpec = Field(description="What to train; validated before anything is stored.")
+    spec: ExperimentSpec = Field(
+        description="What to train; validated, and resolved against its dataset (parameter "
+        "and data-size bounds), before anything is stored."
+    )
     search: SearchSpec | None = Field(
         default=None,
         description="Vary spec fields over a grid, random draws or TPE; every configuration "
         "it can produce is validated like `spec` before anything is stored.",
     )
-
-    @model_validator(mode="after")
-    def _check_search(self) -> "ExperimentCreate":
-        if self.search is not None:
-            validate_search(self.spec, self.search)
-        return self
 
 
 class RunErrorRead(BaseModel):
@@ -129,16 +123,6 @@ class ExperimentRead(BaseModel):
     )
 
 
-class Page(BaseModel, Generic[T]):
-    """One page of a list; `total` counts every match, so nothing is truncated silently."""
-
-    items: list[T] = Field(description="This page, newest first.")
-    total: int = Field(description="Matches across all pages.")
-    next_cursor: str | None = Field(
-        description="Pass as `cursor` for the next page; null at the end."
-    )
-
-
 class MetricsRead(BaseModel):
     """Curves aligned on shared epochs; null where a value is missing, NaN or infinite."""
 
@@ -164,7 +148,10 @@ class DatasetRead(BaseModel):
 class HealthRead(BaseModel):
     """Whether the API can reach its store and its broker."""
 
-    status: str = Field(description="`ok` when both dependencies answer, else `degraded`.")
+    status: str = Field(
+        description="`ok` when both dependencies answer and the reconciler keeps up, else "
+        "`degraded`."
+    )
     database: bool = Field(description="The store answered a query.")
     broker: bool = Field(description="The broker accepted a connection within a second.")
     reconciler: "ReconcilerRead" = Field(description="This API process's reconciler.")
@@ -184,6 +171,10 @@ class ReconcilerRead(BaseModel):
         description="Runs it sent to the broker again (lapsed leases, lost or unsent messages)."
     )
     last_pass_at: datetime | None = Field(description="When the last pass completed (UTC).")
+    stale: bool = Field(
+        description="No pass has completed for three `REGLAB_RECONCILE_SECONDS` intervals: "
+        "lost runs are not being recovered (see the API's log)."
+    )
 
 
 class IntervalRead(BaseModel):

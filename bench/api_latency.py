@@ -26,9 +26,9 @@ import redis  # noqa: E402
 from sqlalchemy import update  # noqa: E402
 
 from models import store  # noqa: E402
-from models.db import make_engine, make_sessionmaker  # noqa: E402
 from models.metric_names import EPOCH_METRICS  # noqa: E402
-from models.tables import Run, RunStatus  # noqa: E402
+from models.store.db import make_engine, make_sessionmaker  # noqa: E402
+from models.store.tables import Run, RunStatus  # noqa: E402
 from tests.conftest import REDIS_URL, migrate, scratch_postgres  # noqa: E402
 from tests.integration.stack import (  # noqa: E402
     free_port,

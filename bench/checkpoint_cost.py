@@ -19,8 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from models.plan import build_plan  # noqa: E402
 from models.spec import ExperimentSpec  # noqa: E402
+from models.spec.catalog import BuiltinCatalog  # noqa: E402
+from models.spec.resolve import resolve  # noqa: E402
 from workers.backends import get_backend  # noqa: E402
 from workers.checkpoints import Checkpoint, CheckpointStore  # noqa: E402
 from workers.datasets import load_dataset  # noqa: E402
@@ -41,9 +42,9 @@ def measure(backend: str, hidden: list[int], repeats: int, folder: Path) -> dict
             "regularization": {"batchnorm": True, "dropout": 0.2},
         }
     )
-    plan, data = build_plan(spec), load_dataset(spec.dataset)
+    plan, data = resolve(spec, BuiltinCatalog()).plan, load_dataset(spec.dataset)
     trainer = get_backend(backend).create_trainer(
-        plan, spec, data, initial_weights(plan, spec.seed), 2
+        plan, data, initial_weights(plan, spec.seed), spec.device, 2
     )
     state = LoopState.fresh(spec, len(data.train))
     epoch_start = time.perf_counter()

@@ -33,9 +33,9 @@ from sqlalchemy import insert, text, update  # noqa: E402
 
 from bench import query_data  # noqa: E402
 from bench.api_latency import percentiles, quantiles_ms, timings  # noqa: E402
-from models.db import make_engine, make_sessionmaker  # noqa: E402
 from models.spec import ExperimentSpec  # noqa: E402
-from models.tables import Experiment, Metric, Run, RunStatus, RunSummary  # noqa: E402
+from models.store.db import make_engine, make_sessionmaker  # noqa: E402
+from models.store.tables import Experiment, Metric, Run, RunStatus, RunSummary  # noqa: E402
 from tests.conftest import migrate, scratch_postgres  # noqa: E402
 from tests.integration.stack import free_port, process_env, running, wait_healthy  # noqa: E402
 

@@ -37,9 +37,9 @@ from alembic.config import Config  # noqa: E402
 from torch import nn  # noqa: E402
 
 from models import store  # noqa: E402
-from models.db import make_engine, make_sessionmaker  # noqa: E402
 from models.spec import ExperimentSpec  # noqa: E402
-from models.tables import DEFAULT_PROJECT_ID  # noqa: E402
+from models.store.db import make_engine, make_sessionmaker  # noqa: E402
+from models.store.tables import DEFAULT_PROJECT_ID  # noqa: E402
 from workers.datasets import load_dataset  # noqa: E402
 from workers.execution import RunPolicy, execute_run  # noqa: E402
 from workers.settings import Settings  # noqa: E402

@@ -4,10 +4,10 @@ from logging.config import fileConfig
 
 from alembic import context
 
-from models import tables  # noqa: F401  (registers the tables on Base.metadata)
-from models.db import Base, make_engine
+from models.search.study import storage
 from models.settings import get_settings
-from models.study import storage
+from models.store import tables  # noqa: F401  (registers the tables on Base.metadata)
+from models.store.db import Base, make_engine
 
 # Optuna's storage shares the database and keeps its own alembic history in `alembic_version`.
 VERSION_TABLE = "reglab_alembic_version"

@@ -68,7 +68,7 @@ class Settings(BaseSettings):
 
     def broker_transport(self) -> str | None:
         """The kombu transport class for the embedded broker, or None to follow the URL."""
-        return None if self.broker_url else "models.embedded_broker:Transport"
+        return None if self.broker_url else "models.messaging.embedded_broker:Transport"
 
     def broker_transport_options(self) -> dict[str, object]:
         """Transport options for the embedded file broker (empty for a real broker)."""

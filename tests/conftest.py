@@ -13,7 +13,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.db import make_engine, make_sessionmaker
+from models.store.db import make_engine, make_sessionmaker
 
 ROOT = Path(__file__).resolve().parents[1]
 # In-process API apps of the tests reconcile on demand (tests call it), not on a timer.

@@ -6,7 +6,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import store
 from models.spec import ExperimentSpec
-from models.tables import DEFAULT_PROJECT_ID, Run
+from models.spec.catalog import BuiltinCatalog
+from models.spec.plan import Plan
+from models.spec.resolve import resolve
+from models.store.tables import DEFAULT_PROJECT_ID, Run
 from workers.execution import execute_run
 
 
@@ -29,6 +32,23 @@ def spec_dict(**sections: Any) -> dict[str, Any]:
 def make_spec(**sections: Any) -> ExperimentSpec:
     """A validated spec from `spec_dict`."""
     return ExperimentSpec.model_validate(spec_dict(**sections))
+
+
+def make_plan(**sections: Any) -> Plan:
+    """The plan of `make_spec(**sections)`, resolved against the built-in catalog."""
+    return resolve(make_spec(**sections), BuiltinCatalog()).plan
+
+
+class QueueRecorder:
+    """A task sender that keeps the run ids sent to it in order, as one queue would."""
+
+    def __init__(self) -> None:
+        self.run_ids: list[int] = []
+
+    def send_task(self, name: str, *, args: list[Any], queue: str, retry: bool) -> object:
+        """Record the run id instead of publishing it."""
+        self.run_ids.append(int(args[0]))
+        return None
 
 
 def create_run(session: Session, spec: ExperimentSpec | None = None, name: str = "test") -> Run:

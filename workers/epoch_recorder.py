@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.orm import sessionmaker
 
 from models import store
-from models.db import with_retries
+from models.store.db import with_retries
 
 
 class EpochRecorder:

@@ -3,7 +3,7 @@
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,12 +12,13 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from models import store
-from models.db import is_outage, with_retries
-from models.search_spec import SearchSpec
+from models.messaging.dispatcher import Dispatcher
+from models.search.spec import SearchSpec
+from models.services.searches import objective_value
 from models.spec import ExperimentSpec
 from models.store import RunError
-from models.sweeps import objective_value
-from models.tables import Run, RunStatus
+from models.store.db import is_outage, with_retries
+from models.store.tables import RunStatus
 from workers.backends.base import DeviceUnavailableError
 from workers.checkpoints import CheckpointStore, RunCheckpoints
 from workers.epoch_recorder import EpochRecorder
@@ -49,6 +50,7 @@ class ClaimedRun:
     experiment_id: int
     trial_id: int | None
     search: SearchSpec | None
+    study_name: str | None
 
 
 def _claim(
@@ -63,11 +65,9 @@ def _claim(
             return None
         run = store.load_run(session=session, run_id=run_id)
         assert run is not None
-        search = (
-            store.get_search(session=session, experiment_id=run.experiment_id)
-            if run.trial_id is not None
-            else None
-        )
+        experiment = store.load_experiment(session=session, experiment_id=run.experiment_id)
+        assert experiment is not None
+        in_search = run.trial_id is not None and experiment.search is not None
         return ClaimedRun(
             run_id=run_id,
             worker=worker,
@@ -75,7 +75,8 @@ def _claim(
             spec=run.spec,
             experiment_id=run.experiment_id,
             trial_id=run.trial_id,
-            search=SearchSpec.model_validate(search) if search else None,
+            search=SearchSpec.model_validate(experiment.search) if in_search else None,
+            study_name=experiment.study_name,
         )
 
 
@@ -148,12 +149,12 @@ def execute_run(
     threads: int,
     worker: str,
     policy: RunPolicy = RunPolicy(),
-    enqueue: Callable[[Run], None] | None = None,
+    dispatcher: Dispatcher | None = None,
 ) -> str:
     """Train a queued run to a terminal status; a duplicate delivery returns without training.
 
-    In a search, the run's end is told to Optuna and the search's next runs are handed to
-    `enqueue`.
+    In a search, the run's end is told to Optuna and the search's next runs are sent by
+    `dispatcher` (None: they stay queued for the reconciler).
     """
     claimed = with_retries(
         lambda: _claim(run_id, sessions, worker, policy.lease_seconds),
@@ -174,7 +175,7 @@ def execute_run(
     result = _train(
         claimed, recorder, lease, policy, checkpoints, sessions=sessions, threads=threads
     )
-    ended = _conclude(claimed, result, recorder.last_values, sessions, policy, enqueue)
+    ended = _conclude(claimed, result, recorder.last_values, sessions, policy, dispatcher)
     if checkpoints and (ended or _has_ended(sessions, run_id)):
         checkpoints.store.remove()  # not while the run lives on: its new owner may resume
     return str(result.status)
@@ -235,7 +236,7 @@ def _conclude(
     last_epoch: Mapping[str, float],
     sessions: sessionmaker[Any],
     policy: RunPolicy,
-    enqueue: Callable[[Run], None] | None,
+    dispatcher: Dispatcher | None,
 ) -> bool:
     """Write the run's end; in a search, tell Optuna and start the next runs.
 
@@ -248,14 +249,16 @@ def _conclude(
         seconds=policy.db_retry_seconds,
     )
     if finished and search is not None and claimed.trial_id is not None:
+        assert claimed.study_name is not None
         continue_search(
             sessions,
             claimed.experiment_id,
+            claimed.study_name,
             search,
             claimed.trial_id,
             result.status,
             objective,
-            enqueue,
+            dispatcher,
         )
     return finished
 
@@ -295,7 +298,7 @@ def _train(
         spec = ExperimentSpec.model_validate(claimed.spec)
         limit = min(spec.training.time_limit_seconds or math.inf, policy.time_limit_seconds)
         deadline = Deadline(limit)
-        watch = pruning_watch(sessions, claimed.experiment_id, claimed.search, claimed.trial_id)
+        watch = pruning_watch(sessions, claimed.study_name, claimed.search, claimed.trial_id)
         outcome = train(
             spec,
             threads=threads,

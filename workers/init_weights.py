@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from models.plan import Conv, Dense, Plan
+from models.spec.plan import Conv, Dense, Plan
 
 Array = NDArray[np.float32]
 

@@ -11,8 +11,8 @@ from typing import Any, Literal, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from models.plan import build_plan
 from models.spec import ExperimentSpec
+from models.spec.resolve import plan_for
 from workers.backends import get_backend
 from workers.backends.base import EpochInterruptedError, Interrupt, Trainer
 from workers.checkpoints import Checkpoint
@@ -147,10 +147,10 @@ def _start(
     spec: ExperimentSpec, threads: int, checkpoints: Checkpoints | None
 ) -> tuple[Trainer, LoopState, int]:
     """A trainer, loop state and parameter count: fresh, or after the newest fitting checkpoint."""
-    plan = build_plan(spec)
     data = load_dataset(spec.dataset)
+    plan = plan_for(spec, data.shape)  # the stored spec was resolved before it was accepted
     backend, weights = get_backend(spec.backend), initial_weights(plan, spec.seed)
-    trainer = backend.create_trainer(plan, spec, data, weights, threads)
+    trainer = backend.create_trainer(plan, data, weights, spec.device, threads)
     state = LoopState.fresh(spec, len(data.train))
     saved = checkpoints.latest() if checkpoints else None
     if saved is not None:
@@ -159,7 +159,7 @@ def _start(
             state = LoopState.from_json(spec, len(data.train), saved.state)
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("checkpoint of epoch %s does not fit (%s); starting over", saved.epoch, exc)
-            trainer = backend.create_trainer(plan, spec, data, weights, threads)
+            trainer = backend.create_trainer(plan, data, weights, spec.device, threads)
     if checkpoints is not None:
         checkpoints.starting(len(state.val_accs))
     return trainer, state, plan.n_params

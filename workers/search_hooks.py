@@ -6,10 +6,11 @@ from typing import Any
 
 from sqlalchemy.orm import sessionmaker
 
-from models.search_spec import SearchSpec
-from models.study import open_study, report_epoch
-from models.sweeps import database_url, tell_run_end, top_up
-from models.tables import Run, RunStatus
+from models.messaging.dispatcher import Dispatcher
+from models.search.spec import SearchSpec
+from models.search.study import open_study, report_epoch
+from models.services.searches import database_url, tell_run_end, top_up
+from models.store.tables import RunStatus
 
 log = logging.getLogger(__name__)
 PruningWatch = Callable[[int, Mapping[str, float]], bool]
@@ -17,14 +18,14 @@ PruningWatch = Callable[[int, Mapping[str, float]], bool]
 
 def pruning_watch(
     sessions: sessionmaker[Any],
-    experiment_id: int,
+    study_name: str | None,
     search: SearchSpec | None,
     trial_id: int | None,
 ) -> PruningWatch | None:
     """A per-epoch check that reports the objective to Optuna and says whether to prune."""
-    if search is None or search.pruner is None or trial_id is None:
+    if search is None or search.pruner is None or trial_id is None or study_name is None:
         return None
-    study = open_study(database_url(sessions), experiment_id, search)
+    study = open_study(database_url(sessions), study_name, search)
     metric = search.objective.metric
 
     def watch(epoch: int, values: Mapping[str, float]) -> bool:
@@ -36,20 +37,20 @@ def pruning_watch(
 def continue_search(
     sessions: sessionmaker[Any],
     experiment_id: int,
+    study_name: str,
     search: SearchSpec,
     trial_id: int,
     status: RunStatus,
     objective: float | None,
-    enqueue: Callable[[Run], None] | None,
+    dispatcher: Dispatcher | None,
 ) -> None:
-    """Tell Optuna how the run ended, then start and enqueue the search's next runs."""
+    """Tell Optuna how the run ended, then start and send the search's next runs."""
     try:
-        tell_run_end(sessions, experiment_id, search, trial_id, status, objective)
+        tell_run_end(sessions, study_name, search, trial_id, status, objective)
         started = top_up(sessions, experiment_id)
     except Exception:
-        # The run's own end is committed; the search resumes with its next run's end.
+        # The run's own end is committed; the reconciler restarts a search left stalled.
         log.exception("could not continue the search of experiment %s", experiment_id)
         return
-    for run in started:
-        if enqueue is not None:
-            enqueue(run)
+    if dispatcher is not None:
+        dispatcher.send(started)

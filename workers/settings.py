@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from models.queue import queue_for
+from models.messaging.queue import queue_for
 from models.settings import Settings as SharedSettings
 
 

@@ -11,9 +11,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from models import store
-from models.db import is_outage, make_engine, make_sessionmaker
-from models.queue import TRAIN_RUN_TASK, send_run
-from models.tables import Run
+from models.messaging.dispatcher import Dispatcher
+from models.messaging.queue import TRAIN_RUN_TASK
+from models.store.db import is_outage, make_engine, make_sessionmaker
 from workers.celery_app import app
 from workers.checkpoints import OrphanSweep
 from workers.execution import RunPolicy, execute_run
@@ -41,12 +41,10 @@ def _ended_runs(run_ids: set[int]) -> set[int]:
         return store.ended_runs(session=session, run_ids=run_ids)
 
 
-def _enqueue(run: Run) -> None:
-    """Hand a search's next run to its queue; if the broker refuses, the run stays queued."""
-    try:
-        send_run(app, run.id, run.backend, run.spec["device"])
-    except Exception:
-        log.exception("could not enqueue run %s; it stays queued", run.id)
+@lru_cache
+def _dispatcher() -> Dispatcher:
+    # A run the broker refuses stays queued; the API's reconciler sends it again later.
+    return Dispatcher(app)
 
 
 @app.task(name=TRAIN_RUN_TASK, bind=True)  # type: ignore[untyped-decorator]
@@ -61,7 +59,7 @@ def train_run(self: Task, run_id: int) -> str:
             threads=settings.thread_budget(),
             worker=worker,
             policy=RunPolicy.of(settings),
-            enqueue=_enqueue,
+            dispatcher=_dispatcher(),
         )
     except OperationalError as exc:
         if not is_outage(exc):

@@ -14,10 +14,10 @@ from api.schemas import (
     SeedGroupRead,
 )
 from models import store
-from models.compare import differing_fields, max_relative_deviation
+from models.analysis.compare import differing_fields, max_relative_deviation
+from models.analysis.seed_groups import seed_groups
 from models.metric_names import EPOCH_METRICS
-from models.seed_groups import seed_groups
-from models.tables import Run
+from models.store.tables import Run
 
 router = APIRouter(tags=["compare"])
 MAX_COMPARED = 100

@@ -5,9 +5,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Response, status
 from fastapi.openapi.models import Example
-from sqlalchemy.exc import IntegrityError
 
+from api.broker import DispatcherDep
 from api.deps import (
+    CatalogDep,
     Cursor,
     ExperimentId,
     Limit,
@@ -16,21 +17,21 @@ from api.deps import (
     SessionmakerDep,
     experiment_or_404,
 )
-from api.enqueue import enqueue_run
-from api.idempotency import IdempotencyKey, earlier_experiment, request_fingerprint
+from api.idempotency import IdempotencyKey, request_fingerprint
 from api.schemas import (
     SPEC_EXAMPLE,
     BestRunRead,
     ExperimentCreate,
     ExperimentRead,
-    Page,
     RunStatusRead,
 )
 from models import store
-from models.compare import flatten_spec
-from models.search_spec import SearchSpec
-from models.sweeps import top_up
-from models.tables import Experiment, Run, RunStatus
+from models.analysis.compare import flatten_spec
+from models.search.spec import SearchSpec
+from models.services import experiments as services
+from models.services.experiments import Submission, submit_experiment
+from models.store.pages import Page
+from models.store.tables import Experiment, Run, RunStatus
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
 CREATE_EXAMPLES: dict[str, Example] = {
@@ -108,68 +109,40 @@ def _read(experiment: Experiment) -> ExperimentRead:
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ExperimentRead,
-    responses={409: {"description": "Idempotency-Key already used with a different body."}},
+    responses={
+        409: {"description": "Idempotency-Key already used with a different body."},
+        422: {"description": "A field, or a bound that depends on the dataset, is violated."},
+    },
 )
 def create_experiment(
     body: Annotated[ExperimentCreate, Body(openapi_examples=CREATE_EXAMPLES)],
     session: SessionDep,
     sessions: SessionmakerDep,
+    catalog: CatalogDep,
+    dispatcher: DispatcherDep,
     project_id: ProjectDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> ExperimentRead:
     """Accept a spec (and a search) and queue its runs; training happens in the background."""
-    request = request_fingerprint(body) if idempotency_key else None
-    earlier = (
-        earlier_experiment(session, project_id, idempotency_key, request)
-        if idempotency_key and request
-        else None
+    submission = Submission(
+        name=body.name,
+        spec=body.spec,
+        search=body.search,
+        idempotency_key=idempotency_key,
+        fingerprint=request_fingerprint(body) if idempotency_key else None,
     )
-    experiment, replayed = (
-        (earlier, True)
-        if earlier
-        else _create(session, sessions, project_id, body, idempotency_key, request)
+    submitted = submit_experiment(
+        sessions,
+        project_id=project_id,
+        submission=submission,
+        catalog=catalog,
+        dispatcher=dispatcher,
     )
-    if replayed:
+    if submitted.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    response.headers["Location"] = f"/experiments/{experiment.id}"
-    return _read(experiment)
-
-
-def _create(
-    session: SessionDep,
-    sessions: SessionmakerDep,
-    project_id: int,
-    body: ExperimentCreate,
-    key: str | None,
-    request: str | None,
-) -> tuple[Experiment, bool]:
-    """Store the experiment, start its runs and enqueue them; True if a concurrent twin won."""
-    try:
-        experiment = store.create_experiment(
-            session=session,
-            project_id=project_id,
-            name=body.name,
-            spec=body.spec.model_dump(),
-            search=body.search.model_dump() if body.search else None,
-            configurations=body.search.n_configurations() if body.search else 0,
-            idempotency_key=key,
-            request_fingerprint=request,
-        )
-        session.commit()
-    except IntegrityError:
-        # Another request with the same key committed first: answer with its experiment.
-        session.rollback()
-        assert key is not None and request is not None
-        twin = earlier_experiment(session, project_id, key, request)
-        assert twin is not None
-        return twin, True
-    # A search starts its first configurations now; the workers start the rest.
-    runs = top_up(sessions, experiment.id) if body.search else list(experiment.runs)
-    for run in runs:
-        enqueue_run(run.id, run.backend, run.spec["device"])
-    session.refresh(experiment)
-    return experiment, False
+    response.headers["Location"] = f"/experiments/{submitted.experiment_id}"
+    return _read(experiment_or_404(session, project_id, submitted.experiment_id))
 
 
 @router.get("", response_model=Page[ExperimentRead])
@@ -180,7 +153,7 @@ def list_experiments(
     page = store.list_experiments(
         session=session, project_id=project_id, limit=limit, cursor=cursor
     )
-    return Page(
+    return Page[ExperimentRead](
         items=[_read(e) for e in page.items], total=page.total, next_cursor=page.next_cursor
     )
 
@@ -195,14 +168,11 @@ def get_experiment(
 
 @router.post("/{experiment_id}/cancel", response_model=ExperimentRead, responses=NOT_FOUND)
 def cancel_experiment(
-    experiment_id: ExperimentId, session: SessionDep, project_id: ProjectDep
+    experiment_id: ExperimentId,
+    session: SessionDep,
+    sessions: SessionmakerDep,
+    project_id: ProjectDep,
 ) -> ExperimentRead:
     """Cancel every queued and running run of an experiment; a search starts no more."""
-    experiment = experiment_or_404(session, project_id, experiment_id)
-    store.mark_cancelled(session=session, experiment_id=experiment_id)
-    store.cancel_runs(
-        session=session, project_id=project_id, where=Run.experiment_id == experiment_id
-    )
-    session.commit()
-    session.refresh(experiment)
-    return _read(experiment)
+    services.cancel_experiment(sessions, project_id=project_id, experiment_id=experiment_id)
+    return _read(experiment_or_404(session, project_id, experiment_id))

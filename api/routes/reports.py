@@ -8,9 +8,9 @@ from api.deps import ExperimentId, ProjectDep, SessionDep, experiment_or_404
 from api.plots import IMAGE, MEDIA_TYPES, ImageFormat, TradeoffPoint, tradeoff_plot
 from api.schemas import IntervalRead, ReportRead, SettingRead, VerdictRead
 from models import store
-from models.report import FIGURES, Report, RunFacts, build_report
-from models.search_spec import SearchSpec
-from models.spec_paths import spec_path_kind
+from models.analysis.report import FIGURES, Report, RunFacts, build_report
+from models.search.spec import SearchSpec
+from models.spec.paths import spec_path_kind
 
 router = APIRouter(prefix="/experiments", tags=["reports"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {

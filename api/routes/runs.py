@@ -12,12 +12,15 @@ from api.deps import (
     RunId,
     RunOrder,
     SessionDep,
+    SessionmakerDep,
     parse_metric_keys,
 )
-from api.schemas import MetricsRead, Page, RunErrorRead, RunRead
+from api.schemas import MetricsRead, RunErrorRead, RunRead
 from models import store
 from models.metric_names import EPOCH_METRICS
-from models.tables import Run
+from models.services.experiments import cancel_run as cancel
+from models.store.pages import Page
+from models.store.tables import Run
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such run in this project."}}
@@ -61,7 +64,7 @@ def list_runs(
         limit=limit,
         cursor=cursor,
     )
-    return Page(
+    return Page[RunRead](
         items=[_read(r) for r in page.items], total=page.total, next_cursor=page.next_cursor
     )
 
@@ -71,17 +74,12 @@ def list_runs(
     response_model=RunRead,
     responses={**NOT_FOUND, 409: {"description": "The run has already finished."}},
 )
-def cancel_run(run_id: RunId, session: SessionDep, project_id: ProjectDep) -> RunRead:
+def cancel_run(
+    run_id: RunId, session: SessionDep, sessions: SessionmakerDep, project_id: ProjectDep
+) -> RunRead:
     """Cancel a run: a queued one never starts, a running one stops within seconds."""
-    run = _get(run_id, session, project_id)
-    if not store.cancel_runs(session=session, project_id=project_id, where=Run.id == run_id):
-        session.rollback()
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, f"run {run_id} has already finished ({run.status})"
-        )
-    session.commit()
-    session.refresh(run)
-    return _read(run)
+    cancel(sessions, project_id=project_id, run_id=run_id)
+    return _read(_get(run_id, session, project_id))
 
 
 @router.get("/{run_id}", response_model=RunRead, responses=NOT_FOUND)

@@ -2,12 +2,13 @@
 
 from fastapi import APIRouter, Response, status
 
+from api.broker import broker_client
 from api.deps import SessionDep
-from api.enqueue import broker_reachable
 from api.reconciler import RECONCILER
 from api.schemas import DatasetRead, HealthRead, ReconcilerRead
 from models import store
-from models.datasets import CATALOG
+from models.messaging.broker import broker_reachable
+from models.spec.catalog import BUILTIN_DATASETS
 
 router = APIRouter(tags=["system"])
 
@@ -16,7 +17,7 @@ router = APIRouter(tags=["system"])
 def list_datasets() -> list[DatasetRead]:
     """The built-in datasets, their parameters and shapes."""
     out = []
-    for info in CATALOG.values():
+    for info in BUILTIN_DATASETS.values():
         shape = info.shape({})
         out.append(
             DatasetRead(
@@ -34,22 +35,29 @@ def list_datasets() -> list[DatasetRead]:
 @router.get(
     "/health",
     response_model=HealthRead,
-    responses={503: {"model": HealthRead, "description": "Store or broker unreachable."}},
+    responses={
+        503: {
+            "model": HealthRead,
+            "description": "Store or broker unreachable, or the reconciler stale.",
+        }
+    },
 )
 def health(session: SessionDep, response: Response) -> HealthRead:
-    """Whether the store and the broker answer (503 when either does not), and what the
-    reconciler has done."""
+    """Whether the store and the broker answer and the reconciler keeps up (503 if not)."""
     database = store.ping(session=session)
-    broker = broker_reachable()
-    if not (database and broker):
+    broker = broker_reachable(broker_client())
+    stale = RECONCILER.stale()
+    healthy = database and broker and not stale
+    if not healthy:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return HealthRead(
-        status="ok" if database and broker else "degraded",
+        status="ok" if healthy else "degraded",
         database=database,
         broker=broker,
         reconciler=ReconcilerRead(
             passes=RECONCILER.passes,
             runs_sent=RECONCILER.runs_sent,
             last_pass_at=RECONCILER.last_pass_at,
+            stale=stale,
         ),
     )

@@ -5,6 +5,7 @@ from models.store.experiments import (
     find_by_idempotency_key,
     get_experiment,
     list_experiments,
+    load_experiment,
     mark_cancelled,
 )
 from models.store.health import ping
@@ -26,7 +27,6 @@ from models.store.runs import (
     list_runs,
     load_run,
     mark_started,
-    run_status,
 )
 from models.store.searches import (
     add_configuration_runs,
@@ -57,6 +57,7 @@ __all__ = [
     "get_search",
     "list_experiments",
     "list_runs",
+    "load_experiment",
     "load_run",
     "mark_cancelled",
     "mark_started",
@@ -65,6 +66,5 @@ __all__ = [
     "record_epochs",
     "renew_lease",
     "resend_queued",
-    "run_status",
     "stalled_searches",
 ]

@@ -6,7 +6,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models.store.pages import Page, paginate
-from models.tables import Experiment, Run, utcnow
+from models.store.tables import Experiment, Run, utcnow
 
 
 def create_experiment(
@@ -17,6 +17,7 @@ def create_experiment(
     spec: dict[str, Any],
     search: dict[str, Any] | None = None,
     configurations: int = 0,
+    study_name: str | None = None,
     idempotency_key: str | None = None,
     request_fingerprint: str | None = None,
 ) -> Experiment:
@@ -31,6 +32,7 @@ def create_experiment(
         spec=spec,
         search=search,
         configurations_planned=configurations,
+        study_name=study_name,
         idempotency_key=idempotency_key,
         request_fingerprint=request_fingerprint,
     )
@@ -50,6 +52,11 @@ def get_experiment(*, session: Session, project_id: int, experiment_id: int) -> 
             Experiment.id == experiment_id, Experiment.project_id == project_id
         )
     )
+
+
+def load_experiment(*, session: Session, experiment_id: int) -> Experiment | None:
+    """The experiment with this id in any project (workers act on ids from runs)."""
+    return session.get(Experiment, experiment_id)
 
 
 def find_by_idempotency_key(

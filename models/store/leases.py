@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from models.tables import Run, RunStatus, utcnow
+from models.store.tables import Run, RunStatus, utcnow
 
 WORKER_LOST = "worker_lost"
 

@@ -21,8 +21,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from models.metric_names import EPOCH_METRICS
+from models.store.tables import Metric, Run
 from models.store.upsert import upsert
-from models.tables import Metric, Run
 
 
 @dataclass(frozen=True)

@@ -6,19 +6,24 @@ import json
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of rows, the total matching, and the cursor of the next page (None at the end)."""
+class Page(BaseModel, Generic[T]):
+    """One page of a list; `total` counts every match, so nothing is truncated silently."""
 
-    items: list[T]
-    total: int
-    next_cursor: str | None
+    # The store fills pages with rows; the API with its response schemas.
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    items: list[T] = Field(description="This page, newest first unless ordered otherwise.")
+    total: int = Field(description="Matches across all pages.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )
 
 
 @dataclass(frozen=True)

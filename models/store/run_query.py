@@ -5,8 +5,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, not_, or_, select
 from sqlalchemy.sql.elements import literal
 
-from models.run_filter import Comparison, Field, In, Node, Not, Scalar
-from models.tables import Run, RunSummary
+from models.store.run_filter import Comparison, Field, In, Node, Not, Scalar
+from models.store.tables import Run, RunSummary
 
 COLUMNS: dict[str, Any] = {
     "status": Run.status,

@@ -7,11 +7,11 @@ from datetime import timedelta
 from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.orm import Session
 
-from models.run_filter import Node, Order
 from models.store.pages import Page, SortKey, paginate
+from models.store.run_filter import Node, Order
 from models.store.run_query import condition, field_expression
+from models.store.tables import Metric, Run, RunStatus, RunSummary, utcnow
 from models.store.upsert import upsert
-from models.tables import Metric, Run, RunStatus, RunSummary, utcnow
 
 LIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
 
@@ -33,11 +33,6 @@ def get_run(*, session: Session, project_id: int, run_id: int) -> Run | None:
 def load_run(*, session: Session, run_id: int) -> Run | None:
     """The run with this id in any project (workers act on run ids from the queue)."""
     return session.get(Run, run_id)
-
-
-def run_status(*, session: Session, run_id: int) -> str | None:
-    """The run's status, or None if there is no such run."""
-    return session.scalar(select(Run.status).where(Run.id == run_id))
 
 
 def ended_runs(*, session: Session, run_ids: Collection[int]) -> set[int]:

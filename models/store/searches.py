@@ -7,7 +7,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from models.store.runs import LIVE
-from models.tables import Experiment, Run
+from models.store.tables import Experiment, Run
 
 
 def configurations_in_flight(*, session: Session, experiment_id: int) -> int:

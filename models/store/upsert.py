@@ -8,7 +8,7 @@ from sqlalchemy import Executable
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from models.db import Base
+from models.store.db import Base
 
 
 @lru_cache(maxsize=32)

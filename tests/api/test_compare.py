@@ -8,7 +8,7 @@ from scipy import stats
 from sqlalchemy.orm import sessionmaker
 
 from models import store
-from models.tables import RunSummary
+from models.store.tables import RunSummary
 from tests.factories import spec_dict
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import store
-from models.tables import Experiment, Metric, Run
+from models.store.tables import Experiment, Metric, Run
 from tests.factories import spec_dict
 
 

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import store
-from models.tables import DEFAULT_PROJECT_ID, RunStatus, RunSummary
+from models.store.tables import DEFAULT_PROJECT_ID, RunStatus, RunSummary
 from tests.factories import make_spec
 
 Row = dict[str, Any]

@@ -14,10 +14,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from models import store
-from models.reconcile import reconcile
-from models.tables import Experiment, Run
+from models.messaging.dispatcher import Dispatcher
+from models.services.reconciler import reconcile
+from models.store.tables import Experiment, Run
 from tests.api.conftest import client_on
-from tests.factories import spec_dict
+from tests.factories import QueueRecorder, spec_dict
 from workers.execution import execute_run
 
 DIGITS = {"name": "digits", "n_samples": None, "train_limit": 400}
@@ -34,16 +35,14 @@ def run_search(client: TestClient, sessions: sessionmaker[Any], body: dict[str, 
     """POST the experiment, then train every run it starts (and those they start) in order."""
     response = client.post("/experiments", json=body)
     assert response.status_code == 202, response.text
-    queue = [run["id"] for run in response.json()["runs"]]
+    recorder = QueueRecorder()
+    queue = recorder.run_ids
+    queue += [run["id"] for run in response.json()["runs"]]
     in_flight = [len(queue)]
     while queue:
         run_id = queue.pop(0)
         execute_run(
-            run_id,
-            sessions=sessions,
-            threads=1,
-            worker="test",
-            enqueue=lambda r: queue.append(r.id),
+            run_id, sessions=sessions, threads=1, worker="test", dispatcher=Dispatcher(recorder)
         )
         in_flight.append(len(queue))
     experiment = client.get(response.headers["location"]).json()
@@ -248,7 +247,10 @@ def test_reconciler_restarts_a_search_whose_continuation_was_lost(
 
     monkeypatch.setattr("workers.search_hooks.top_up", store_down)
     assert execute_run(first["id"], sessions=fresh_sessions, threads=1, worker="w") == "succeeded"
-    assert reconcile(fresh_sessions, max_attempts=3, requeue_after=3600) != []
+    recorder = QueueRecorder()
+    dispatcher = Dispatcher(recorder)
+    assert reconcile(fresh_sessions, dispatcher, max_attempts=3, requeue_after=3600) == 1
     again = search_client.get(f"/experiments/{experiment['id']}").json()
     assert [r["status"] for r in again["runs"]] == ["succeeded", "queued"]
-    assert reconcile(fresh_sessions, max_attempts=3, requeue_after=3600) == []  # in flight now
+    assert recorder.run_ids == [again["runs"][1]["id"]]
+    assert reconcile(fresh_sessions, dispatcher, max_attempts=3, requeue_after=3600) == 0

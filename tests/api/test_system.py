@@ -2,10 +2,14 @@
 
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
+from api.reconciler import RECONCILER
+from api.settings import get_settings
+from models.store.tables import utcnow
 from tests.conftest import ROOT
 
 
@@ -23,7 +27,23 @@ def test_health_reports_store_and_broker(client: TestClient) -> None:
     body = response.json()
     reconciler = body.pop("reconciler")
     assert body == {"status": "ok", "database": True, "broker": True}
-    assert set(reconciler) == {"passes", "runs_sent", "last_pass_at"}  # off in tests: 0 passes
+    assert set(reconciler) == {"passes", "runs_sent", "last_pass_at", "stale"}
+    assert reconciler["stale"] is False  # off in tests: never stale
+
+
+def test_health_reports_a_stale_reconciler(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "reconcile_seconds", 1.0)
+    monkeypatch.setattr(RECONCILER, "started_at", utcnow() - timedelta(seconds=10))
+    monkeypatch.setattr(RECONCILER, "last_pass_at", None)
+    stale = client.get("/health")
+    assert stale.status_code == 503
+    assert stale.json()["status"] == "degraded" and stale.json()["reconciler"]["stale"] is True
+    monkeypatch.setattr(RECONCILER, "last_pass_at", utcnow() - timedelta(seconds=2))
+    assert client.get("/health").json()["reconciler"]["stale"] is False  # within 3 intervals
+    monkeypatch.setattr(RECONCILER, "last_pass_at", utcnow() - timedelta(seconds=4))
+    assert client.get("/health").status_code == 503
 
 
 def test_docs_page_needs_no_internet(client: TestClient) -> None:

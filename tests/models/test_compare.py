@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from models.compare import differing_fields, flatten_spec, max_relative_deviation
+from models.analysis.compare import differing_fields, flatten_spec, max_relative_deviation
 from models.store import MetricSeries
 
 

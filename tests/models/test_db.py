@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from models.db import is_outage, make_engine, with_retries
+from models.store.db import is_outage, make_engine, with_retries
 
 
 def error_of(url: str, sql: str) -> OperationalError:

@@ -17,7 +17,9 @@ def connect(folder: Path) -> Connection:
         "polling_interval": 0.0,  # consume as eagerly as possible: the race needs it
     }
     return Connection(
-        "filesystem://", transport="models.embedded_broker:Transport", transport_options=options
+        "filesystem://",
+        transport="models.messaging.embedded_broker:Transport",
+        transport_options=options,
     )
 
 

@@ -1,25 +1,26 @@
-"""The layer plan: op order, shapes and parameter counts."""
+"""The plan: op order, shapes, parameter counts, and the training rules it carries."""
 
-from models.plan import (
+from models.spec.plan import (
     Activation,
     AddChannelAxis,
     BatchNorm,
     Conv,
+    CrossEntropy,
+    DecoupledDecay,
     Dense,
     Dropout,
     Flatten,
-    build_plan,
+    KernelPenalty,
 )
-from tests.factories import make_spec
+from tests.factories import make_plan
 
 
 def test_mlp_hidden_block_order() -> None:
-    spec = make_spec(
+    plan = make_plan(
         dataset={"name": "digits", "n_samples": None},
         model={"hidden": [32]},
         regularization={"dropout": 0.25, "batchnorm": True, "bn_momentum": 0.2, "bn_eps": 1e-3},
     )
-    plan = build_plan(spec)
     assert plan.ops == (
         Flatten(),
         Dense(64, 32, bias=False),  # batch norm's beta replaces the bias
@@ -32,19 +33,36 @@ def test_mlp_hidden_block_order() -> None:
 
 
 def test_cnn_on_images_is_2d_and_on_vectors_is_1d() -> None:
-    images = build_plan(
-        make_spec(
-            dataset={"name": "digits", "n_samples": None},
-            model={"kind": "cnn", "channels": [4], "hidden": []},
-        )
+    images = make_plan(
+        dataset={"name": "digits", "n_samples": None},
+        model={"kind": "cnn", "channels": [4], "hidden": []},
     )
     assert images.ops[:2] == (AddChannelAxis(), Conv(1, 4, 3, dims=2))
     assert images.ops[-1] == Dense(4 * 8 * 8, 10)
-    vectors = build_plan(make_spec(model={"kind": "cnn", "channels": [4], "hidden": []}))
+    vectors = make_plan(model={"kind": "cnn", "channels": [4], "hidden": []})
     assert vectors.ops[1] == Conv(1, 4, 3, dims=1)
     assert vectors.ops[-1] == Dense(4 * 2, 2)
 
 
 def test_zero_dropout_adds_no_op() -> None:
-    plan = build_plan(make_spec(regularization={"dropout": 0.0}))
+    plan = make_plan(regularization={"dropout": 0.0})
     assert not any(isinstance(op, Dropout) for op in plan.ops)
+
+
+def test_per_layer_dropout_rates_follow_the_hidden_layers() -> None:
+    plan = make_plan(model={"hidden": [8, 8]}, regularization={"dropout": [0.1, 0.3]})
+    assert [op.p for op in plan.ops if isinstance(op, Dropout)] == [0.1, 0.3]
+
+
+def test_plan_carries_every_training_rule() -> None:
+    plan = make_plan(
+        seed=7,
+        regularization={"l1": 1e-5, "l2": 1e-4, "weight_decay": 0.01, "label_smoothing": 0.1},
+        optimizer={"name": "sgd", "lr": 0.05, "momentum": 0.9},
+        training={"batch_size": 16},
+    )
+    assert plan.penalty == KernelPenalty(l1=1e-5, l2=1e-4)
+    assert plan.decay == DecoupledDecay(rate=0.01)
+    assert plan.loss == CrossEntropy(label_smoothing=0.1)
+    assert (plan.optimizer.name, plan.optimizer.lr, plan.optimizer.momentum) == ("sgd", 0.05, 0.9)
+    assert (plan.batch_size, plan.seed) == (16, 7)

@@ -1,12 +1,15 @@
-"""ExperimentSpec validation: bounds, unknown fields and cross-field rules."""
+"""ExperimentSpec validation (fields and cross-field rules) and resolution against a catalog."""
 
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from models.spec import MAX_PARAMS, ExperimentSpec
-from tests.factories import spec_dict
+from models.spec import ExperimentSpec, SpecError
+from models.spec.catalog import BuiltinCatalog, DatasetShape
+from models.spec.dataset import DatasetSpec
+from models.spec.resolve import MAX_DATASET_VALUES, MAX_PARAMS, resolve
+from tests.factories import make_spec, spec_dict
 
 
 def errors_of(spec: dict[str, Any]) -> str:
@@ -15,11 +18,30 @@ def errors_of(spec: dict[str, Any]) -> str:
     return str(info.value)
 
 
+def resolve_error(**sections: Any) -> SpecError:
+    with pytest.raises(SpecError) as info:
+        resolve(make_spec(**sections), BuiltinCatalog())
+    return info.value
+
+
+class OneDatasetCatalog:
+    """A catalog with one dataset the built-in catalog lacks (as an uploaded one would be)."""
+
+    def __init__(self, name: str, shape: DatasetShape) -> None:
+        self.name, self.shape = name, shape
+
+    def describe(self, dataset: DatasetSpec) -> DatasetShape:
+        if dataset.name != self.name:
+            raise SpecError(("dataset", "name"), f"dataset.name: unknown {dataset.name!r}")
+        return self.shape
+
+
 def test_example_in_the_docs_is_valid() -> None:
     example = ExperimentSpec.model_config["json_schema_extra"]["example"]  # type: ignore[index]
     spec = ExperimentSpec.model_validate(example)
     assert spec.regularization.dropout == 0.2
-    assert spec.dropout_rates() == [0.2, 0.2]
+    assert spec.regularization.dropout_rates(spec.model.n_hidden_layers) == [0.2, 0.2]
+    assert resolve(spec, BuiltinCatalog()).dataset == DatasetShape((8, 8), 10, 1797)
 
 
 @pytest.mark.parametrize(
@@ -27,7 +49,8 @@ def test_example_in_the_docs_is_valid() -> None:
     [
         ({"regularization": {"dropout": 1.0}}, "regularization.dropout"),
         ({"regularization": {"l2": -1e-4}}, "regularization.l2"),
-        ({"dataset": {"name": "imagenet"}}, "dataset.name"),
+        ({"regularization": {"label_smoothing": 1.0}}, "regularization.label_smoothing"),
+        ({"dataset": {"name": "no such/name"}}, "dataset.name"),
         ({"surprise": 1}, "surprise"),
         ({"model": {"hidden": [16], "depth": 3}}, "model.depth"),
         ({"training": {"epochs": 100_000}}, "training.epochs"),
@@ -43,25 +66,51 @@ def test_bound_is_in_the_message() -> None:
     assert "less than or equal to 1000" in message
 
 
-def test_parameter_bound() -> None:
-    message = errors_of(spec_dict(model={"hidden": [4096, 4096]}))
-    assert f"{MAX_PARAMS:,}" in message
+def test_parameter_bound_is_applied_when_resolving() -> None:
+    make_spec(model={"hidden": [4096, 4096]})  # valid field by field
+    error = resolve_error(model={"hidden": [4096, 4096]})
+    assert error.loc == ("model",) and f"{MAX_PARAMS:,}" in error.message
+
+
+def test_unknown_dataset_is_named_when_resolving() -> None:
+    error = resolve_error(dataset={"name": "imagenet"})
+    assert error.loc == ("dataset", "name") and "imagenet" in error.message
+    assert "digits" in error.message  # the known ones are listed
+
+
+def test_data_size_bound_is_applied_when_resolving() -> None:
+    error = resolve_error(dataset={"name": "blobs", "n_samples": 200_000, "n_features": 1024})
+    assert error.loc == ("dataset",) and f"{MAX_DATASET_VALUES:,}" in error.message
+
+
+def test_a_spec_resolves_against_an_injected_catalog_entry() -> None:
+    catalog = OneDatasetCatalog("my-spectra", DatasetShape((1000,), 7, 5000))
+    spec = make_spec(dataset={"name": "my-spectra", "n_samples": None}, model={"hidden": [64]})
+    resolved = resolve(spec, catalog)
+    assert resolved.plan.input_shape == (1000,) and resolved.plan.n_classes == 7
+    assert resolved.plan.n_params == 1000 * 64 + 64 + 64 * 7 + 7
+    with pytest.raises(SpecError):  # the built-in catalog has no such dataset
+        resolve(spec, BuiltinCatalog())
+    # The parameter bound is applied from the entry's shape: 1000 inputs x 4096 x 2 layers.
+    wide = make_spec(
+        dataset={"name": "my-spectra", "n_samples": None}, model={"hidden": [4096, 1024]}
+    )
+    with pytest.raises(SpecError, match="parameters exceed the bound"):
+        resolve(wide, catalog)
+    narrow_input = OneDatasetCatalog("my-spectra", DatasetShape((10,), 7, 5000))
+    assert resolve(wide, narrow_input).plan.n_params < MAX_PARAMS
 
 
 def test_dropout_list_must_match_hidden_layers() -> None:
     assert "2 rates given for 1 hidden layers" in errors_of(
         spec_dict(regularization={"dropout": [0.1, 0.2]})
     )
-    spec = ExperimentSpec.model_validate(
-        spec_dict(model={"hidden": [8, 8]}, regularization={"dropout": [0.1, 0.3]})
-    )
-    assert spec.dropout_rates() == [0.1, 0.3]
 
 
 def test_dataset_params_must_apply_to_the_dataset() -> None:
-    assert "dataset.noise does not apply to dataset 'digits'" in errors_of(
-        spec_dict(dataset={"name": "digits", "noise": 0.3, "n_samples": None})
-    )
+    error = resolve_error(dataset={"name": "digits", "noise": 0.3, "n_samples": None})
+    assert error.message == "dataset.noise does not apply to dataset 'digits'"
+    assert error.loc == ("dataset", "noise")
 
 
 def test_cnn_needs_channels_and_mlp_has_none() -> None:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from models import store
 from models.store import RunError
-from models.tables import DEFAULT_PROJECT_ID, Metric, RunStatus
+from models.store.tables import DEFAULT_PROJECT_ID, Metric, RunStatus
 from tests.factories import create_run
 
 OTHER_PROJECT = 999

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import sessionmaker
 
-from models.sweeps import top_up
+from models.services.searches import top_up
 from tests.api.conftest import client_on
 from tests.factories import spec_dict
 from tests.integration.stack import poll

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from models import store
-from models.tables import RunStatus
+from models.store.tables import RunStatus
 from tests.factories import create_run
 from workers.checkpoints import (
     Checkpoint,

@@ -3,21 +3,22 @@
 import numpy as np
 import pytest
 
-from models.datasets import CATALOG
 from models.spec import DatasetSpec
+from models.spec.catalog import BUILTIN_DATASETS, BuiltinCatalog
 from workers.datasets import load_dataset
 from workers.datasets.generators import generate
 
 
-@pytest.mark.parametrize("name", sorted(CATALOG))
+@pytest.mark.parametrize("name", sorted(BUILTIN_DATASETS))
 def test_shapes_match_the_catalog(name: str) -> None:
-    spec = DatasetSpec(name=name)  # type: ignore[arg-type]
+    spec = DatasetSpec(name=name)
     data = load_dataset(spec)
-    shape = spec.shape()
+    shape = BuiltinCatalog().describe(spec)
     total = len(data.train) + len(data.val) + len(data.test)
     assert total == shape.n_samples
     assert data.train.x.shape[1:] == shape.input_shape
     assert data.n_classes == shape.n_classes
+    assert data.shape == shape  # what a worker plans with is what the API resolved
     assert set(np.unique(data.train.y)) == set(range(shape.n_classes))
     assert data.train.x.dtype == np.float32 and data.train.y.dtype == np.int64
 

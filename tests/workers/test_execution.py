@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import store
 from models.metric_names import EPOCH_METRICS, SUMMARY_METRICS
-from models.tables import DEFAULT_PROJECT_ID, RunStatus
+from models.store.tables import DEFAULT_PROJECT_ID, RunStatus
 from tests.factories import create_run, make_spec, run_to_end
 from workers.execution import Deadline, execute_run
 

@@ -7,8 +7,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from models.plan import Plan
-from models.spec import ExperimentSpec
+from models.spec.plan import Plan
 from workers.datasets import DatasetArrays
 from workers.init_weights import LayerWeights
 
@@ -21,7 +20,7 @@ EVAL_BATCH = 4096  # examples per forward pass when evaluating a whole split
 
 @dataclass(frozen=True)
 class LossAcc:
-    """Mean data loss (cross-entropy, no penalty) and accuracy over a set of examples."""
+    """Mean data loss (the plan's cross-entropy, no penalty) and accuracy over some examples."""
 
     loss: float
     acc: float
@@ -85,9 +84,9 @@ class BackendModule(Protocol):
     def create_trainer(
         self,
         plan: Plan,
-        spec: ExperimentSpec,
         data: DatasetArrays,
         weights: list[LayerWeights],
+        device: str,
         threads: int,
     ) -> Trainer:
         """Build the network from the plan, load the weights and put the data on the device."""

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 from numpy.typing import NDArray
 
-from models.plan import (
+from models.spec.plan import (
     Activation,
     AddChannelAxis,
     BatchNorm,
@@ -18,7 +18,6 @@ from models.plan import (
     Op,
     Plan,
 )
-from models.spec import ExperimentSpec
 from workers.backends.base import (
     EVAL_BATCH,
     DeviceUnavailableError,
@@ -45,7 +44,8 @@ ACTIVATIONS = {
 
 def _layer(op: Op, plan: Plan, spatial_dims: int) -> keras.layers.Layer:
     """The Keras layer for one plan op; activations are channels-last here."""
-    penalty = keras.regularizers.L1L2(l1=plan.l1, l2=plan.l2) if plan.l1 or plan.l2 else None
+    l1, l2 = plan.penalty.l1, plan.penalty.l2
+    penalty = keras.regularizers.L1L2(l1=l1, l2=l2) if l1 or l2 else None
     if isinstance(op, AddChannelAxis):
         return keras.layers.Reshape((*plan.input_shape, 1))
     if isinstance(op, Conv):
@@ -137,8 +137,8 @@ class SpecAdam(keras.optimizers.Adam):  # type: ignore[misc]
         self.assign_sub(variable, ops.divide(ops.multiply(m, alpha), denominator))
 
 
-def _optimizer(spec: ExperimentSpec, decayed_excluded: list[tf.Variable]) -> keras.Optimizer:
-    opt, decay = spec.optimizer, spec.regularization.weight_decay or None
+def _optimizer(plan: Plan, decayed_excluded: list[tf.Variable]) -> keras.Optimizer:
+    opt, decay = plan.optimizer, plan.decay.rate or None
     optimizer: keras.Optimizer
     if opt.name == "sgd":
         optimizer = keras.optimizers.SGD(
@@ -163,14 +163,14 @@ class KerasTrainer:
     def __init__(
         self,
         plan: Plan,
-        spec: ExperimentSpec,
         data: DatasetArrays,
         weights: list[LayerWeights],
+        device: str,
         threads: int,
     ) -> None:
         _configure_threads(threads)
-        keras.utils.set_random_seed(spec.seed)  # dropout masks
-        self._scope = _device(spec.device)
+        keras.utils.set_random_seed(plan.seed)  # dropout masks
+        self._scope = _device(device)
         self.device = "cuda" if self._scope == "/GPU:0" else "cpu"
         with tf.device(self._scope):
             self.model, weighted = build_model(plan)
@@ -181,22 +181,33 @@ class KerasTrainer:
             self.kernels = [layer.kernel for layer in weighted]
             kernel_ids = {id(k) for k in self.kernels}
             others = [v for v in self.model.trainable_variables if id(v) not in kernel_ids]
-            self.optimizer = _optimizer(spec, others)
+            self.optimizer = _optimizer(plan, others)
             self.optimizer.build(self.model.trainable_variables)
             self.splits = {
                 name: (tf.constant(split.x), tf.constant(split.y))
                 for name, split in (("train", data.train), ("val", data.val), ("test", data.test))
             }
-        self.l1, self.l2 = plan.l1, plan.l2
-        self.batch_size = spec.training.batch_size
-        self.loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        self.l1, self.l2 = plan.penalty.l1, plan.penalty.l2
+        self.batch_size = plan.batch_size
+        self.n_classes, self.label_smoothing = plan.n_classes, plan.loss.label_smoothing
         self._step = tf.function(self._train_step, reduce_retracing=True)
+
+    def _loss(self, labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+        """Per-example cross-entropy against (1 - eps) * onehot + eps / K targets.
+
+        Keras' sparse cross-entropy takes no smoothing: the targets are built here.
+        """
+        if not self.label_smoothing:
+            return keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+        eps = self.label_smoothing
+        targets = tf.one_hot(labels, self.n_classes) * (1.0 - eps) + eps / self.n_classes
+        return -tf.reduce_sum(targets * tf.nn.log_softmax(logits), axis=-1)
 
     def _train_step(self, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
             logits = self.model(x, training=True)
-            data_loss = self.loss(y, logits)
+            data_loss = tf.reduce_mean(self._loss(y, logits))
             loss = data_loss + tf.add_n(self.model.losses) if self.model.losses else data_loss
         self.optimizer.apply(tape.gradient(loss, variables), variables)
         return data_loss, tf.argmax(logits, axis=1)
@@ -227,10 +238,7 @@ class KerasTrainer:
             for start in range(0, int(y.shape[0]), EVAL_BATCH):
                 logits = self.model(x[start : start + EVAL_BATCH], training=False)
                 labels = y[start : start + EVAL_BATCH]
-                per_example = keras.losses.sparse_categorical_crossentropy(
-                    labels, logits, from_logits=True
-                )
-                loss_sum += float(tf.reduce_sum(per_example))
+                loss_sum += float(tf.reduce_sum(self._loss(labels, logits)))
                 correct += int(tf.reduce_sum(tf.cast(tf.argmax(logits, 1) == labels, tf.int32)))
         n = int(y.shape[0])
         return LossAcc(loss=loss_sum / n, acc=correct / n)
@@ -269,11 +277,7 @@ class KerasTrainer:
 
 
 def create_trainer(
-    plan: Plan,
-    spec: ExperimentSpec,
-    data: DatasetArrays,
-    weights: list[LayerWeights],
-    threads: int,
+    plan: Plan, data: DatasetArrays, weights: list[LayerWeights], device: str, threads: int
 ) -> KerasTrainer:
     """Build the Keras trainer for this plan and data."""
-    return KerasTrainer(plan, spec, data, weights, threads)
+    return KerasTrainer(plan, data, weights, device, threads)

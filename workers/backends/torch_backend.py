@@ -9,7 +9,7 @@ import torch.nn.functional as F  # noqa: N812
 from numpy.typing import NDArray
 from torch import nn
 
-from models.plan import (
+from models.spec.plan import (
     Activation,
     AddChannelAxis,
     BatchNorm,
@@ -19,7 +19,6 @@ from models.plan import (
     Op,
     Plan,
 )
-from models.spec import ExperimentSpec
 from workers.backends.base import (
     EVAL_BATCH,
     DeviceUnavailableError,
@@ -96,14 +95,14 @@ class TorchTrainer:
     def __init__(
         self,
         plan: Plan,
-        spec: ExperimentSpec,
         data: DatasetArrays,
         weights: list[LayerWeights],
+        device: str,
         threads: int,
     ) -> None:
         torch.set_num_threads(threads)
-        torch.manual_seed(spec.seed)  # dropout masks
-        self._device = _device(spec.device)
+        torch.manual_seed(plan.seed)  # dropout masks
+        self._device = _device(device)
         self.device = self._device.type
         self.model = build_module(plan).to(self._device)
         weighted = [m for m in self.model if isinstance(m, nn.Linear | nn.Conv1d | nn.Conv2d)]
@@ -113,10 +112,11 @@ class TorchTrainer:
                 if module.bias is not None and w.bias is not None:
                     module.bias.copy_(torch.from_numpy(w.bias))
         self.kernels = [m.weight for m in weighted]
-        self.l1, self.l2 = plan.l1, plan.l2
-        opt = spec.optimizer
-        self.decay = 1.0 - opt.lr * spec.regularization.weight_decay
-        self.batch_size = spec.training.batch_size
+        self.l1, self.l2 = plan.penalty.l1, plan.penalty.l2
+        self.label_smoothing = plan.loss.label_smoothing
+        opt = plan.optimizer
+        self.decay = 1.0 - opt.lr * plan.decay.rate
+        self.batch_size = plan.batch_size
         params = list(self.model.parameters())
         self.optimizer: torch.optim.Optimizer = (
             torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum, nesterov=opt.nesterov)
@@ -130,6 +130,10 @@ class TorchTrainer:
             )
             for name, split in (("train", data.train), ("val", data.val), ("test", data.test))
         }
+
+    def _loss(self, logits: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+        """The plan's cross-entropy: torch smooths targets to (1 - eps) * onehot + eps / K."""
+        return F.cross_entropy(logits, y, reduction=reduction, label_smoothing=self.label_smoothing)
 
     def _kernel_total(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
         return torch.stack([fn(k).sum() for k in self.kernels]).sum()
@@ -155,7 +159,7 @@ class TorchTrainer:
             check_interrupt(interrupt)
             batch = index[start:stop]
             logits = self.model(x[batch])
-            data_loss = F.cross_entropy(logits, y[batch])
+            data_loss = self._loss(logits, y[batch])
             loss = data_loss + self._penalty_term() if penalized else data_loss
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
@@ -181,7 +185,7 @@ class TorchTrainer:
         for start in range(0, len(y), EVAL_BATCH):
             logits = self.model(x[start : start + EVAL_BATCH])
             yb = y[start : start + EVAL_BATCH]
-            loss_sum += F.cross_entropy(logits, yb, reduction="sum").item()
+            loss_sum += self._loss(logits, yb, reduction="sum").item()
             correct += int((logits.argmax(dim=1) == yb).sum().item())
         return LossAcc(loss=loss_sum / len(y), acc=correct / len(y))
 
@@ -231,11 +235,7 @@ class TorchTrainer:
 
 
 def create_trainer(
-    plan: Plan,
-    spec: ExperimentSpec,
-    data: DatasetArrays,
-    weights: list[LayerWeights],
-    threads: int,
+    plan: Plan, data: DatasetArrays, weights: list[LayerWeights], device: str, threads: int
 ) -> TorchTrainer:
     """Build the torch trainer for this plan and data."""
-    return TorchTrainer(plan, spec, data, weights, threads)
+    return TorchTrainer(plan, data, weights, device, threads)

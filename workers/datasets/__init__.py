@@ -7,6 +7,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.spec import DatasetSpec
+from models.spec.catalog import DatasetShape
 from workers.datasets.generators import generate
 
 Features = NDArray[np.float32]
@@ -32,6 +33,12 @@ class DatasetArrays:
     val: Split
     test: Split
     n_classes: int
+
+    @property
+    def shape(self) -> DatasetShape:
+        """Input shape, classes and size (all three splits) of the loaded data."""
+        n_samples = len(self.train) + len(self.val) + len(self.test)
+        return DatasetShape(tuple(self.train.x.shape[1:]), self.n_classes, n_samples)
 
 
 def _stratified_split(

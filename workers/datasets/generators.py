@@ -6,15 +6,15 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn import datasets as skd
 
-from models.datasets import CATALOG
 from models.spec import DatasetSpec
+from models.spec.catalog import BUILTIN_DATASETS
 
 Raw = tuple[NDArray[np.float64], NDArray[np.int64], int]
 
 
 def generate(spec: DatasetSpec) -> Raw:
     """Inputs shaped (N, *input_shape), labels and class count, deterministic from the seed."""
-    params = CATALOG[spec.name].resolve(spec.overrides())
+    params = BUILTIN_DATASETS[spec.name].params_for(spec.overrides())
     n = int(params.get("n_samples", 0))
     noise = params.get("noise", 0.0)
     seed = spec.seed

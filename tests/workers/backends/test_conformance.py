@@ -13,7 +13,7 @@ from typing import Any, get_args
 import numpy as np
 import pytest
 
-from models.plan import (
+from models.spec.plan import (
     Activation,
     ActivationName,
     BatchNorm,
@@ -22,8 +22,10 @@ from models.plan import (
     Dropout,
     Flatten,
     Op,
-    build_plan,
+    Plan,
 )
+from models.spec.catalog import BuiltinCatalog
+from models.spec.resolve import resolve
 from tests.factories import make_spec
 from workers.backends import BACKEND_MODULES, get_backend
 from workers.backends.base import KernelStats
@@ -42,22 +44,26 @@ CNN = {"kind": "cnn", "channels": [3], "kernel_size": 3, "hidden": [8]}
 
 @dataclass(frozen=True)
 class Case:
-    """Spec sections merged into the base spec, and the plan op the case is there to exercise."""
+    """Spec sections merged into the base spec, and the part of the plan it exercises."""
 
     sections: dict[str, Any]
-    exercises: Callable[[Op], bool]
+    exercises: Callable[[Plan], bool]
 
 
-def is_a(kind: type) -> Callable[[Op], bool]:
-    return lambda op: isinstance(op, kind)
+def has_op(matches: Callable[[Op], bool]) -> Callable[[Plan], bool]:
+    return lambda plan: any(matches(op) for op in plan.ops)
 
 
-def is_conv(dims: int) -> Callable[[Op], bool]:
-    return lambda op: isinstance(op, Conv) and op.dims == dims
+def is_a(kind: type) -> Callable[[Plan], bool]:
+    return has_op(lambda op: isinstance(op, kind))
 
 
-def is_activation(name: ActivationName) -> Callable[[Op], bool]:
-    return lambda op: op == Activation(name)
+def is_conv(dims: int) -> Callable[[Plan], bool]:
+    return has_op(lambda op: isinstance(op, Conv) and op.dims == dims)
+
+
+def is_activation(name: ActivationName) -> Callable[[Plan], bool]:
+    return has_op(lambda op: op == Activation(name))
 
 
 CASES: dict[str, Case] = {
@@ -78,9 +84,14 @@ CASES: dict[str, Case] = {
         is_a(BatchNorm),
     ),
     "dropout": Case({"regularization": {"dropout": 0.3}}, is_a(Dropout)),
-    "l1": Case({"regularization": {"l1": 1e-3}}, is_a(Dense)),
-    "l2": Case({"regularization": {"l2": 1e-3}}, is_a(Dense)),
-    "weight_decay": Case({"regularization": {"weight_decay": 0.5}}, is_a(Dense)),
+    "l1": Case({"regularization": {"l1": 1e-3}}, lambda plan: plan.penalty.l1 > 0),
+    "l2": Case({"regularization": {"l2": 1e-3}}, lambda plan: plan.penalty.l2 > 0),
+    "weight_decay": Case(
+        {"regularization": {"weight_decay": 0.5}}, lambda plan: plan.decay.rate > 0
+    ),
+    "label_smoothing": Case(
+        {"regularization": {"label_smoothing": 0.2}}, lambda plan: plan.loss.label_smoothing > 0
+    ),
 }
 
 
@@ -114,10 +125,10 @@ def case_spec(case: str, backend: str) -> Any:
 def report(case: str, backend: str) -> Report:
     """Train the case on the backend through the Trainer protocol and record what it did."""
     spec = case_spec(case, backend)
-    plan = build_plan(spec)
+    plan = resolve(spec, BuiltinCatalog()).plan
     data = load_dataset(spec.dataset)
     trainer = get_backend(backend).create_trainer(
-        plan, spec, data, initial_weights(plan, spec.seed), 2
+        plan, data, initial_weights(plan, spec.seed), spec.device, 2
     )
     initial = trainer.evaluate("val").loss
     rng = np.random.default_rng(0)
@@ -141,7 +152,7 @@ each_backend = pytest.mark.parametrize("backend", BACKENDS)
 
 @each_case
 def test_case_exercises_its_op(case: str) -> None:
-    assert any(CASES[case].exercises(op) for op in build_plan(case_spec(case, REFERENCE)).ops)
+    assert CASES[case].exercises(resolve(case_spec(case, REFERENCE), BuiltinCatalog()).plan)
 
 
 @each_case
@@ -199,3 +210,29 @@ def test_dropout_noise_shows_in_training_only(backend: str) -> None:
     # Same weights at the start; dropout changes the training path, not the untrained network.
     assert dropout.initial_val_loss == plain.initial_val_loss
     assert dropout.train_losses[0] != pytest.approx(plain.train_losses[0], rel=1e-3)
+
+
+def smoothed_cross_entropy(logits: np.ndarray, labels: np.ndarray, eps: float) -> float:
+    """Mean cross-entropy against (1 - eps) * onehot + eps / K, in float64."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    k = logits.shape[1]
+    targets = np.full_like(log_p, eps / k)
+    targets[np.arange(len(labels)), labels] += 1.0 - eps
+    return float(-(targets * log_p).sum(axis=1).mean())
+
+
+@each_backend
+def test_label_smoothing_loss_is_its_formula(backend: str) -> None:
+    # The untrained MLP [16] in numpy from the seed's weights: the backend's val loss must be
+    # the smoothed cross-entropy of these logits, not the plain one.
+    spec = case_spec("label_smoothing", backend)
+    plan = resolve(spec, BuiltinCatalog()).plan
+    hidden, output = initial_weights(plan, spec.seed)
+    val = load_dataset(spec.dataset).val
+    x = val.x.reshape(len(val), -1).astype(np.float64)
+    activations = np.maximum(x @ hidden.kernel.T.astype(np.float64), 0.0)
+    logits = activations @ output.kernel.T.astype(np.float64)
+    expected = smoothed_cross_entropy(logits, val.y, 0.2)
+    assert report("label_smoothing", backend).initial_val_loss == pytest.approx(expected, rel=1e-5)
+    assert expected != pytest.approx(smoothed_cross_entropy(logits, val.y, 0.0), rel=1e-3)

@@ -26,6 +26,7 @@ RECIPES = {
     "l2": {"l2": 1e-3},
     "weight_decay": {"weight_decay": 1e-2},
     "batchnorm": {"batchnorm": True},
+    "label_smoothing": {"label_smoothing": 0.1},
 }
 BN_EVAL_BOUND = 2e-2  # relative; running variance n/(n-1) apart for batches of 64
 # Adam with batch norm amplifies float32 rounding noise (see the last test below), and how

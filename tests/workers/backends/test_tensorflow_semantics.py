@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from models.plan import BatchNorm, Dense, Dropout, Plan
 from models.spec import ExperimentSpec
+from models.spec.plan import BatchNorm, Dense, Dropout, Plan
 from tests.factories import spec_dict
 from workers.datasets import DatasetArrays, Split
 from workers.init_weights import LayerWeights

@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from models.plan import BatchNorm, Dense, Dropout, Plan
 from models.spec import ExperimentSpec
+from models.spec.plan import BatchNorm, Dense, Dropout, Plan
 from tests.factories import spec_dict
 from workers.backends.torch_backend import TorchTrainer, build_module
 from workers.datasets import DatasetArrays, Split

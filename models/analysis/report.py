@@ -5,9 +5,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from models.compare import flatten_spec
-from models.seed_groups import Interval, configuration_key, interval
-from models.tables import RunStatus
+from models.analysis.compare import flatten_spec
+from models.analysis.seed_groups import Interval, configuration_key, interval
+from models.store.tables import RunStatus
 
 FIGURES = (
     "test_acc",

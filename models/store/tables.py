@@ -8,7 +8,7 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, U
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.db import Base, FaithfulFloat, UtcDateTime
+from models.store.db import Base, FaithfulFloat, UtcDateTime
 
 DEFAULT_PROJECT_ID = 1
 JsonType = JSON().with_variant(JSONB(), "postgresql")
@@ -23,11 +23,6 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     PRUNED = "pruned"
-
-
-TERMINAL_STATUSES = frozenset(
-    {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.PRUNED}
-)
 
 
 def utcnow() -> datetime:
@@ -61,6 +56,8 @@ class Experiment(Base):
     search: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     configurations_started: Mapped[int] = mapped_column(default=0)
     configurations_planned: Mapped[int] = mapped_column(default=0)
+    # The search's Optuna study (its own tables, same database); None without a search.
+    study_name: Mapped[str | None] = mapped_column(String(100))
     # A client's Idempotency-Key and a hash of the request it came with.
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))

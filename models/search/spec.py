@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import Field, model_validator
 
 from models.metric_names import EPOCH_METRICS, SUMMARY_METRICS
-from models.spec_base import StrictModel
+from models.spec.base import StrictModel
 
 MAX_SEARCH_RUNS = 2000  # configurations x seeds; a larger search is refused, never truncated
 MAX_CHOICES = 100  # values listed for one dimension
@@ -141,7 +141,10 @@ class SearchSpec(StrictModel):
     objective: Objective = Field(default_factory=Objective, description="What to optimize.")
     pruner: Pruner | None = Field(default=None, description="Stop unpromising runs early.")
     sampler_seed: int = Field(
-        default=0, ge=0, description="Seed of the random and TPE samplers (same seed, same draws)."
+        default=0,
+        ge=0,
+        le=2**31 - 1,
+        description="Seed of the random and TPE samplers (same seed, same draws).",
     )
 
     def seed_list(self, spec_seed: int) -> list[int]:

@@ -8,7 +8,9 @@ view of a run.
 
 import functools
 import itertools
+import logging
 import math
+import uuid
 import warnings
 from typing import Any
 
@@ -21,10 +23,19 @@ from optuna.distributions import (
 )
 from optuna.trial import TrialState
 
-from models.search_spec import Range, SearchSpec
+from models.search.spec import Range, SearchSpec
+from models.store.tables import RunStatus
 
+log = logging.getLogger(__name__)
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 SEED_STRIDE = 1_000_003  # sampler seed per configuration: sampler_seed x stride + index
+SEED_SPACE = 2**32  # numpy's seeds, which Optuna's samplers are built on
+TRIAL_STATES = {
+    RunStatus.SUCCEEDED: TrialState.COMPLETE,
+    RunStatus.PRUNED: TrialState.PRUNED,
+    RunStatus.FAILED: TrialState.FAIL,
+    RunStatus.CANCELLED: TrialState.FAIL,
+}
 
 
 @functools.cache
@@ -56,7 +67,7 @@ def _fixed(params: dict[str, Any], seed: int | None = None) -> optuna.samplers.B
 
 def _sampler(search: SearchSpec, index: int) -> optuna.samplers.BaseSampler:
     """The sampler proposing configuration `index`: fixed for a grid, seeded per index."""
-    seed = search.sampler_seed * SEED_STRIDE + index
+    seed = (search.sampler_seed * SEED_STRIDE + index) % SEED_SPACE
     if search.method == "grid":
         sizes = [range(len(values)) for values in search.space.values()]  # type: ignore[arg-type]
         point = next(itertools.islice(itertools.product(*sizes), index, None))
@@ -79,23 +90,29 @@ def _pruner(search: SearchSpec) -> optuna.pruners.BasePruner:
     return optuna.pruners.SuccessiveHalvingPruner(min_resource=rule.warmup_epochs)
 
 
-def study_name(experiment_id: int) -> str:
-    """The Optuna study of an experiment."""
-    return f"reglab-experiment-{experiment_id}"
+def new_study_name() -> str:
+    """A fresh, unique study name: chosen before its experiment exists."""
+    return f"reglab-{uuid.uuid4().hex}"
 
 
-def open_study(
-    url: str, experiment_id: int, search: SearchSpec, index: int = 0
-) -> optuna.study.Study:
-    """The experiment's study (created on first use) with the sampler for configuration `index`."""
+def open_study(url: str, name: str, search: SearchSpec, index: int = 0) -> optuna.study.Study:
+    """The study `name` (created on first use) with the sampler for configuration `index`."""
     return optuna.create_study(
         storage=storage(url),
-        study_name=study_name(experiment_id),
+        study_name=name,
         direction="maximize" if search.objective.mode == "max" else "minimize",
         sampler=_sampler(search, index),
         pruner=_pruner(search),
         load_if_exists=True,
     )
+
+
+def delete_study(url: str, name: str) -> None:
+    """Remove a study whose experiment was never written (best effort: it is only garbage)."""
+    try:
+        optuna.delete_study(study_name=name, storage=storage(url))
+    except Exception:
+        log.warning("could not delete the orphan study %s", name, exc_info=True)
 
 
 def values_of(search: SearchSpec, params: dict[str, Any]) -> dict[str, Any]:
@@ -135,10 +152,11 @@ def report_epoch(study: optuna.study.Study, trial_id: int, epoch: int, value: fl
 
 
 def finish_trial(
-    study: optuna.study.Study, trial_id: int, state: TrialState, value: float | None
+    study: optuna.study.Study, trial_id: int, status: RunStatus, value: float | None
 ) -> None:
     """Tell Optuna how a run ended; a second telling (duplicate delivery) is ignored."""
     trial = optuna.trial.Trial(study, trial_id)
+    state = TRIAL_STATES[status]
     if state == TrialState.COMPLETE and (value is None or not math.isfinite(value)):
         state = TrialState.FAIL
     values = value if state == TrialState.COMPLETE else None

@@ -4,32 +4,17 @@ from typing import Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
-from models.dataset_spec import DatasetSpec
-from models.plan import build_plan
-from models.spec_base import StrictModel
-from models.spec_sections import (
-    EarlyStoppingSpec,
-    ModelSpec,
-    OptimizerSpec,
-    RegularizationSpec,
-    TrainingSpec,
-)
-
-MAX_PARAMS = 5_000_000
-
-__all__ = [
-    "DatasetSpec",
-    "EarlyStoppingSpec",
-    "ExperimentSpec",
-    "ModelSpec",
-    "OptimizerSpec",
-    "RegularizationSpec",
-    "TrainingSpec",
-]
+from models.spec.base import StrictModel
+from models.spec.dataset import DatasetSpec
+from models.spec.sections import ModelSpec, OptimizerSpec, RegularizationSpec, TrainingSpec
 
 
 class ExperimentSpec(StrictModel):
-    """One network plus its regularization recipe, trained the same way on every backend."""
+    """One network plus its regularization recipe, trained the same way on every backend.
+
+    Validation here is per field and across fields; the bounds that depend on the dataset
+    (parameter count, data size) are applied by `resolve`.
+    """
 
     backend: Literal["torch", "tensorflow"] = Field(
         examples=["torch"],
@@ -69,11 +54,6 @@ class ExperimentSpec(StrictModel):
         },
     )
 
-    def dropout_rates(self) -> list[float]:
-        """The dropout probability of each hidden layer."""
-        p = self.regularization.dropout
-        return list(p) if isinstance(p, list) else [p] * self.model.n_hidden_layers
-
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:
         p = self.regularization.dropout
@@ -87,11 +67,5 @@ class ExperimentSpec(StrictModel):
             raise ValueError(
                 f"optimizer.lr x regularization.weight_decay = {decay_step:g} must be < 1 "
                 "(each step multiplies kernels by 1 - lr x weight_decay)"
-            )
-        n_params = build_plan(self).n_params
-        if n_params > MAX_PARAMS:
-            raise ValueError(
-                f"model: {n_params:,} parameters exceed the bound of {MAX_PARAMS:,} "
-                "(reduce model.hidden or model.channels)"
             )
         return self

@@ -8,14 +8,21 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from models.search_spec import Range, SearchSpec
-from models.spec import ExperimentSpec
+from models.search.spec import Range, SearchSpec
+from models.spec import ExperimentSpec, SpecError
+from models.spec.catalog import Catalog
+from models.spec.resolve import resolve
 
 MAX_VALIDATED_COMBINATIONS = 4096
 
 
-def resolve_spec(base: Mapping[str, Any], values: Mapping[str, Any], seed: int) -> dict[str, Any]:
-    """The base spec (dumped, defaults filled) with dotted paths set and `seed` replaced."""
+def configuration_spec(
+    base: Mapping[str, Any], values: Mapping[str, Any], seed: int
+) -> dict[str, Any]:
+    """The base spec (dumped, defaults filled) with dotted paths set and `seed` replaced.
+
+    SpecError if a path names no field of the spec.
+    """
     spec = copy.deepcopy(dict(base))
     for path, value in values.items():
         *parents, leaf = path.split(".")
@@ -23,7 +30,7 @@ def resolve_spec(base: Mapping[str, Any], values: Mapping[str, Any], seed: int) 
         for key in parents:
             node = node.get(key) if isinstance(node, dict) else None  # type: ignore[assignment]
         if not isinstance(node, dict) or leaf not in node:
-            raise ValueError(f"search.space.{path}: no such spec field")
+            raise SpecError(("search", "space", path), f"search.space.{path}: no such spec field")
         node[leaf] = value
     spec["seed"] = seed
     return spec
@@ -50,19 +57,29 @@ def _combinations(search: SearchSpec) -> Iterator[dict[str, Any]]:
             yield {path: value}
 
 
-def validate_search(base: ExperimentSpec, search: SearchSpec) -> None:
-    """Raise ValueError naming the field if any configuration the search can try is invalid.
+def validate_search(base: ExperimentSpec, search: SearchSpec, catalog: Catalog) -> None:
+    """Raise SpecError naming the field if any configuration the search can try is invalid.
 
     Ranges are checked at both ends; with a grid (or few enough combinations) every
-    combination is validated exactly as a single spec would be.
+    combination is validated and resolved exactly as a single spec would be.
     """
     dumped = base.model_dump()
     for values in _combinations(search):
         try:
-            ExperimentSpec.model_validate(resolve_spec(dumped, values, base.seed))
+            resolve(
+                ExperimentSpec.model_validate(configuration_spec(dumped, values, base.seed)),
+                catalog,
+            )
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(part) for part in first["loc"]) or "spec"
-            raise ValueError(
-                f"search.space: the configuration {values} is invalid: {where}: {first['msg']}"
-            ) from None
+            raise _invalid(values, f"{where}: {first['msg']}") from None
+        except SpecError as exc:
+            raise _invalid(values, exc.message) from None
+
+
+def _invalid(values: dict[str, Any], problem: str) -> SpecError:
+    """The error of one configuration of the search space."""
+    return SpecError(
+        ("search", "space"), f"search.space: the configuration {values} is invalid: {problem}"
+    )

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from models.metric_names import SUMMARY_METRICS
-from models.spec_paths import LeafKind, spec_path_kind
+from models.spec.paths import LeafKind, spec_path_kind
 
 Scalar = float | int | str | bool | None
 Op = Literal["=", "!=", "<", "<=", ">", ">="]

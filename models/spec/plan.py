@@ -1,11 +1,14 @@
-"""The backend-neutral layer plan a spec compiles to; every backend builds exactly this."""
+"""The backend-neutral plan a resolved spec compiles to: the layers and every training rule.
+
+A backend builds exactly these ops and applies exactly these rules; it never reads the spec.
+"""
 
 from dataclasses import dataclass
 from math import prod
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-if TYPE_CHECKING:
-    from models.spec import ExperimentSpec
+from models.spec.catalog import DatasetShape
+from models.spec.sections import ModelSpec, OptimizerSpec, RegularizationSpec
 
 ActivationName = Literal["relu", "tanh", "sigmoid", "gelu", "elu"]
 
@@ -83,14 +86,44 @@ Op = AddChannelAxis | Conv | Flatten | Dense | BatchNorm | Activation | Dropout
 
 
 @dataclass(frozen=True)
+class KernelPenalty:
+    """`loss += l1 * sum|w| + l2 * sum(w^2)` over kernels only: no biases, no BN gamma/beta."""
+
+    l1: float = 0.0
+    l2: float = 0.0
+
+
+@dataclass(frozen=True)
+class DecoupledDecay:
+    """Each step, before the optimizer's update: `w <- w - lr * rate * w`.
+
+    Kernels only (biases and BN gamma/beta are excluded), whatever the optimizer: never
+    folded into the gradient, so momentum and Adam's scaling do not touch it.
+    """
+
+    rate: float = 0.0
+
+
+@dataclass(frozen=True)
+class CrossEntropy:
+    """Softmax cross-entropy of the logits against `(1 - eps) * onehot + eps / K` targets."""
+
+    label_smoothing: float = 0.0
+
+
+@dataclass(frozen=True)
 class Plan:
-    """Layers in order, the logits' width and the kernel penalties added to the loss."""
+    """Layers in order, the logits' width, and how to train them."""
 
     input_shape: tuple[int, ...]
     ops: tuple[Op, ...]
     n_classes: int
-    l1: float
-    l2: float
+    loss: CrossEntropy
+    penalty: KernelPenalty
+    decay: DecoupledDecay
+    optimizer: OptimizerSpec
+    batch_size: int
+    seed: int  # dropout masks; initial weights come from the same seed
 
     @property
     def n_params(self) -> int:
@@ -98,47 +131,64 @@ class Plan:
         return sum(op.n_params for op in self.ops if isinstance(op, Conv | Dense | BatchNorm))
 
 
-def _hidden_block(layer: Conv | Dense, spec: "ExperimentSpec", dropout: float) -> list[Op]:
+def _hidden_block(
+    layer: Conv | Dense, model: ModelSpec, reg: RegularizationSpec, dropout: float
+) -> list[Op]:
     """One hidden layer: weights, optional batch norm, activation, optional dropout."""
-    reg = spec.regularization
     width = layer.out_channels if isinstance(layer, Conv) else layer.out_features
     ops: list[Op] = [layer]
     if reg.batchnorm:
         ops.append(BatchNorm(features=width, momentum=reg.bn_momentum, eps=reg.bn_eps))
-    ops.append(Activation(spec.model.activation))
+    ops.append(Activation(model.activation))
     if dropout > 0:
         ops.append(Dropout(dropout))
     return ops
 
 
-def build_plan(spec: "ExperimentSpec") -> Plan:
-    """Compile a spec into the layer plan every backend builds."""
-    shape = spec.dataset.shape()
-    rates = iter(spec.dropout_rates())
+def build_ops(shape: DatasetShape, model: ModelSpec, reg: RegularizationSpec) -> tuple[Op, ...]:
+    """The network's layers for data of `shape`."""
+    rates = iter(reg.dropout_rates(model.n_hidden_layers))
     # Batch norm subtracts the mean, so a bias before it would only learn rounding noise
     # (which Adam amplifies into full-size steps): its beta takes the bias's place.
-    batchnorm = spec.regularization.batchnorm
+    bias = not reg.batchnorm
     ops: list[Op] = []
     features = prod(shape.input_shape)
-    if spec.model.kind == "cnn":
+    if model.kind == "cnn":
         dims: Literal[1, 2] = 2 if len(shape.input_shape) == 2 else 1
         ops.append(AddChannelAxis())
         channels = 1
-        for out in spec.model.channels:
-            conv = Conv(channels, out, spec.model.kernel_size, dims, bias=not batchnorm)
-            ops += _hidden_block(conv, spec, next(rates))
+        for out in model.channels:
+            conv = Conv(channels, out, model.kernel_size, dims, bias=bias)
+            ops += _hidden_block(conv, model, reg, next(rates))
             channels = out
         features = channels * prod(shape.input_shape)
-    if len(shape.input_shape) > 1 or spec.model.kind == "cnn":
+    if len(shape.input_shape) > 1 or model.kind == "cnn":
         ops.append(Flatten())
-    for width in spec.model.hidden:
-        ops += _hidden_block(Dense(features, width, bias=not batchnorm), spec, next(rates))
+    for width in model.hidden:
+        ops += _hidden_block(Dense(features, width, bias=bias), model, reg, next(rates))
         features = width
     ops.append(Dense(features, shape.n_classes))
+    return tuple(ops)
+
+
+def build_plan(
+    shape: DatasetShape,
+    model: ModelSpec,
+    reg: RegularizationSpec,
+    optimizer: OptimizerSpec,
+    *,
+    batch_size: int,
+    seed: int,
+) -> Plan:
+    """Compile the spec's sections, for data of `shape`, into the plan every backend trains."""
     return Plan(
         input_shape=shape.input_shape,
-        ops=tuple(ops),
+        ops=build_ops(shape, model, reg),
         n_classes=shape.n_classes,
-        l1=spec.regularization.l1,
-        l2=spec.regularization.l2,
+        loss=CrossEntropy(label_smoothing=reg.label_smoothing),
+        penalty=KernelPenalty(l1=reg.l1, l2=reg.l2),
+        decay=DecoupledDecay(rate=reg.weight_decay),
+        optimizer=optimizer,
+        batch_size=batch_size,
+        seed=seed,
     )

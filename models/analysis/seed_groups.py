@@ -7,7 +7,7 @@ from typing import Any
 
 from scipy import stats
 
-from models.compare import flatten_spec
+from models.analysis.compare import flatten_spec
 from models.store.metrics import MetricSeries
 
 CONFIDENCE = 0.95

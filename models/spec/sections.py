@@ -4,7 +4,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
-from models.spec_base import StrictModel
+from models.spec.base import StrictModel
 
 Probability = Annotated[float, Field(ge=0.0, lt=1.0)]
 
@@ -113,6 +113,20 @@ class RegularizationSpec(StrictModel):
         description="Decoupled decay each step, `w <- w - lr * weight_decay * w`, kernels "
         "only, for every optimizer (AdamW-style; not torch SGD's coupled weight_decay).",
     )
+    label_smoothing: float = Field(
+        examples=[0.1],
+        default=0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Cross-entropy against softened targets `(1 - eps) * onehot + eps / K` "
+        "(K classes) instead of one-hot ones; 0 is plain cross-entropy. Every reported loss "
+        "(train, val, test) uses the same targets.",
+    )
+
+    def dropout_rates(self, n_hidden_layers: int) -> list[float]:
+        """The dropout probability of each of `n_hidden_layers` hidden layers."""
+        p = self.dropout
+        return list(p) if isinstance(p, list) else [p] * n_hidden_layers
 
 
 class OptimizerSpec(StrictModel):

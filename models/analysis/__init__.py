@@ -1,0 +1,1 @@
+"""Analysis of finished runs: comparison, seed groups with intervals, regularization reports."""

@@ -1,0 +1,5 @@
+"""Flows that span several steps, each owning its transaction: routes and tasks call them.
+
+`experiments` submits (all or nothing) and cancels, `searches` keeps a search going,
+`reconciler` finds what a worker or the broker lost.
+"""

@@ -1,0 +1,158 @@
+"""Submitting and cancelling experiments: each flow one transaction, runs sent after commit."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import store
+from models.messaging.dispatcher import Dispatcher
+from models.search.space import validate_search
+from models.search.spec import SearchSpec
+from models.search.study import delete_study, new_study_name
+from models.services.errors import ConflictError, NotFoundError
+from models.services.searches import Proposal, add_proposal, database_url, first_proposals
+from models.spec import ExperimentSpec, SpecError
+from models.spec.catalog import Catalog
+from models.spec.resolve import resolve
+from models.store.tables import Experiment, Run
+
+
+@dataclass(frozen=True)
+class Submission:
+    """An experiment as a client asks for it, with its Idempotency-Key and request hash."""
+
+    name: str
+    spec: ExperimentSpec
+    search: SearchSpec | None = None
+    idempotency_key: str | None = None
+    fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """The experiment a submission created, or found (`replayed`) under its key."""
+
+    experiment_id: int
+    replayed: bool
+
+
+def _earlier(session: Session, project_id: int, submission: Submission) -> int | None:
+    """The experiment this key already created; ConflictError if it came with another body."""
+    if submission.idempotency_key is None:
+        return None
+    found = store.find_by_idempotency_key(
+        session=session, project_id=project_id, idempotency_key=submission.idempotency_key
+    )
+    if found is not None and found.request_fingerprint != submission.fingerprint:
+        raise ConflictError(
+            f"Idempotency-Key {submission.idempotency_key!r} was used for experiment "
+            f"{found.id} with a different body"
+        )
+    return found.id if found else None
+
+
+def validate(submission: Submission, catalog: Catalog) -> None:
+    """Resolve the spec and every configuration of its search; SpecError names the field."""
+    try:
+        resolve(submission.spec, catalog)
+    except SpecError as exc:
+        raise exc.within("spec") from None
+    if submission.search is not None:
+        validate_search(submission.spec, submission.search, catalog)
+
+
+def _write(
+    session: Session,
+    project_id: int,
+    submission: Submission,
+    study: str | None,
+    proposals: Sequence[Proposal],
+) -> tuple[Experiment, list[Run]]:
+    """Add the experiment and its first runs to the session (the caller commits)."""
+    search = submission.search
+    experiment = store.create_experiment(
+        session=session,
+        project_id=project_id,
+        name=submission.name,
+        spec=submission.spec.model_dump(),
+        search=search.model_dump() if search else None,
+        configurations=search.n_configurations() if search else 0,
+        study_name=study,
+        idempotency_key=submission.idempotency_key,
+        request_fingerprint=submission.fingerprint,
+    )
+    runs = list(experiment.runs)
+    for proposal in proposals:
+        runs += add_proposal(session=session, experiment=experiment, proposal=proposal)
+    return experiment, runs
+
+
+def submit_experiment(
+    sessions: sessionmaker[Any],
+    *,
+    project_id: int,
+    submission: Submission,
+    catalog: Catalog,
+    dispatcher: Dispatcher,
+) -> Submitted:
+    """Store the experiment with its first runs, all or nothing, then send the runs.
+
+    A repeated Idempotency-Key returns the earlier experiment (`replayed`); a search's first
+    configurations are proposed before the transaction, whose failure removes their study.
+    """
+    with sessions() as session:
+        earlier = _earlier(session, project_id, submission)
+    if earlier is not None:
+        return Submitted(earlier, replayed=True)
+    validate(submission, catalog)
+    url, search = database_url(sessions), submission.search
+    study = new_study_name() if search else None
+    try:
+        base = submission.spec.model_dump()
+        proposals = first_proposals(url, study, search, base) if search and study else []
+        with sessions.begin() as session:
+            experiment, runs = _write(session, project_id, submission, study, proposals)
+    except IntegrityError:
+        if study is not None:
+            delete_study(url, study)
+        # A concurrent twin with the same key committed first: answer with its experiment.
+        with sessions() as session:
+            twin = _earlier(session, project_id, submission)
+        if twin is None:
+            raise  # not a key collision: another constraint broke, a bug to surface
+        return Submitted(twin, replayed=True)
+    except BaseException:
+        if study is not None:
+            delete_study(url, study)
+        raise
+    dispatcher.send(runs)
+    return Submitted(experiment.id, replayed=False)
+
+
+def cancel_experiment(sessions: sessionmaker[Any], *, project_id: int, experiment_id: int) -> None:
+    """Cancel the experiment's queued and running runs; its search starts no more."""
+    with sessions.begin() as session:
+        if (
+            store.get_experiment(
+                session=session, project_id=project_id, experiment_id=experiment_id
+            )
+            is None
+        ):
+            raise NotFoundError(f"experiment {experiment_id} not found")
+        store.mark_cancelled(session=session, experiment_id=experiment_id)
+        store.cancel_runs(
+            session=session, project_id=project_id, where=Run.experiment_id == experiment_id
+        )
+
+
+def cancel_run(sessions: sessionmaker[Any], *, project_id: int, run_id: int) -> None:
+    """Cancel a queued or running run; ConflictError if it has already finished."""
+    with sessions.begin() as session:
+        run = store.get_run(session=session, project_id=project_id, run_id=run_id)
+        if run is None:
+            raise NotFoundError(f"run {run_id} not found")
+        if not store.cancel_runs(session=session, project_id=project_id, where=Run.id == run_id):
+            raise ConflictError(f"run {run_id} has already finished ({run.status})")

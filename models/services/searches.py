@@ -1,0 +1,137 @@
+"""Keeps a search going: Optuna proposes configurations, each becomes one run per seed.
+
+A search starts its first configurations when it is created (`first_proposals`, asked before
+the experiment is written) and the next ones after each of its runs ends (`top_up`, called
+by the worker and by the reconciler). Concurrent callers are safe: each configuration is
+claimed with a compare-and-set, and a proposal that loses the race is told to Optuna as failed.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import store
+from models.metric_names import SUMMARY_METRICS
+from models.search.space import configuration_spec
+from models.search.spec import SearchSpec
+from models.search.study import (
+    ask_configuration,
+    finish_trial,
+    open_study,
+    params_of,
+    values_of,
+)
+from models.store.tables import Experiment, Run, RunStatus
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """Configuration `index` of a search: one resolved spec and one Optuna trial per seed."""
+
+    index: int
+    specs: list[dict[str, Any]]
+    trial_ids: list[int]
+
+
+def database_url(sessions: sessionmaker[Any]) -> str:
+    """The URL of the database behind `sessions`, for Optuna's storage."""
+    bind = sessions.kw["bind"]  # an Engine, or a Connection in tests; both have .engine
+    return str(bind.engine.url.render_as_string(hide_password=False))
+
+
+def propose(
+    url: str, study_name: str, search: SearchSpec, base_spec: Mapping[str, Any], index: int
+) -> Proposal:
+    """Ask Optuna for configuration `index` (Optuna writes its trials in its own transactions)."""
+    seeds = search.seed_list(base_spec["seed"])
+    study = open_study(url, study_name, search, index)
+    trial_ids = ask_configuration(study, search, len(seeds))
+    values = values_of(search, params_of(study, trial_ids[0]))
+    specs = [configuration_spec(base_spec, values, seed) for seed in seeds]
+    return Proposal(index, specs, trial_ids)
+
+
+def first_proposals(
+    url: str, study_name: str, search: SearchSpec, base_spec: Mapping[str, Any]
+) -> list[Proposal]:
+    """The configurations a new search starts with: up to `max_parallel`."""
+    count = min(search.max_parallel, search.n_configurations())
+    return [propose(url, study_name, search, base_spec, index) for index in range(count)]
+
+
+def add_proposal(*, session: Session, experiment: Experiment, proposal: Proposal) -> list[Run]:
+    """Claim the proposal's configuration and queue its runs; [] if another caller took it."""
+    if not store.claim_configuration(
+        session=session, experiment_id=experiment.id, index=proposal.index
+    ):
+        return []
+    return store.add_configuration_runs(
+        session=session,
+        experiment=experiment,
+        index=proposal.index,
+        specs=proposal.specs,
+        trial_ids=proposal.trial_ids,
+    )
+
+
+def withdraw(url: str, study_name: str, search: SearchSpec, proposal: Proposal) -> None:
+    """Tell Optuna a proposal will never run (another caller started that configuration)."""
+    study = open_study(url, study_name, search)
+    for trial_id in proposal.trial_ids:
+        finish_trial(study, trial_id, RunStatus.FAILED, None)
+
+
+def _next_index(
+    sessions: sessionmaker[Any], experiment_id: int
+) -> tuple[Experiment, SearchSpec, int] | None:
+    """The experiment, its search and the configuration to start next; None if none may."""
+    with sessions() as session:
+        experiment = store.load_experiment(session=session, experiment_id=experiment_id)
+        if experiment is None or experiment.search is None or experiment.cancelled_at:
+            return None
+        search = SearchSpec.model_validate(experiment.search)
+        index = experiment.configurations_started
+        in_flight = store.configurations_in_flight(session=session, experiment_id=experiment_id)
+        if index >= experiment.configurations_planned or in_flight >= search.max_parallel:
+            return None
+        session.expunge(experiment)
+        return experiment, search, index
+
+
+def top_up(sessions: sessionmaker[Any], experiment_id: int) -> list[Run]:
+    """Start the search's next configurations (one run per seed); returns the new runs."""
+    url = database_url(sessions)
+    started: list[Run] = []
+    while (claim := _next_index(sessions, experiment_id)) is not None:
+        experiment, search, index = claim
+        assert experiment.study_name is not None
+        proposal = propose(url, experiment.study_name, search, experiment.spec, index)
+        with sessions.begin() as session:
+            runs = add_proposal(session=session, experiment=experiment, proposal=proposal)
+        if not runs:
+            withdraw(url, experiment.study_name, search, proposal)
+        started += runs
+    return started
+
+
+def objective_value(
+    search: SearchSpec, summary: Mapping[str, float], last_epoch: Mapping[str, float]
+) -> float | None:
+    """The run's objective: a summary value, or a per-epoch metric at the last epoch."""
+    source = summary if search.objective.metric in SUMMARY_METRICS else last_epoch
+    return source.get(search.objective.metric)
+
+
+def tell_run_end(
+    sessions: sessionmaker[Any],
+    study_name: str,
+    search: SearchSpec,
+    trial_id: int,
+    status: RunStatus,
+    value: float | None,
+) -> None:
+    """Tell Optuna how a search run ended, so samplers and pruners learn from it."""
+    study = open_study(database_url(sessions), study_name, search)
+    finish_trial(study, trial_id, status, value)

@@ -1,0 +1,24 @@
+"""The base of every spec section, and the error of a spec that does not fit its dataset."""
+
+from pydantic import BaseModel, ConfigDict
+
+Loc = tuple[str | int, ...]
+
+
+class StrictModel(BaseModel):
+    """Base for spec sections: unknown fields are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SpecError(ValueError):
+    """A spec valid field by field that breaks a bound once resolved; `loc` names the field."""
+
+    def __init__(self, loc: Loc, message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+        self.message = message
+
+    def within(self, *prefix: str | int) -> "SpecError":
+        """The same error, its location under `prefix` (e.g. the request body's `spec`)."""
+        return SpecError((*prefix, *self.loc), self.message)
