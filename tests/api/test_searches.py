@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import optuna
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -15,7 +16,9 @@ from sqlalchemy.orm import sessionmaker
 
 from models import store
 from models.messaging.dispatcher import Dispatcher
+from models.search.study import storage
 from models.services.reconciler import reconcile
+from models.services.searches import add_proposal, database_url
 from models.store.tables import Experiment, Run
 from tests.api.conftest import client_on
 from tests.factories import QueueRecorder, spec_dict
@@ -254,3 +257,49 @@ def test_reconciler_restarts_a_search_whose_continuation_was_lost(
     assert [r["status"] for r in again["runs"]] == ["succeeded", "queued"]
     assert recorder.run_ids == [again["runs"][1]["id"]]
     assert reconcile(fresh_sessions, dispatcher, max_attempts=3, requeue_after=3600) == 0
+
+
+def test_creation_is_all_or_nothing(
+    search_client: TestClient, fresh_sessions: sessionmaker[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    added: list[int] = []
+
+    def second_configuration_fails(**kwargs: Any) -> list[Run]:
+        added.append(kwargs["proposal"].index)
+        if len(added) == 2:
+            raise RuntimeError("injected: the store failed while adding configuration 1")
+        return add_proposal(**kwargs)
+
+    monkeypatch.setattr("models.services.experiments.add_proposal", second_configuration_fails)
+    body = {
+        "name": "atomic",
+        "spec": spec_dict(),
+        "search": {"space": {"regularization.dropout": [0.0, 0.3, 0.6]}, "max_parallel": 2},
+    }
+    with pytest.raises(RuntimeError, match="injected"):
+        search_client.post("/experiments", json=body)
+    assert added == [0, 1]  # the first configuration's runs were written, then rolled back
+    with fresh_sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Experiment)) == 0
+        assert session.scalar(select(func.count()).select_from(Run)) == 0
+    url = database_url(fresh_sessions)
+    assert optuna.get_all_study_names(storage=storage(url)) == []  # its study is gone too
+    monkeypatch.undo()
+    created = search_client.post("/experiments", json=body)
+    assert created.status_code == 202 and len(created.json()["runs"]) == 2
+
+
+def test_large_sampler_seeds_are_accepted(search_client: TestClient) -> None:
+    body = {
+        "name": "seeded",
+        "spec": spec_dict(),
+        "search": {
+            "method": "random",
+            "trials": 2,
+            "space": {"optimizer.lr": {"log_uniform": [1e-4, 1e-1]}},
+            "sampler_seed": 5000,  # x the per-configuration stride: past numpy's 2^32 seeds
+        },
+    }
+    response = search_client.post("/experiments", json=body)
+    assert response.status_code == 202, response.text
+    assert len(response.json()["runs"]) == 2

@@ -59,7 +59,7 @@ def _stratified_split(
 def load_dataset(spec: DatasetSpec) -> DatasetArrays:
     """Generate the dataset, split it (stratified, seeded) and standardize it.
 
-    Cached per process: a worker training a sweep on one dataset generates it once.
+    Cached per process: a worker training a search on one dataset generates it once.
     Callers share the arrays and must not write to them (backends wrap them without copying).
     """
     x, y, n_classes = generate(spec)
