@@ -8,10 +8,9 @@ from datetime import datetime, timedelta
 
 from fastapi import FastAPI
 
-from api.broker import broker_client, get_dispatcher
+from api.broker import get_broker, get_dispatcher
 from api.deps import get_sessionmaker
 from api.settings import get_settings
-from models.messaging.broker import lay_marker, marker_missing
 from models.services.reconciler import reconcile
 from models.store.tables import utcnow
 
@@ -30,8 +29,8 @@ class Reconciler:
 
     def run_once(self) -> int:
         """One pass: requeue or fail runs with lapsed leases, send what the broker lacks."""
-        settings, client, dispatcher = get_settings(), broker_client(), get_dispatcher()
-        broker_lost = marker_missing(client)
+        settings, broker, dispatcher = get_settings(), get_broker(), get_dispatcher()
+        broker_lost = broker.marker_missing()
         sent = reconcile(
             get_sessionmaker(),
             dispatcher,
@@ -43,7 +42,7 @@ class Reconciler:
         if broker_lost:
             # Only now: a pass that dies before this point leaves the loss for the next
             # pass (of any API process) to see.
-            lay_marker(client)
+            broker.lay_marker()
         self.passes += 1
         self.runs_sent += sent
         self.last_pass_at = utcnow()

@@ -2,12 +2,11 @@
 
 from fastapi import APIRouter, Response, status
 
-from api.broker import broker_client
+from api.broker import get_broker
 from api.deps import SessionDep
 from api.reconciler import RECONCILER
 from api.schemas import DatasetRead, HealthRead, ReconcilerRead
 from models import store
-from models.messaging.broker import broker_reachable
 from models.spec.catalog import BUILTIN_DATASETS
 
 router = APIRouter(tags=["system"])
@@ -45,7 +44,7 @@ def list_datasets() -> list[DatasetRead]:
 def health(session: SessionDep, response: Response) -> HealthRead:
     """Whether the store and the broker answer and the reconciler keeps up (503 if not)."""
     database = store.ping(session=session)
-    broker = broker_reachable(broker_client())
+    broker = get_broker().reachable()
     stale = RECONCILER.stale()
     healthy = database and broker and not stale
     if not healthy:
