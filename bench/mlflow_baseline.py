@@ -8,12 +8,12 @@ three curves), then times, after one warm-up each, p50/p95 of: `search_runs` wit
 `get_metric_history` of the long run; and a 20-run comparison built the way an MLflow user
 would, 60 sequential `get_metric_history` calls. The last stdout line is one JSON object.
 
-Needs its own venv, outside the project's (MLflow pins its own SQLAlchemy, Flask, ...).
+Needs its own venv, apart from the project's (MLflow pins its own SQLAlchemy, Flask, ...), git-ignored under bench/.
 psycopg 3, not psycopg2: SQLAlchemy 2.1 maps `postgresql://` to the psycopg 3 driver.
 
-    python3.11 -m venv /work/mlflow-venv
-    /work/mlflow-venv/bin/pip install mlflow "psycopg[binary]"
-    /work/mlflow-venv/bin/python bench/mlflow_baseline.py [--repeats 20]
+    python3.11 -m venv bench/.venv-mlflow
+    bench/.venv-mlflow/bin/pip install mlflow "psycopg[binary]"
+    bench/.venv-mlflow/bin/python bench/mlflow_baseline.py [--repeats 20]
 """
 
 import argparse

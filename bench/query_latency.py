@@ -13,7 +13,7 @@ It prints the Postgres plan of the metric read (an index, not a scan). If the be
 MLflow virtualenv exists (see bench/mlflow_baseline.py), it runs the same operations there
 and prints the ratios MLflow / reglab.
 
-    python bench/query_latency.py [--repeats 20] [--mlflow-python /work/mlflow-venv/bin/python]
+    python bench/query_latency.py [--repeats 20] [--mlflow-python bench/.venv-mlflow/bin/python]
 """
 
 import argparse
@@ -161,7 +161,9 @@ def mlflow_figures(python: Path, repeats: int) -> dict[str, Any] | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--mlflow-python", type=Path, default=Path("/work/mlflow-venv/bin/python"))
+    parser.add_argument(
+        "--mlflow-python", type=Path, default=ROOT / "bench/.venv-mlflow/bin/python"
+    )
     args = parser.parse_args()
     with scratch_postgres() as url, tempfile.TemporaryDirectory() as home:
         migrate(url)
