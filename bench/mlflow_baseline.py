@@ -8,7 +8,8 @@ three curves), then times, after one warm-up each, p50/p95 of: `search_runs` wit
 `get_metric_history` of the long run; and a 20-run comparison built the way an MLflow user
 would, 60 sequential `get_metric_history` calls. The last stdout line is one JSON object.
 
-Needs its own venv, apart from the project's (MLflow pins its own SQLAlchemy, Flask, ...), git-ignored under bench/.
+Needs its own venv, apart from the project's (MLflow pins its own SQLAlchemy, Flask, ...),
+git-ignored under bench/.
 psycopg 3, not psycopg2: SQLAlchemy 2.1 maps `postgresql://` to the psycopg 3 driver.
 
     python3.11 -m venv bench/.venv-mlflow
