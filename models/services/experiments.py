@@ -73,14 +73,15 @@ def _write(
 ) -> tuple[Experiment, list[Run]]:
     """Add the experiment and its first runs to the session (the caller commits)."""
     search = submission.search
+    record = None
+    if search is not None:
+        record = store.SearchRecord(search.model_dump(), search.n_configurations(), study)
     experiment = store.create_experiment(
         session=session,
         project_id=project_id,
         name=submission.name,
         spec=submission.spec.model_dump(),
-        search=search.model_dump() if search else None,
-        configurations=search.n_configurations() if search else 0,
-        study_name=study,
+        search=record,
         idempotency_key=submission.idempotency_key,
         request_fingerprint=submission.fingerprint,
     )

@@ -1,6 +1,7 @@
 """Every SQL query reglab makes; callers pass a session and own the transaction."""
 
 from models.store.experiments import (
+    SearchRecord,
     create_experiment,
     find_by_idempotency_key,
     get_experiment,
@@ -41,6 +42,7 @@ __all__ = [
     "MetricSeries",
     "Page",
     "RunError",
+    "SearchRecord",
     "add_configuration_runs",
     "cancel_runs",
     "claim_configuration",

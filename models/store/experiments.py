@@ -1,5 +1,6 @@
 """Experiment queries."""
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
@@ -9,15 +10,22 @@ from models.store.pages import Page, paginate
 from models.store.tables import Experiment, Run, utcnow
 
 
+@dataclass(frozen=True)
+class SearchRecord:
+    """What an experiment with a search stores of it: the search, its size, its Optuna study."""
+
+    definition: dict[str, Any]
+    configurations: int
+    study_name: str | None
+
+
 def create_experiment(
     *,
     session: Session,
     project_id: int,
     name: str,
     spec: dict[str, Any],
-    search: dict[str, Any] | None = None,
-    configurations: int = 0,
-    study_name: str | None = None,
+    search: SearchRecord | None = None,
     idempotency_key: str | None = None,
     request_fingerprint: str | None = None,
 ) -> Experiment:
@@ -30,9 +38,9 @@ def create_experiment(
         project_id=project_id,
         name=name,
         spec=spec,
-        search=search,
-        configurations_planned=configurations,
-        study_name=study_name,
+        search=search.definition if search else None,
+        configurations_planned=search.configurations if search else 0,
+        study_name=search.study_name if search else None,
         idempotency_key=idempotency_key,
         request_fingerprint=request_fingerprint,
     )

@@ -188,7 +188,11 @@ def test_bad_search_is_422_and_writes_nothing(
 def test_a_configuration_is_claimed_once(fresh_sessions: sessionmaker[Any]) -> None:
     with fresh_sessions.begin() as session:
         experiment = store.create_experiment(
-            session=session, project_id=1, name="cas", spec={}, search={}
+            session=session,
+            project_id=1,
+            name="cas",
+            spec={},
+            search=store.SearchRecord({}, configurations=0, study_name=None),
         )
         first = store.claim_configuration(session=session, experiment_id=experiment.id, index=0)
         again = store.claim_configuration(session=session, experiment_id=experiment.id, index=0)

@@ -38,9 +38,10 @@ def broken_search(sessions: sessionmaker[Any]) -> int:
             project_id=DEFAULT_PROJECT_ID,
             name="broken",
             spec=make_spec().model_dump(),
-            search={"method": "grid", "space": {}},  # no dimension: invalid
-            configurations=3,
-            study_name="reglab-broken",
+            # No dimension: an invalid search.
+            search=store.SearchRecord(
+                {"method": "grid", "space": {}}, configurations=3, study_name="reglab-broken"
+            ),
         )
         return experiment.id
 
