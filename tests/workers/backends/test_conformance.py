@@ -13,6 +13,7 @@ from typing import Any, get_args
 import numpy as np
 import pytest
 
+from models.spec.catalog import BuiltinCatalog
 from models.spec.plan import (
     Activation,
     ActivationName,
@@ -24,7 +25,6 @@ from models.spec.plan import (
     Op,
     Plan,
 )
-from models.spec.catalog import BuiltinCatalog
 from models.spec.resolve import resolve
 from tests.factories import make_spec
 from workers.backends import BACKEND_MODULES, get_backend
