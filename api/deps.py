@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Path, Query, status
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.errors import unprocessable
 from api.settings import get_settings
 from models import store
 from models.metric_names import EPOCH_METRICS
@@ -20,7 +21,7 @@ from models.store.run_filter import (
     parse_filter,
     parse_order,
 )
-from models.store.tables import DEFAULT_PROJECT_ID, Experiment
+from models.store.tables import DEFAULT_PROJECT_ID, MAX_INT, Experiment
 
 
 @lru_cache
@@ -54,8 +55,8 @@ Cursor = Annotated[
     str | None,
     Query(max_length=500, description="`next_cursor` of the previous page; omit for the first."),
 ]
-RunId = Annotated[int, Path(ge=1, description="Run id, as listed in its experiment.")]
-ExperimentId = Annotated[int, Path(ge=1, description="Experiment id, from `Location`.")]
+RunId = Annotated[int, Path(ge=1, le=MAX_INT, description="Run id, as listed in its experiment.")]
+ExperimentId = Annotated[int, Path(ge=1, le=MAX_INT, description="Experiment id, from `Location`.")]
 
 
 def experiment_or_404(session: Session, project_id: int, experiment_id: int) -> Experiment:
@@ -70,15 +71,7 @@ def experiment_or_404(session: Session, project_id: int, experiment_id: int) -> 
 
 def _query_error(name: str, exc: FilterError) -> HTTPException:
     """A 422 in FastAPI's own error shape, with the position of the problem in the parameter."""
-    detail = [
-        {
-            "loc": ["query", name],
-            "msg": str(exc),
-            "type": "filter_syntax",
-            "ctx": {"position": exc.position},
-        }
-    ]
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
+    return unprocessable(("query", name), str(exc), "filter_syntax", {"position": exc.position})
 
 
 def parse_run_filter(
@@ -126,13 +119,11 @@ RunFilter = Annotated[Node | None, Depends(parse_run_filter)]
 RunOrder = Annotated[Order | None, Depends(parse_run_order)]
 
 
-def parse_metric_keys(raw: str) -> list[str]:
+def parse_metric_keys(raw: str, name: str = "keys") -> list[str]:
     """Comma-separated per-epoch metric names; 422 naming any unknown one."""
     keys = [k.strip() for k in raw.split(",") if k.strip()]
     unknown = sorted(set(keys) - set(EPOCH_METRICS))
     if unknown:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"unknown metric keys {unknown}; known: {', '.join(EPOCH_METRICS)}",
-        )
+        message = f"unknown metric keys {unknown}; known: {', '.join(EPOCH_METRICS)}"
+        raise unprocessable(("query", name), message)
     return keys

@@ -4,10 +4,12 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import OperationalError
 
+from api.errors import error_item, validation_error
 from api.reconciler import reconciler
 from api.routes import compare, experiments, reports, runs, system
 from api.schemas import StoreUnavailableRead
@@ -53,14 +55,14 @@ async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
 
 async def _bad_cursor(request: Request, exc: Exception) -> JSONResponse:
     """A cursor this listing did not hand out is a 422 on `cursor`."""
-    detail = [{"loc": ["query", "cursor"], "msg": str(exc), "type": "value_error"}]
+    detail = [error_item(("query", "cursor"), str(exc))]
     return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
 async def _spec_error(request: Request, exc: Exception) -> JSONResponse:
     """A spec that breaks a bound once resolved: a 422 in FastAPI's shape, naming the field."""
     assert isinstance(exc, SpecError)
-    detail = [{"loc": ["body", *exc.loc], "msg": exc.message, "type": "value_error"}]
+    detail = [error_item(("body", *exc.loc), exc.message)]
     return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
@@ -81,6 +83,7 @@ def create_app() -> FastAPI:
     )
     for module in (experiments, reports, runs, compare, system):
         app.include_router(module.router, responses=STORE_UNAVAILABLE)
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(CursorError, _bad_cursor)
     app.add_exception_handler(SpecError, _spec_error)
     app.add_exception_handler(NotFoundError, _not_found)

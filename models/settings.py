@@ -7,6 +7,13 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def owner_only_folder(path: Path) -> Path:
+    """`path`, its missing folders created readable by their owner only (existing ones kept)."""
+    for folder in reversed([p for p in (path, *path.parents) if not p.exists()]):
+        folder.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
 class Settings(BaseSettings):
     """Store and broker locations; empty URLs mean the embedded defaults under `home`."""
 
@@ -14,7 +21,8 @@ class Settings(BaseSettings):
 
     home: Path = Field(
         default=Path(".reglab"),
-        description="Directory for the embedded SQLite store, embedded broker and checkpoints.",
+        description="Directory for the embedded SQLite store, embedded broker and checkpoints; "
+        "created readable by its owner only.",
     )
     database_url: str = Field(
         default="",
@@ -59,7 +67,7 @@ class Settings(BaseSettings):
         """The store URL, falling back to the embedded SQLite file."""
         if self.database_url:
             return self.database_url
-        self.home.mkdir(parents=True, exist_ok=True)
+        owner_only_folder(self.home)
         return f"sqlite:///{(self.home / 'reglab.sqlite').resolve()}"
 
     def resolved_broker_url(self) -> str:
@@ -74,8 +82,7 @@ class Settings(BaseSettings):
         """Transport options for the embedded file broker (empty for a real broker)."""
         if self.broker_url:
             return {}
-        folder = (self.home / "broker").resolve()
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = owner_only_folder(self.home.resolve() / "broker")
         # One folder for in and out: producers and consumers on this host share it.
         return {
             "data_folder_in": str(folder),

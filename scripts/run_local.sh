@@ -7,7 +7,7 @@ BIN=${VENV:-.venv}/bin
 export REGLAB_HOME=${REGLAB_HOME:-.reglab}
 HOST=${REGLAB_HOST:-127.0.0.1}
 PORT=${REGLAB_PORT:-8000}
-mkdir -p "$REGLAB_HOME"
+mkdir -p -m 700 "$REGLAB_HOME"  # the store, broker and checkpoints are the owner's alone
 
 "$BIN/alembic" upgrade head
 "$BIN/celery" -A workers.celery_app worker --loglevel INFO --logfile "$REGLAB_HOME/worker.log" &

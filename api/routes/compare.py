@@ -1,10 +1,12 @@
 """Compare runs side by side: aligned curves, differing spec fields, seed groups."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from api.deps import ProjectDep, SessionDep, parse_metric_keys
+from api.errors import unprocessable
+from api.json_body import StrictJsonRoute
 from api.plots import IMAGE, MEDIA_TYPES, ImageFormat, curves_plot, label_of
 from api.schemas import (
     BandRead,
@@ -17,23 +19,24 @@ from models import store
 from models.analysis.compare import differing_fields, max_relative_deviation
 from models.analysis.seed_groups import seed_groups
 from models.metric_names import EPOCH_METRICS
-from models.store.tables import Run
+from models.store.tables import MAX_INT, Run
 
-router = APIRouter(tags=["compare"])
+router = APIRouter(tags=["compare"], route_class=StrictJsonRoute)
 MAX_COMPARED = 100
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "A run is not in this project."}}
 
 
 def parse_run_ids(raw: str) -> list[int]:
     """Distinct run ids, in the order given; 422 unless there are 2 to MAX_COMPARED."""
     try:
         ids = [int(part) for part in raw.split(",") if part.strip()]
-    except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "run_ids: integers") from exc
+    except ValueError:
+        raise unprocessable(("query", "run_ids"), "comma-separated integers") from None
+    if not all(1 <= i <= MAX_INT for i in ids):
+        raise unprocessable(("query", "run_ids"), f"run ids are 1 to {MAX_INT}")
     ids = list(dict.fromkeys(ids))
     if not 2 <= len(ids) <= MAX_COMPARED:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, f"run_ids: 2 to {MAX_COMPARED} distinct ids"
-        )
+        raise unprocessable(("query", "run_ids"), f"2 to {MAX_COMPARED} distinct ids")
     return ids
 
 
@@ -59,7 +62,7 @@ GroupSeeds = Annotated[
 ]
 
 
-@router.get("/compare", response_model=CompareRead)
+@router.get("/compare", response_model=CompareRead, responses=NOT_FOUND)
 def compare_runs(
     session: SessionDep,
     project_id: ProjectDep,
@@ -105,21 +108,25 @@ def compare_runs(
 @router.get(
     "/compare/plot",
     response_class=Response,
-    responses=IMAGE,
+    responses={**NOT_FOUND, **IMAGE},
 )
 def compare_plot(
     session: SessionDep,
     project_id: ProjectDep,
     run_ids: RunIds,
     key: Annotated[
-        str, Query(description=f"The series to draw: {', '.join(EPOCH_METRICS)}.")
+        str,
+        Query(max_length=100, description=f"The series to draw: {', '.join(EPOCH_METRICS)}."),
     ] = "val_acc",
     format: Annotated[ImageFormat, Query(description="`png` or `svg`.")] = "png",
     group_seeds: GroupSeeds = False,
 ) -> Response:
     """Overlaid curves of one key, labelled by the spec fields that differ; seed groups as bands."""
     ids = parse_run_ids(run_ids)
-    (wanted,) = parse_metric_keys(key) or [""]
+    keys = parse_metric_keys(key, "key")
+    if len(keys) != 1:
+        raise unprocessable(("query", "key"), "one key: a plot draws one series")
+    wanted = keys[0]
     runs = load_runs(session, project_id, ids)
     specs = {run.id: run.spec for run in runs}
     curves = {i: store.read_metrics(session=session, run_id=i, keys=[wanted]) for i in ids}

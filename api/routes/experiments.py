@@ -17,7 +17,9 @@ from api.deps import (
     SessionmakerDep,
     experiment_or_404,
 )
+from api.errors import unprocessable_response
 from api.idempotency import IdempotencyKey, request_fingerprint
+from api.json_body import StrictJsonRoute
 from api.schemas import (
     SPEC_EXAMPLE,
     BestRunRead,
@@ -33,7 +35,7 @@ from models.services.experiments import Submission, submit_experiment
 from models.store.pages import Page
 from models.store.tables import Experiment, Run, RunStatus
 
-router = APIRouter(prefix="/experiments", tags=["experiments"])
+router = APIRouter(prefix="/experiments", tags=["experiments"], route_class=StrictJsonRoute)
 CREATE_EXAMPLES: dict[str, Example] = {
     "one run": {
         "summary": "One run: the digits MLP with dropout, batch norm and L2",
@@ -111,7 +113,10 @@ def _read(experiment: Experiment) -> ExperimentRead:
     response_model=ExperimentRead,
     responses={
         409: {"description": "Idempotency-Key already used with a different body."},
-        422: {"description": "A field, or a bound that depends on the dataset, is violated."},
+        **unprocessable_response(
+            "A field, or a bound that depends on the dataset, is violated; or the body is not "
+            "JSON (NaN, Infinity, invalid UTF-8), or holds text no store can keep."
+        ),
     },
 )
 def create_experiment(

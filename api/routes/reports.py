@@ -2,9 +2,11 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Query, Response
 
 from api.deps import ExperimentId, ProjectDep, SessionDep, experiment_or_404
+from api.errors import unprocessable, unprocessable_response
+from api.json_body import StrictJsonRoute
 from api.plots import IMAGE, MEDIA_TYPES, ImageFormat, TradeoffPoint, tradeoff_plot
 from api.schemas import IntervalRead, ReportRead, SettingRead, VerdictRead
 from models import store
@@ -12,7 +14,7 @@ from models.analysis.report import FIGURES, Report, RunFacts, build_report
 from models.search.spec import SearchSpec
 from models.spec.paths import spec_path_kind
 
-router = APIRouter(prefix="/experiments", tags=["reports"])
+router = APIRouter(prefix="/experiments", tags=["reports"], route_class=StrictJsonRoute)
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such experiment in this project."}
 }
@@ -78,7 +80,7 @@ def experiment_report(
 @router.get(
     "/{experiment_id}/plot",
     response_class=Response,
-    responses={**NOT_FOUND, **IMAGE, 422: {"description": "Unknown x field or y key."}},
+    responses={**NOT_FOUND, **IMAGE, **unprocessable_response("Unknown x field or y key.")},
 )
 def experiment_plot(
     experiment_id: ExperimentId,
@@ -104,11 +106,12 @@ def experiment_plot(
     try:
         spec_path_kind(x)
     except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"x: {exc}") from None
+        raise unprocessable(("query", "x"), str(exc)) from None
     keys = [k.strip() for k in y.split(",") if k.strip()]
     unknown = sorted(set(keys) - {*FIGURES, "objective"})
     if unknown or not keys:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"y: unknown {unknown}")
+        known = ", ".join([*FIGURES, "objective"])
+        raise unprocessable(("query", "y"), f"unknown figures {unknown}; known: {known}")
     report = _report(session, project_id, experiment_id, target_val_acc, x)
     points = [
         TradeoffPoint(x=s.values[x], y={k: s.figures[k] for k in keys if k in s.figures})

@@ -15,14 +15,16 @@ from api.deps import (
     SessionmakerDep,
     parse_metric_keys,
 )
+from api.errors import unprocessable_response
+from api.json_body import StrictJsonRoute
 from api.schemas import MetricsRead, RunErrorRead, RunRead
 from models import store
 from models.metric_names import EPOCH_METRICS
 from models.services.experiments import cancel_run as cancel
 from models.store.pages import Page
-from models.store.tables import Run
+from models.store.tables import MAX_INT, Run
 
-router = APIRouter(prefix="/runs", tags=["runs"])
+router = APIRouter(prefix="/runs", tags=["runs"], route_class=StrictJsonRoute)
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such run in this project."}}
 
 
@@ -50,7 +52,9 @@ def list_runs(
     project_id: ProjectDep,
     where: RunFilter,
     order: RunOrder,
-    experiment_id: Annotated[int | None, Query(description="Only this experiment's runs.")] = None,
+    experiment_id: Annotated[
+        int | None, Query(ge=1, le=MAX_INT, description="Only this experiment's runs.")
+    ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[RunRead]:
@@ -91,7 +95,7 @@ def get_run(run_id: RunId, session: SessionDep, project_id: ProjectDep) -> RunRe
 @router.get(
     "/{run_id}/metrics",
     response_model=MetricsRead,
-    responses={**NOT_FOUND, 422: {"description": "Unknown metric key or bad bound."}},
+    responses={**NOT_FOUND, **unprocessable_response("Unknown metric key or bad bound.")},
 )
 def get_run_metrics(
     run_id: RunId,

@@ -4,12 +4,13 @@ from fastapi import APIRouter, Response, status
 
 from api.broker import get_broker
 from api.deps import SessionDep
+from api.json_body import StrictJsonRoute
 from api.reconciler import RECONCILER
 from api.schemas import DatasetRead, HealthRead, ReconcilerRead
 from models import store
 from models.spec.catalog import BUILTIN_DATASETS
 
-router = APIRouter(tags=["system"])
+router = APIRouter(tags=["system"], route_class=StrictJsonRoute)
 
 
 @router.get("/datasets", response_model=list[DatasetRead])

@@ -6,9 +6,10 @@ Loc = tuple[str | int, ...]
 
 
 class StrictModel(BaseModel):
-    """Base for spec sections: unknown fields are errors, not silently ignored."""
+    """Base for spec sections: unknown fields and non-finite numbers are errors."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN passes every bound check (each comparison is false) and no store keeps it as JSON.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SpecError(ValueError):

@@ -2,12 +2,15 @@
 
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Double, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Double, Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
@@ -91,9 +94,27 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _owner_only_file(url: str) -> None:
+    """Create the SQLite file readable by its owner only (SQLite gives -wal and -shm its mode);
+    a file from an older version loses its group and other permissions."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.is_dir():
+        return  # SQLite reports a missing folder itself, on first connect
+    with suppress(FileExistsError):  # another process created it first
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    mode = path.stat().st_mode
+    if mode & 0o077:
+        with suppress(PermissionError):  # someone else's file: theirs to keep
+            path.chmod(mode & 0o700)
+
+
 def make_engine(url: str) -> Engine:
     """An engine for the store at `url`, tuned for its dialect."""
     if url.startswith("sqlite"):
+        _owner_only_file(url)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _tune_sqlite)
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))

@@ -1,16 +1,19 @@
 """Keyset pagination with a total, so nothing is capped silently; cursors are opaque strings."""
 
 import base64
-import binascii
 import json
+import math
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, NoReturn, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from models.store.tables import MAX_INT, MIN_INT, UNSTORABLE_TEXT
+
 T = TypeVar("T")
+ValueKind = Literal["integer", "number", "text", "bool"]
 
 
 class Page(BaseModel, Generic[T]):
@@ -32,6 +35,7 @@ class SortKey:
 
     expression: ColumnElement[Any]
     descending: bool
+    kind: ValueKind = "number"
 
 
 class CursorError(ValueError):
@@ -42,12 +46,36 @@ def _encode(position: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str, length: int) -> list[Any]:
+def _no_constant(name: str) -> NoReturn:
+    raise ValueError(name)
+
+
+def _fits(value: Any, kind: ValueKind) -> bool:
+    """Whether a decoded value can be compared with an expression of this kind in SQL."""
+    if kind == "bool" or isinstance(value, bool):
+        return kind == "bool" and isinstance(value, bool)
+    if kind == "text":
+        return isinstance(value, str) and not UNSTORABLE_TEXT.search(value)
+    if kind == "number" and isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, int) and MIN_INT <= value <= MAX_INT
+
+
+def _decode(cursor: str, sort_kind: ValueKind | None) -> list[Any]:
+    """The position in a cursor: [id], or [sort value or null, id] under a sort of this kind."""
     try:
-        position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError):
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        # ValueError covers non-ASCII text, bad base64, bad UTF-8, bad JSON and NaN.
+        position: object = json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
         raise CursorError("cursor: not a cursor from this listing") from None
-    if not isinstance(position, list) or len(position) != length:
+    expected = [] if sort_kind is None else [sort_kind]
+    if (
+        not isinstance(position, list)
+        or len(position) != len(expected) + 1
+        or not _fits(position[-1], "integer")
+        or not all(v is None or _fits(v, k) for v, k in zip(position, expected, strict=False))
+    ):
         raise CursorError("cursor: not a cursor from this listing (or the order changed)")
     return position
 
@@ -81,7 +109,7 @@ def paginate(
     if sort is None:
         page_query = query.order_by(id_column.desc())
         if cursor is not None:
-            page_query = page_query.where(id_column < _decode(cursor, 1)[0])
+            page_query = page_query.where(id_column < _decode(cursor, None)[0])
         rows = [(item, None) for item in session.scalars(page_query.limit(limit + 1))]
     else:
         key = sort.expression
@@ -91,7 +119,7 @@ def paginate(
         )
         if cursor is not None:
             page_query = page_query.where(
-                _after(key, id_column, sort.descending, _decode(cursor, 2))
+                _after(key, id_column, sort.descending, _decode(cursor, sort.kind))
             )
         rows = [(row[0], row[1]) for row in session.execute(page_query.limit(limit + 1))]
     items = [item for item, _ in rows[:limit]]

@@ -14,12 +14,14 @@ Keywords are case-insensitive. Example:
  and summary.test_acc > 0.9 and status = 'succeeded'`
 """
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Literal
 
 from models.metric_names import SUMMARY_METRICS
 from models.spec.paths import LeafKind, spec_path_kind
+from models.store.tables import MAX_INT, MIN_INT, UNSTORABLE_TEXT
 
 Scalar = float | int | str | bool | None
 Op = Literal["=", "!=", "<", "<=", ">", ">="]
@@ -32,7 +34,11 @@ COLUMNS: dict[str, LeafKind] = {
     "epochs_done": "number",
     "objective": "number",
 }
+INTEGER_COLUMNS = frozenset({"experiment", "id", "seed", "epochs_done"})
 MAX_FILTER_LENGTH = 2000
+# Parentheses and `not`s open at once: each level nests the SQL once more, and SQLite's parser
+# overflows past about 32 levels of parentheses (Python's stack past about 300 here).
+MAX_DEPTH = 20
 _TOKEN = re.compile(
     r"""\s*(?:
     (?P<number>-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)
@@ -61,6 +67,11 @@ class Field:
     source: Literal["spec", "summary", "column"]
     path: str
     kind: LeafKind
+
+    @property
+    def integer(self) -> bool:
+        """Whether the field is an INTEGER column, whose values must fit one."""
+        return self.source == "column" and self.path in INTEGER_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -141,6 +152,7 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = _tokenize(text)
         self.index = 0
+        self.depth = 0
 
     @property
     def token(self) -> _Token:
@@ -171,14 +183,22 @@ class _Parser:
         return operands[0] if len(operands) == 1 else BoolOp("and", tuple(operands))
 
     def factor(self) -> Node:
-        if self.keyword("not"):
-            return Not(self.factor())
-        if self.token.kind == "punct" and self.token.text == "(":
+        opening = self.token
+        negated = self.keyword("not")
+        if not negated and not (opening.kind == "punct" and opening.text == "("):
+            return self.comparison()
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            message = f"nested deeper than {MAX_DEPTH} levels of parentheses and `not`"
+            raise FilterError(message, opening.position)
+        if negated:
+            node: Node = Not(self.factor())
+        else:
             self.index += 1
             node = self.expression()
             self.expect(")")
-            return node
-        return self.comparison()
+        self.depth -= 1
+        return node
 
     def comparison(self) -> Node:
         token = self.token
@@ -220,6 +240,10 @@ class _Parser:
         )
         if value is not None and not fits:
             raise FilterError(f"{token.text!r} is not a {field.kind} value", token.position)
+        in_range = isinstance(value, int) and MIN_INT <= value <= MAX_INT
+        if field.integer and value is not None and not in_range:
+            message = f"{field.path} holds integers from {MIN_INT} to {MAX_INT}"
+            raise FilterError(message, token.position)
         return value
 
     def literal(self) -> Scalar:
@@ -227,8 +251,12 @@ class _Parser:
         self.index += 1
         if token.kind == "number":
             number = float(token.text)
-            return int(number) if re.fullmatch(r"-?\d+", token.text) else number
+            if not math.isfinite(number):
+                raise FilterError("number out of range", token.position)
+            return int(token.text) if re.fullmatch(r"-?\d+", token.text) else number
         if token.kind == "text":
+            if UNSTORABLE_TEXT.search(token.text):
+                raise FilterError("text with a NUL character", token.position)
             return token.text
         words: dict[str, Scalar] = {"true": True, "false": False, "null": None}
         if token.kind == "word" and token.text.lower() in words:

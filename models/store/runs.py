@@ -72,7 +72,10 @@ def list_runs(
         query = query.where(Run.experiment_id == experiment_id)
     if where is not None:
         query = query.where(condition(where, dialect))
-    sort = SortKey(field_expression(order.field, dialect), order.descending) if order else None
+    sort = None
+    if order is not None:
+        kind = "integer" if order.field.integer else order.field.kind
+        sort = SortKey(field_expression(order.field, dialect), order.descending, kind)
     return paginate(query, session=session, id_column=Run.id, limit=limit, cursor=cursor, sort=sort)
 
 

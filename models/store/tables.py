@@ -1,5 +1,6 @@
 """SQL tables: projects, experiments, runs, per-epoch metrics and run summaries."""
 
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -11,6 +12,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from models.store.db import Base, FaithfulFloat, UtcDateTime
 
 DEFAULT_PROJECT_ID = 1
+# Ids and the other integer columns are INTEGER, 32-bit on Postgres: a larger number compared
+# with one is an error there (and an overflow on SQLite past 64 bits), so inputs stop here.
+MAX_INT = 2**31 - 1
+MIN_INT = -(2**31)
+# A NUL fits in no Postgres text or JSONB value; a lone surrogate is no Unicode text at all.
+UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 
 

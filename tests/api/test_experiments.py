@@ -105,7 +105,7 @@ def test_unknown_metric_keys_are_422(client: TestClient) -> None:
     run_id = submit(client).json()["runs"][0]["id"]
     response = client.get(f"/runs/{run_id}/metrics", params={"keys": "val_acc,val_accuracy"})
     assert response.status_code == 422
-    assert "val_accuracy" in response.json()["detail"]
+    assert "val_accuracy" in response.json()["detail"][0]["msg"]
 
 
 def test_unknown_ids_are_404(client: TestClient) -> None:
