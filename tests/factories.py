@@ -10,7 +10,7 @@ from models.spec.catalog import BuiltinCatalog
 from models.spec.plan import Plan
 from models.spec.resolve import resolve
 from models.store.tables import DEFAULT_PROJECT_ID, Run
-from workers.execution import execute_run
+from workers.execution import RunPolicy, execute_run
 
 
 def spec_dict(**sections: Any) -> dict[str, Any]:
@@ -60,11 +60,16 @@ def create_run(session: Session, spec: ExperimentSpec | None = None, name: str =
     return experiment.runs[0]
 
 
+# The rolled-back test sessions share one connection, which the lease's thread must not use
+# while the run writes its epochs: it waits out the run instead (no reconciler runs here).
+IN_ONE_CONNECTION = RunPolicy(heartbeat_seconds=3600.0)
+
+
 def run_to_end(sessions: sessionmaker[Any], **sections: Any) -> Run:
     """Create a run from `make_spec(**sections)`, execute it in-process and reload it."""
     with sessions.begin() as session:
         run_id = create_run(session, make_spec(**sections)).id
-    execute_run(run_id, sessions=sessions, threads=1, worker="test")
+    execute_run(run_id, sessions=sessions, threads=1, worker="test", policy=IN_ONE_CONNECTION)
     with sessions() as session:
         run = store.get_run(session=session, project_id=DEFAULT_PROJECT_ID, run_id=run_id)
         assert run is not None

@@ -21,13 +21,74 @@ from workers.early_stopping import EarlyStopping
 from workers.init_weights import initial_weights
 
 log = logging.getLogger(__name__)
-EpochCallback = Callable[[int, Mapping[str, float]], None]
-# Asked after each finished epoch; True stops the run there (a search's pruner).
-PruneCheck = Callable[[int, Mapping[str, float]], bool]
-# Told once, before the first epoch: the epoch training continues after (0: from scratch)
-# and the seconds earlier attempts trained.
-StartCallback = Callable[[int, float], None]
 StopReason = Literal["diverged", "pruned", "interrupted"]
+
+
+class RunHooks(Protocol):
+    """What the loop tells the worker, and asks it, over a run's life."""
+
+    def resume_from(self) -> Checkpoint | None:
+        """The newest intact checkpoint to continue from, if any."""
+        ...
+
+    def started(self, epoch: int, trained_seconds: float) -> None:
+        """Told once before the first epoch: training continues after `epoch` (0: scratch)."""
+        ...
+
+    def epoch_done(self, epoch: int, metrics: Mapping[str, float]) -> None:
+        """Told each finished epoch's metrics, in order."""
+        ...
+
+    def should_stop(self) -> bool:
+        """Asked between batches and after epochs: True abandons the run (cancel, time limit)."""
+        ...
+
+    def should_prune(self, epoch: int, metrics: Mapping[str, float]) -> bool:
+        """Asked after each finished epoch: True ends the run there, pruned (a search's pruner)."""
+        ...
+
+    def checkpoint(self, epoch: int, snapshot: Callable[[], Checkpoint]) -> None:
+        """Save `snapshot()` if a checkpoint is due after this epoch."""
+        ...
+
+
+class NoHooks:
+    """Hooks that ask for nothing: train from scratch to the end, keeping nothing."""
+
+    def resume_from(self) -> Checkpoint | None:
+        """No checkpoint."""
+        return None
+
+    def started(self, epoch: int, trained_seconds: float) -> None:
+        """Nothing to do."""
+
+    def epoch_done(self, epoch: int, metrics: Mapping[str, float]) -> None:
+        """Nothing kept."""
+
+    def should_stop(self) -> bool:
+        """Never stop."""
+        return False
+
+    def should_prune(self, epoch: int, metrics: Mapping[str, float]) -> bool:
+        """Never prune."""
+        return False
+
+    def checkpoint(self, epoch: int, snapshot: Callable[[], Checkpoint]) -> None:
+        """No checkpoints."""
+
+
+class EpochLog(NoHooks):
+    """Hooks that only keep each finished epoch's metrics (tests, benches)."""
+
+    def __init__(self) -> None:
+        self.epochs: dict[int, Mapping[str, float]] = {}
+
+    def epoch_done(self, epoch: int, metrics: Mapping[str, float]) -> None:
+        """Keep the epoch's metrics."""
+        self.epochs[epoch] = metrics
+
+
+NO_HOOKS = NoHooks()
 
 
 @dataclass(frozen=True)
@@ -84,22 +145,6 @@ def _epoch(
     }
 
 
-class Checkpoints(Protocol):
-    """Where a run's checkpoints come from and go to, and how often they are taken."""
-
-    def latest(self) -> Checkpoint | None:
-        """The newest intact checkpoint of this run, if any."""
-        ...
-
-    def starting(self, epoch: int) -> None:
-        """Told where training starts: after `epoch` (0: from scratch); newer ones are void."""
-        ...
-
-    def after_epoch(self, epoch: int, snapshot: Callable[[], Checkpoint]) -> None:
-        """Save `snapshot()` if a checkpoint is due after this epoch."""
-        ...
-
-
 @dataclass
 class LoopState:
     """What the loop carries from epoch to epoch; with the trainer's state, a checkpoint."""
@@ -143,16 +188,14 @@ class LoopState:
         return state
 
 
-def _start(
-    spec: ExperimentSpec, threads: int, checkpoints: Checkpoints | None
-) -> tuple[Trainer, LoopState, int]:
+def _start(spec: ExperimentSpec, threads: int, hooks: RunHooks) -> tuple[Trainer, LoopState, int]:
     """A trainer, loop state and parameter count: fresh, or after the newest fitting checkpoint."""
     data = load_dataset(spec.dataset)
     plan = plan_for(spec, data.shape)  # the stored spec was resolved before it was accepted
     backend, weights = get_backend(spec.backend), initial_weights(plan, spec.seed)
     trainer = backend.create_trainer(plan, data, weights, spec.device, threads)
     state = LoopState.fresh(spec, len(data.train))
-    saved = checkpoints.latest() if checkpoints else None
+    saved = hooks.resume_from()
     if saved is not None:
         try:
             trainer.load_state(saved.tensors)
@@ -160,8 +203,6 @@ def _start(
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("checkpoint of epoch %s does not fit (%s); starting over", saved.epoch, exc)
             trainer = backend.create_trainer(plan, data, weights, spec.device, threads)
-    if checkpoints is not None:
-        checkpoints.starting(len(state.val_accs))
     return trainer, state, plan.n_params
 
 
@@ -171,44 +212,28 @@ def _snapshot(trainer: Trainer, state: LoopState, started: float, epoch: int) ->
     return Checkpoint(epoch, trainer.state(), state.to_json())
 
 
-def train(
-    spec: ExperimentSpec,
-    *,
-    threads: int,
-    on_epoch: EpochCallback,
-    should_prune: PruneCheck | None = None,
-    interrupt: Interrupt | None = None,
-    checkpoints: Checkpoints | None = None,
-    on_start: StartCallback | None = None,
-) -> Outcome:
-    """Train `spec` to the end (or until it diverges, is pruned or is interrupted).
-
-    Each finished epoch goes to `on_epoch`; `interrupt` (a cancel, a time limit) is asked
-    after each epoch and between batches, so a long epoch is abandoned part-way. With
-    `checkpoints`, training continues after the newest checkpoint and saves new ones;
-    `on_start` hears where it continues (epoch, seconds trained before).
-    """
-    trainer, state, n_params = _start(spec, threads, checkpoints)
-    if on_start is not None:
-        on_start(len(state.val_accs), state.seconds)
-    rule, stopper, val_accs = spec.training.early_stopping, state.stopper, state.val_accs
+def train(spec: ExperimentSpec, *, threads: int, hooks: RunHooks = NO_HOOKS) -> Outcome:
+    """Train `spec` to the end, or until it diverges, is pruned or `hooks` stops it."""
+    trainer, state, n_params = _start(spec, threads, hooks)
+    hooks.started(len(state.val_accs), state.seconds)
+    rule, last, val_accs = spec.training.early_stopping, spec.training.epochs, state.val_accs
     started = time.perf_counter() - state.seconds
-    for epoch in range(len(val_accs) + 1, spec.training.epochs + 1):
-        try:
-            metrics = _epoch(trainer, spec, state.next_order(), interrupt)
+    for epoch in range(len(val_accs) + 1, last + 1):
+        try:  # a stop asked for between batches abandons the epoch part-way
+            metrics = _epoch(trainer, spec, state.next_order(), hooks.should_stop)
         except EpochInterruptedError:
             return Outcome(summary={}, stopped="interrupted", stopped_at=epoch - 1)
         val_accs.append(metrics["val_acc"])
-        on_epoch(epoch, metrics)
+        hooks.epoch_done(epoch, metrics)
         if not math.isfinite(metrics["train_loss"]):
             return Outcome(summary={}, stopped="diverged", stopped_at=epoch)
-        if interrupt and interrupt():
+        if hooks.should_stop():
             return Outcome(summary={}, stopped="interrupted", stopped_at=epoch)
-        if should_prune and should_prune(epoch, metrics):
+        if hooks.should_prune(epoch, metrics):
             summary = _summary(trainer, n_params, val_accs, time.perf_counter() - started)
             return Outcome(summary, stopped="pruned", stopped_at=epoch)
-        if stopper and stopper.should_stop(metrics[rule.metric] if rule else 0.0):
+        if state.stopper and state.stopper.should_stop(metrics[rule.metric] if rule else 0.0):
             break
-        if checkpoints and epoch < spec.training.epochs:
-            checkpoints.after_epoch(epoch, partial(_snapshot, trainer, state, started, epoch))
+        if epoch < last:  # the finished run needs none
+            hooks.checkpoint(epoch, partial(_snapshot, trainer, state, started, epoch))
     return Outcome(_summary(trainer, n_params, val_accs, time.perf_counter() - started))

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from models.messaging.broker import MARKER_QUEUE
 
+from models.messaging.broker import MARKER_QUEUE
 from tests.integration.compose import migrated_stack, service
 from tests.integration.servers import PrivateRedis
 from tests.integration.stack import (

@@ -12,7 +12,9 @@ from models import store
 from models.metric_names import EPOCH_METRICS, SUMMARY_METRICS
 from models.store.tables import DEFAULT_PROJECT_ID, RunStatus
 from tests.factories import create_run, make_spec, run_to_end
-from workers.execution import Deadline, execute_run
+from workers.execution import execute_run
+from workers.run_policy import Deadline
+from workers.runner import RunHooks
 
 TIMINGS = {"epoch_seconds", "samples_per_second"}
 
@@ -84,8 +86,8 @@ def test_batchnorm_run_whose_last_batch_holds_one_example(sessions: sessionmaker
 def test_an_exception_fails_the_run_readably_and_keeps_its_curves(
     sessions: sessionmaker[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def train_then_break(spec: Any, *, on_epoch: Any, **_: Any) -> None:
-        on_epoch(1, {"train_loss": 1.0})
+    def train_then_break(spec: Any, *, hooks: RunHooks, **_: Any) -> None:
+        hooks.epoch_done(1, {"train_loss": 1.0})
         raise RuntimeError("the disk is on fire")
 
     monkeypatch.setattr("workers.execution.train", train_then_break)

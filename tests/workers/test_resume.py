@@ -1,7 +1,6 @@
 """A run resumed from a checkpoint draws the curves an uninterrupted run would have drawn."""
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,21 +10,40 @@ from models.fingerprint import fingerprint
 from models.spec import ExperimentSpec
 from tests.factories import make_spec
 from workers.backends import BACKEND_MODULES
-from workers.checkpoints import CheckpointStore, RunCheckpoints
-from workers.runner import Outcome, train
+from workers.checkpoints import Checkpoint, CheckpointStore, RunCheckpoints
+from workers.runner import EpochLog, Outcome, train
 
 TIMINGS = {"epoch_seconds", "samples_per_second"}  # wall-clock figures differ by nature
 SGD = {"name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": True}
 ADAM = {"name": "adam", "lr": 0.003}
 
 
-@dataclass
-class Attempt:
+class Attempt(EpochLog):
     """One call of `train` against a checkpoint folder, and what it produced."""
 
-    epochs: dict[int, Mapping[str, float]] = field(default_factory=dict)
-    resumed: list[int] = field(default_factory=list)
-    outcome: Outcome | None = None
+    def __init__(self, checkpoints: RunCheckpoints | None, stop_after: int | None) -> None:
+        super().__init__()
+        self.checkpoints = checkpoints
+        self.stop_after = stop_after
+        self.resumed: list[int] = []
+        self.outcome: Outcome | None = None
+
+    def resume_from(self) -> Checkpoint | None:
+        return self.checkpoints.latest() if self.checkpoints else None
+
+    def started(self, epoch: int, trained_seconds: float) -> None:
+        if self.checkpoints:
+            self.checkpoints.starting(epoch)
+        if epoch:
+            self.resumed.append(epoch)
+
+    def should_stop(self) -> bool:
+        # Like a lost worker: stop once that epoch is recorded.
+        return self.stop_after is not None and self.stop_after in self.epochs
+
+    def checkpoint(self, epoch: int, snapshot: Callable[[], Checkpoint]) -> None:
+        if self.checkpoints:
+            self.checkpoints.after_epoch(epoch, snapshot)
 
 
 def attempt(
@@ -35,7 +53,6 @@ def attempt(
     identity: str | None = None,
 ) -> Attempt:
     """Train `spec`; with `stop_after`, stop (like a lost worker) once that epoch is recorded."""
-    result = Attempt()
     checkpoints = None
     if folder is not None:
         checkpoints = RunCheckpoints(
@@ -44,19 +61,8 @@ def attempt(
             min_seconds=0.0,
             before_save=lambda: None,
         )
-
-    def started(epoch: int, seconds: float) -> None:
-        if epoch:
-            result.resumed.append(epoch)
-
-    result.outcome = train(
-        spec,
-        threads=1,
-        on_epoch=result.epochs.__setitem__,
-        interrupt=lambda: stop_after is not None and stop_after in result.epochs,
-        checkpoints=checkpoints,
-        on_start=started,
-    )
+    result = Attempt(checkpoints, stop_after)
+    result.outcome = train(spec, threads=1, hooks=result)
     return result
 
 

@@ -8,7 +8,7 @@ import pytest
 from tests.factories import make_spec
 from tests.workers.test_resume import ADAM, assert_same_epochs, attempt, regularized
 from workers.backends import BACKEND_MODULES
-from workers.runner import train
+from workers.runner import EpochLog, train
 
 pytestmark = pytest.mark.gpu
 
@@ -31,9 +31,9 @@ def curves(backend: str, device: str) -> tuple[dict[int, Mapping[str, float]], d
         regularization={"batchnorm": True, "l2": 1e-4, "weight_decay": 1e-3},
         training={"epochs": 3},
     )
-    seen: dict[int, Mapping[str, float]] = {}
-    outcome = train(spec, threads=1, on_epoch=lambda epoch, values: seen.setdefault(epoch, values))
-    return seen, outcome.summary
+    log = EpochLog()
+    outcome = train(spec, threads=1, hooks=log)
+    return log.epochs, outcome.summary
 
 
 @pytest.mark.parametrize("backend", sorted(BACKEND_MODULES))

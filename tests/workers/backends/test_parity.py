@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.factories import make_spec
-from workers.runner import train
+from workers.runner import EpochLog, train
 
 pytest.importorskip("tensorflow")
 
@@ -42,9 +42,9 @@ def curves(backend: str, **sections: Any) -> dict[int, Mapping[str, float]]:
         "training": {"epochs": 5, "batch_size": 64},
     }
     spec = make_spec(backend=backend, **{**defaults, **sections})
-    seen: dict[int, Mapping[str, float]] = {}
-    train(spec, threads=2, on_epoch=lambda epoch, values: seen.setdefault(epoch, values))
-    return seen
+    log = EpochLog()
+    train(spec, threads=2, hooks=log)
+    return log.epochs
 
 
 def relative(a: float, b: float) -> float:

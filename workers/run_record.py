@@ -1,0 +1,129 @@
+"""A run's life in the database, as its worker writes it: claim, mark started, finish."""
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import sessionmaker
+
+from models import store
+from models.search.spec import SearchSpec
+from models.store import RunError
+from models.store.db import with_retries
+from models.store.tables import RunStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What gets written when a run ends."""
+
+    status: RunStatus
+    summary: dict[str, float] = field(default_factory=dict)
+    error: RunError | None = None
+
+
+@dataclass(frozen=True)
+class ClaimedRun:
+    """A run this worker now owns: its spec and, in a search, its place there."""
+
+    run_id: int
+    worker: str
+    attempt: int  # 1 for the first claim; later ones follow a lost worker
+    spec: dict[str, Any]
+    experiment_id: int
+    trial_id: int | None
+    search: SearchSpec | None
+    study_name: str | None
+
+
+def _claim(
+    run_id: int, sessions: sessionmaker[Any], worker: str, lease_seconds: float
+) -> ClaimedRun | None:
+    """Claim a queued run under a lease; None if it is not queued (a duplicate delivery)."""
+    with sessions.begin() as session:
+        claimed = store.claim_run(
+            session=session, run_id=run_id, worker=worker, lease_seconds=lease_seconds
+        )
+        if not claimed:
+            return None
+        run = store.load_run(session=session, run_id=run_id)
+        assert run is not None
+        experiment = store.load_experiment(session=session, experiment_id=run.experiment_id)
+        assert experiment is not None
+        in_search = run.trial_id is not None and experiment.search is not None
+        return ClaimedRun(
+            run_id=run_id,
+            worker=worker,
+            attempt=run.attempts,
+            spec=run.spec,
+            experiment_id=run.experiment_id,
+            trial_id=run.trial_id,
+            search=SearchSpec.model_validate(experiment.search) if in_search else None,
+            study_name=experiment.study_name,
+        )
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """The row of a run this worker claimed; every write is retried while the store is away."""
+
+    claimed: ClaimedRun
+    sessions: sessionmaker[Any]
+    retry_seconds: float
+
+    @classmethod
+    def claim(
+        cls,
+        run_id: int,
+        *,
+        sessions: sessionmaker[Any],
+        worker: str,
+        lease_seconds: float,
+        retry_seconds: float,
+    ) -> "RunRecord | None":
+        """Claim a queued run under a lease; None if it is not queued (a duplicate delivery)."""
+        claimed = with_retries(
+            lambda: _claim(run_id, sessions, worker, lease_seconds), seconds=retry_seconds
+        )
+        return None if claimed is None else cls(claimed, sessions, retry_seconds)
+
+    def mark_started(self, epoch: int) -> None:
+        """Record that this attempt starts after `epoch`; a lost attempt's later epochs go."""
+        claimed = self.claimed
+
+        def write() -> None:
+            with self.sessions.begin() as session:
+                store.mark_started(
+                    session=session, run_id=claimed.run_id, worker=claimed.worker, epoch=epoch
+                )
+
+        with_retries(write, seconds=self.retry_seconds)
+
+    def finish(self, result: RunResult, objective: float | None) -> bool:
+        """Write the terminal status, if the run is still this worker's; True if written."""
+        claimed = self.claimed
+
+        def write() -> bool:
+            with self.sessions.begin() as session:
+                return store.finish_run(
+                    session=session,
+                    run_id=claimed.run_id,
+                    worker=claimed.worker,
+                    status=result.status,
+                    summary=result.summary,
+                    error=result.error,
+                    objective_value=objective,
+                )
+
+        return with_retries(write, seconds=self.retry_seconds)
+
+    def has_ended(self) -> bool:
+        """Whether the run is over (cancelled while it trained), best effort."""
+        try:
+            with self.sessions() as session:
+                return bool(store.ended_runs(session=session, run_ids={self.claimed.run_id}))
+        except OperationalError:
+            return False  # left on disk for the workers' sweep of ended runs
