@@ -1,14 +1,16 @@
 """Builders for specs and rows used across tests."""
 
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import store
 from models.spec import ExperimentSpec
-from models.spec.catalog import BuiltinCatalog
-from models.spec.plan import Plan
-from models.spec.resolve import resolve
+from models.spec.catalog import BuiltinCatalog, DatasetShape
+from models.spec.plan import Op, Plan
+from models.spec.resolve import plan_for, resolve
 from models.store.tables import DEFAULT_PROJECT_ID, Run
 from workers.execution import RunPolicy, execute_run
 
@@ -32,6 +34,14 @@ def spec_dict(**sections: Any) -> dict[str, Any]:
 def make_spec(**sections: Any) -> ExperimentSpec:
     """A validated spec from `spec_dict`."""
     return ExperimentSpec.model_validate(spec_dict(**sections))
+
+
+def plan_of(
+    ops: Sequence[Op], *, input_shape: tuple[int, ...], n_classes: int, **sections: Any
+) -> Plan:
+    """A plan of exactly `ops`, with the training rules of `make_spec(**sections)`."""
+    shape = DatasetShape(input_shape=input_shape, n_classes=n_classes, n_samples=100)
+    return replace(plan_for(make_spec(**sections), shape), ops=tuple(ops))
 
 
 def make_plan(**sections: Any) -> Plan:

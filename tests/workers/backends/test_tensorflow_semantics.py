@@ -3,9 +3,8 @@
 import numpy as np
 import pytest
 
-from models.spec import ExperimentSpec
-from models.spec.plan import BatchNorm, Dense, Dropout, Plan
-from tests.factories import spec_dict
+from models.spec.plan import BatchNorm, Dense, Dropout
+from tests.factories import plan_of
 from workers.datasets import DatasetArrays, Split
 from workers.init_weights import LayerWeights
 
@@ -15,7 +14,7 @@ from workers.backends.tensorflow_backend import KerasTrainer, build_model  # noq
 
 def test_dropout_is_inverted_and_identity_in_eval() -> None:
     tf.keras.utils.set_random_seed(0)
-    model, _ = build_model(Plan(input_shape=(1,), ops=(Dropout(0.3),), n_classes=1, l1=0, l2=0))
+    model, _ = build_model(plan_of([Dropout(0.3)], input_shape=(1,), n_classes=1))
     ones = np.ones((200_000, 1), np.float32)
     out = np.asarray(model(ones, training=True)).ravel()
     kept = out[out != 0]
@@ -25,9 +24,7 @@ def test_dropout_is_inverted_and_identity_in_eval() -> None:
 
 
 def test_bn_momentum_weighs_the_new_batch() -> None:
-    plan = Plan(
-        input_shape=(3,), ops=(BatchNorm(3, momentum=0.3, eps=1e-5),), n_classes=3, l1=0, l2=0
-    )
+    plan = plan_of([BatchNorm(3, momentum=0.3, eps=1e-5)], input_shape=(3,), n_classes=3)
     model, _ = build_model(plan)
     batch = np.array([[1.0, 2.0, 3.0], [3.0, 6.0, 9.0]], np.float32)
     model(batch, training=True)
@@ -38,19 +35,18 @@ def test_bn_momentum_weighs_the_new_batch() -> None:
 
 def test_decoupled_decay_skips_biases_and_batchnorm() -> None:
     ops = (Dense(3, 2), BatchNorm(2, momentum=0.1, eps=1e-5))
-    plan = Plan(input_shape=(3,), ops=ops, n_classes=2, l1=0, l2=0)
-    spec = ExperimentSpec.model_validate(
-        spec_dict(
-            device="cpu",
-            optimizer={"name": "sgd", "lr": 0.1, "momentum": 0.9},
-            regularization={"weight_decay": 0.5},
-            training={"batch_size": 4},
-        )
+    plan = plan_of(
+        ops,
+        input_shape=(3,),
+        n_classes=2,
+        optimizer={"name": "sgd", "lr": 0.1, "momentum": 0.9},
+        regularization={"weight_decay": 0.5},
+        training={"batch_size": 4},
     )
     split = Split(x=np.zeros((4, 3), np.float32), y=(np.arange(4) % 2).astype(np.int64))
     data = DatasetArrays(train=split, val=split, test=split, n_classes=2)
     weights = [LayerWeights(kernel=np.ones((2, 3), np.float32), bias=np.ones(2, np.float32))]
-    trainer = KerasTrainer(plan, spec, data, weights, threads=1)
+    trainer = KerasTrainer(plan, data, weights, device="cpu", threads=1)
     trainer.train_epoch(np.arange(4))
     trainer.train_epoch(np.arange(4))
     np.testing.assert_allclose(np.asarray(trainer.kernels[0]), 0.9025, rtol=1e-6)

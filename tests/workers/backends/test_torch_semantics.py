@@ -5,9 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from models.spec import ExperimentSpec
-from models.spec.plan import BatchNorm, Dense, Dropout, Plan
-from tests.factories import spec_dict
+from models.spec.plan import BatchNorm, Dense, Dropout
+from tests.factories import plan_of
 from workers.backends.torch_backend import TorchTrainer, build_module
 from workers.datasets import DatasetArrays, Split
 from workers.init_weights import LayerWeights
@@ -22,13 +21,18 @@ def dense_trainer(
     x: np.ndarray, *, l1: float = 0.0, l2: float = 0.0, **sections: dict[str, object]
 ) -> TorchTrainer:
     """One Dense(3 -> 2) layer, kernel and bias all ones, trained on (x, labels 0/1)."""
-    plan = Plan(input_shape=(3,), ops=(Dense(3, 2),), n_classes=2, l1=l1, l2=l2)
-    spec = ExperimentSpec.model_validate(
-        spec_dict(device="cpu", training={"epochs": 1, "batch_size": len(x)}, **sections)
+    regularization = {"l1": l1, "l2": l2, **sections.pop("regularization", {})}
+    plan = plan_of(
+        [Dense(3, 2)],
+        input_shape=(3,),
+        n_classes=2,
+        training={"epochs": 1, "batch_size": len(x)},
+        regularization=regularization,
+        **sections,
     )
     weights = [LayerWeights(kernel=np.ones((2, 3), np.float32), bias=np.ones(2, np.float32))]
     y = np.arange(len(x)) % 2
-    return TorchTrainer(plan, spec, tiny_data(x, y), weights, threads=1)
+    return TorchTrainer(plan, tiny_data(x, y), weights, device="cpu", threads=1)
 
 
 def data_gradients(trainer: TorchTrainer) -> tuple[torch.Tensor, torch.Tensor]:
@@ -94,10 +98,9 @@ def test_decoupled_decay_with_adam_is_adamw_on_kernels_only() -> None:
 
 def test_batchnorm_parameters_are_not_penalized() -> None:
     ops = (Dense(3, 2, bias=False), BatchNorm(2, momentum=0.1, eps=1e-5))
-    plan = Plan(input_shape=(3,), ops=ops, n_classes=2, l1=0.5, l2=0.25)
-    spec = ExperimentSpec.model_validate(spec_dict(device="cpu"))
+    plan = plan_of(ops, input_shape=(3,), n_classes=2, regularization={"l1": 0.5, "l2": 0.25})
     weights = [LayerWeights(kernel=np.ones((2, 3), np.float32), bias=None)]
-    trainer = TorchTrainer(plan, spec, tiny_data(X, np.arange(4) % 2), weights, threads=1)
+    trainer = TorchTrainer(plan, tiny_data(X, np.arange(4) % 2), weights, device="cpu", threads=1)
     assert trainer.penalty() == pytest.approx(4.5)  # gamma (ones) would add 0.5 * 2 + 0.25 * 2
 
 
@@ -112,9 +115,7 @@ def test_torch_coupled_sgd_decay_is_a_different_regularizer() -> None:
 
 
 def test_bn_momentum_weighs_the_new_batch() -> None:
-    plan = Plan(
-        input_shape=(3,), ops=(BatchNorm(3, momentum=0.3, eps=1e-5),), n_classes=3, l1=0, l2=0
-    )
+    plan = plan_of([BatchNorm(3, momentum=0.3, eps=1e-5)], input_shape=(3,), n_classes=3)
     module = build_module(plan)
     batch = torch.tensor([[1.0, 2.0, 3.0], [3.0, 6.0, 9.0]])
     module.train()
@@ -126,7 +127,7 @@ def test_bn_momentum_weighs_the_new_batch() -> None:
 
 def test_dropout_is_inverted_and_identity_in_eval() -> None:
     torch.manual_seed(0)
-    module = build_module(Plan(input_shape=(1,), ops=(Dropout(0.3),), n_classes=1, l1=0, l2=0))
+    module = build_module(plan_of([Dropout(0.3)], input_shape=(1,), n_classes=1))
     ones = torch.ones(200_000)
     module.train()
     out = module(ones)
