@@ -31,7 +31,7 @@ def get_sessionmaker() -> sessionmaker[Any]:
 
 
 def get_session() -> Iterator[Session]:
-    """A session for one request; routes commit what they write."""
+    """A session for one request's reads; the services own their writes' transactions."""
     with get_sessionmaker()() as session:
         yield session
 

@@ -15,6 +15,11 @@ VALIDATION_ERROR_SCHEMA = {"$ref": "#/components/schemas/HTTPValidationError"}
 _OMIT = object()
 
 
+def not_found_response(what: str) -> dict[int | str, dict[str, Any]]:
+    """A route's documented 404: `what` is not in the caller's project (or does not exist)."""
+    return {404: {"description": f"No such {what} in this project."}}
+
+
 def unprocessable_response(description: str) -> dict[int | str, dict[str, Any]]:
     """A route's documented 422, with FastAPI's error list as its body."""
     return {

@@ -77,6 +77,7 @@ async def _every(seconds: float) -> None:
 async def reconciler(app: FastAPI) -> AsyncIterator[None]:
     """Lifespan: the reconciler runs for as long as the API does (unless disabled)."""
     seconds = get_settings().reconcile_seconds
+    RECONCILER.started_at = utcnow()  # staleness counts from serving, not from the import
     task = asyncio.create_task(_every(seconds)) if seconds > 0 else None
     yield
     if task is not None:

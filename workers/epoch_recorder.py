@@ -49,6 +49,11 @@ class EpochRecorder:
         self._pending = {}
         self._last_commit = time.monotonic()
 
+    def take_pending(self) -> dict[int, dict[str, float]]:
+        """The epochs not yet committed, handed to a caller that writes them (the run's end)."""
+        pending, self._pending = self._pending, {}
+        return pending
+
     def _write(self) -> None:
         # An upsert: repeating it after a commit whose answer was lost changes nothing.
         with self.sessions.begin() as session:

@@ -61,7 +61,7 @@ def execute_run(
         objective = (
             objective_value(search, result.summary, recorder.last_values) if search else None
         )
-        finished = record.finish(result, objective)
+        finished = record.finish(result, objective, recorder.take_pending())
     if finished:
         _continue_search(record, result, objective, dispatcher)
     if checkpoints and (finished or record.has_ended()):
@@ -108,8 +108,8 @@ def _train(
         hooks = WorkerHooks.build(
             record, spec, recorder=recorder, lease=lease, checkpoints=checkpoints, policy=policy
         )
+        # The last epochs are written with the run's end, in its transaction.
         result = _result_of(train(spec, threads=threads, hooks=hooks), hooks.deadline)
-        recorder.flush()
     except OperationalError as exc:
         if is_outage(exc):
             # The store stayed away past the retries: leave the run as it is. Its lease

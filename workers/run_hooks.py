@@ -62,6 +62,7 @@ class WorkerHooks:
 
     def should_stop(self) -> bool:
         """Whether the time is up, or the run stopped being this worker's (a cancel)."""
+        self.lease.touch()  # asked between batches: the loop is alive
         return self.deadline.passed() or self.lease.lost
 
     def should_prune(self, epoch: int, metrics: Mapping[str, float]) -> bool:

@@ -20,7 +20,7 @@ from workers.settings import Settings
 class RunPolicy:
     """How a worker looks after a run (the worker's settings; defaults suit tests)."""
 
-    flush_seconds: float = 0.25  # epochs ending faster than this are committed together
+    flush_seconds: float = 1.0  # epochs ending faster than this are committed together
     heartbeat_seconds: float = 1.0  # lease renewal, which also notices a cancel
     lease_seconds: float = 60.0
     time_limit_seconds: float = 86400.0  # a spec's own limit may only be shorter

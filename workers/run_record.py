@@ -1,6 +1,7 @@
 """A run's life in the database, as its worker writes it: claim, mark started, finish."""
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,12 +103,22 @@ class RunRecord:
 
         with_retries(write, seconds=self.retry_seconds)
 
-    def finish(self, result: RunResult, objective: float | None) -> bool:
-        """Write the terminal status, if the run is still this worker's; True if written."""
+    def finish(
+        self,
+        result: RunResult,
+        objective: float | None,
+        last_epochs: Mapping[int, Mapping[str, float]],
+    ) -> bool:
+        """Write the last epochs and, if the run is still this worker's, its terminal status.
+
+        One transaction: the curves are kept either way (a cancelled run keeps them too).
+        True if the status was written.
+        """
         claimed = self.claimed
 
         def write() -> bool:
             with self.sessions.begin() as session:
+                store.record_epochs(session=session, run_id=claimed.run_id, epochs=last_epochs)
                 return store.finish_run(
                     session=session,
                     run_id=claimed.run_id,

@@ -192,7 +192,7 @@ def _start(spec: ExperimentSpec, threads: int, hooks: RunHooks) -> tuple[Trainer
     """A trainer, loop state and parameter count: fresh, or after the newest fitting checkpoint."""
     data = load_dataset(spec.dataset)
     plan = plan_for(spec, data.shape)  # the stored spec was resolved before it was accepted
-    backend, weights = get_backend(spec.backend), initial_weights(plan, spec.seed)
+    backend, weights = get_backend(spec.backend), initial_weights(plan, plan.seed)
     trainer = backend.create_trainer(plan, data, weights, spec.device, threads)
     state = LoopState.fresh(spec, len(data.train))
     saved = hooks.resume_from()
@@ -216,7 +216,7 @@ def train(spec: ExperimentSpec, *, threads: int, hooks: RunHooks = NO_HOOKS) -> 
     """Train `spec` to the end, or until it diverges, is pruned or `hooks` stops it."""
     trainer, state, n_params = _start(spec, threads, hooks)
     hooks.started(len(state.val_accs), state.seconds)
-    rule, last, val_accs = spec.training.early_stopping, spec.training.epochs, state.val_accs
+    last, val_accs = spec.training.epochs, state.val_accs
     started = time.perf_counter() - state.seconds
     for epoch in range(len(val_accs) + 1, last + 1):
         try:  # a stop asked for between batches abandons the epoch part-way
@@ -232,7 +232,7 @@ def train(spec: ExperimentSpec, *, threads: int, hooks: RunHooks = NO_HOOKS) -> 
         if hooks.should_prune(epoch, metrics):
             summary = _summary(trainer, n_params, val_accs, time.perf_counter() - started)
             return Outcome(summary, stopped="pruned", stopped_at=epoch)
-        if state.stopper and state.stopper.should_stop(metrics[rule.metric] if rule else 0.0):
+        if state.stopper and state.stopper.should_stop(metrics[state.stopper.rule.metric]):
             break
         if epoch < last:  # the finished run needs none
             hooks.checkpoint(epoch, partial(_snapshot, trainer, state, started, epoch))

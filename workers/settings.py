@@ -28,10 +28,11 @@ class Settings(SharedSettings):
     )
 
     metrics_flush_seconds: float = Field(
-        default=0.25,
+        default=1.0,
         ge=0.0,
         le=60.0,
-        description="Epochs ending faster than this are committed together (0: every epoch).",
+        description="Epochs ending faster than this are committed together (0: every epoch): "
+        "curves lag at most this long, and short epochs do not pay a commit each (a few ms).",
     )
     heartbeat_seconds: float = Field(
         default=1.0,

@@ -43,7 +43,8 @@ def _ended_runs(run_ids: set[int]) -> set[int]:
 
 @lru_cache
 def _dispatcher() -> Dispatcher:
-    # A run the broker refuses stays queued; the API's reconciler sends it again later.
+    # A run the broker refuses here stays queued; the API's reconciler cannot see this
+    # process's failed sends, so it sends it again after REGLAB_REQUEUE_AFTER_SECONDS.
     return Dispatcher(app)
 
 

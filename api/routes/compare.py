@@ -1,11 +1,11 @@
 """Compare runs side by side: aligned curves, differing spec fields, seed groups."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from api.deps import ProjectDep, SessionDep, parse_metric_keys
-from api.errors import unprocessable
+from api.errors import not_found_response, unprocessable
 from api.json_body import StrictJsonRoute
 from api.plots import IMAGE, MEDIA_TYPES, ImageFormat, curves_plot, label_of
 from api.schemas import (
@@ -23,7 +23,7 @@ from models.store.tables import MAX_INT, Run
 
 router = APIRouter(tags=["compare"], route_class=StrictJsonRoute)
 MAX_COMPARED = 100
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "A run is not in this project."}}
+NOT_FOUND = not_found_response("run (one of `run_ids`)")
 
 
 def parse_run_ids(raw: str) -> list[int]:

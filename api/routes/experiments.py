@@ -1,7 +1,7 @@
 """Experiments: submit a spec, list and read experiments."""
 
 from collections import Counter
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Response, status
 from fastapi.openapi.models import Example
@@ -17,7 +17,7 @@ from api.deps import (
     SessionmakerDep,
     experiment_or_404,
 )
-from api.errors import unprocessable_response
+from api.errors import not_found_response, unprocessable_response
 from api.idempotency import IdempotencyKey, request_fingerprint
 from api.json_body import StrictJsonRoute
 from api.schemas import (
@@ -68,9 +68,7 @@ CREATE_EXAMPLES: dict[str, Example] = {
         },
     },
 }
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such experiment in this project."}
-}
+NOT_FOUND = not_found_response("experiment")
 
 
 def _best_run(search: SearchSpec, runs: list[Run]) -> BestRunRead | None:

@@ -1,11 +1,11 @@
 """An experiment's regularization report and trade-off plot."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
 from api.deps import ExperimentId, ProjectDep, SessionDep, experiment_or_404
-from api.errors import unprocessable, unprocessable_response
+from api.errors import not_found_response, unprocessable, unprocessable_response
 from api.json_body import StrictJsonRoute
 from api.plots import IMAGE, MEDIA_TYPES, ImageFormat, TradeoffPoint, tradeoff_plot
 from api.schemas import IntervalRead, ReportRead, SettingRead, VerdictRead
@@ -15,9 +15,7 @@ from models.search.spec import SearchSpec
 from models.spec.paths import spec_path_kind
 
 router = APIRouter(prefix="/experiments", tags=["reports"], route_class=StrictJsonRoute)
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such experiment in this project."}
-}
+NOT_FOUND = not_found_response("experiment")
 Target = Annotated[
     float,
     Query(gt=0, le=1, description="`epochs_to_target`: first epoch with val_acc >= this."),

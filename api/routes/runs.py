@@ -1,6 +1,6 @@
 """Runs: status, summary, error and per-epoch curves."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
@@ -15,7 +15,7 @@ from api.deps import (
     SessionmakerDep,
     parse_metric_keys,
 )
-from api.errors import unprocessable_response
+from api.errors import not_found_response, unprocessable_response
 from api.json_body import StrictJsonRoute
 from api.schemas import MetricsRead, RunErrorRead, RunRead
 from models import store
@@ -25,7 +25,7 @@ from models.store.pages import Page
 from models.store.tables import MAX_INT, Run
 
 router = APIRouter(prefix="/runs", tags=["runs"], route_class=StrictJsonRoute)
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such run in this project."}}
+NOT_FOUND = not_found_response("run")
 
 
 def _read(run: Run) -> RunRead:

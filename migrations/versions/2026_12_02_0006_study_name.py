@@ -22,9 +22,11 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("experiment") as batch:
         batch.add_column(sa.Column("study_name", sa.String(100), nullable=True))
-    # Existing searches keep the study they were created with.
+    # Existing searches keep the study they were created with. Single-run experiments store
+    # `search` as JSON null (not SQL NULL) and plan no configurations.
     op.execute(
-        "UPDATE experiment SET study_name = 'reglab-experiment-' || id WHERE search IS NOT NULL"
+        "UPDATE experiment SET study_name = 'reglab-experiment-' || id "
+        "WHERE configurations_planned > 0"
     )
 
 

@@ -111,6 +111,8 @@ def delete_study(url: str, name: str) -> None:
     """Remove a study whose experiment was never written (best effort: it is only garbage)."""
     try:
         optuna.delete_study(study_name=name, storage=storage(url))
+    except KeyError:
+        return  # never created: the failure came before Optuna's first write
     except Exception:
         log.warning("could not delete the orphan study %s", name, exc_info=True)
 

@@ -133,27 +133,34 @@ def submit_experiment(
     return Submitted(experiment.id, replayed=False)
 
 
+# Both cancels write before they read: on SQLite a transaction that has read cannot start
+# writing while another process writes (it fails at once, the busy timeout does not apply),
+# and workers renew their leases every second.
+
+
 def cancel_experiment(sessions: sessionmaker[Any], *, project_id: int, experiment_id: int) -> None:
     """Cancel the experiment's queued and running runs; its search starts no more."""
     with sessions.begin() as session:
-        if (
-            store.get_experiment(
-                session=session, project_id=project_id, experiment_id=experiment_id
-            )
-            is None
-        ):
-            raise NotFoundError(f"experiment {experiment_id} not found")
-        store.mark_cancelled(session=session, experiment_id=experiment_id)
+        store.mark_cancelled(session=session, project_id=project_id, experiment_id=experiment_id)
         store.cancel_runs(
             session=session, project_id=project_id, where=Run.experiment_id == experiment_id
         )
+        found = store.get_experiment(
+            session=session, project_id=project_id, experiment_id=experiment_id
+        )
+        if found is None:  # nothing was written: it matched no row of this project
+            raise NotFoundError(f"experiment {experiment_id} not found")
 
 
 def cancel_run(sessions: sessionmaker[Any], *, project_id: int, run_id: int) -> None:
     """Cancel a queued or running run; ConflictError if it has already finished."""
     with sessions.begin() as session:
+        cancelled = store.cancel_runs(
+            session=session, project_id=project_id, where=Run.id == run_id
+        )
+        if cancelled:
+            return
         run = store.get_run(session=session, project_id=project_id, run_id=run_id)
         if run is None:
             raise NotFoundError(f"run {run_id} not found")
-        if not store.cancel_runs(session=session, project_id=project_id, where=Run.id == run_id):
-            raise ConflictError(f"run {run_id} has already finished ({run.status})")
+        raise ConflictError(f"run {run_id} has already finished ({run.status})")

@@ -108,8 +108,12 @@ def top_up(sessions: sessionmaker[Any], experiment_id: int) -> list[Run]:
         experiment, search, index = claim
         assert experiment.study_name is not None
         proposal = propose(url, experiment.study_name, search, experiment.spec, index)
-        with sessions.begin() as session:
-            runs = add_proposal(session=session, experiment=experiment, proposal=proposal)
+        try:
+            with sessions.begin() as session:
+                runs = add_proposal(session=session, experiment=experiment, proposal=proposal)
+        except BaseException:
+            withdraw(url, experiment.study_name, search, proposal)  # no orphan trials
+            raise
         if not runs:
             withdraw(url, experiment.study_name, search, proposal)
         started += runs

@@ -86,10 +86,14 @@ def list_experiments(
     return paginate(query, session=session, id_column=Experiment.id, limit=limit, cursor=cursor)
 
 
-def mark_cancelled(*, session: Session, experiment_id: int) -> None:
-    """Stop the experiment's search from starting more configurations."""
+def mark_cancelled(*, session: Session, project_id: int, experiment_id: int) -> None:
+    """Stop the project's experiment's search from starting more configurations."""
     session.execute(
         update(Experiment)
-        .where(Experiment.id == experiment_id, Experiment.cancelled_at.is_(None))
+        .where(
+            Experiment.id == experiment_id,
+            Experiment.project_id == project_id,
+            Experiment.cancelled_at.is_(None),
+        )
         .values(cancelled_at=utcnow())
     )

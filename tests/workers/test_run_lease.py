@@ -134,3 +134,33 @@ def test_lease_taken_by_another_worker_is_lost(
         assert store.claim_run(session=session, run_id=run_id, worker="other", lease_seconds=60)
     with RunLease(run_id, "w", fresh_sessions, interval=0.01, lease_seconds=1.0) as lease:
         poll(lambda: lease.lost or None, timeout=60, interval=0.01)
+
+
+def test_a_renewal_that_keeps_breaking_loses_the_run_after_a_lease(
+    fresh_sessions: sessionmaker[Any], run_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(**_: Any) -> bool:
+        raise RuntimeError("a bug in the renewal, not an outage")
+
+    monkeypatch.setattr(store, "renew_lease", broken)
+    started = time.monotonic()
+    with RunLease(run_id, "w", fresh_sessions, interval=0.01, lease_seconds=0.5) as lease:
+        poll(lambda: lease.lost or None, timeout=60, interval=0.01)
+    # Not at the first failure: the lease it holds is still good for a while.
+    assert time.monotonic() - started >= 0.5
+
+
+def test_a_loop_without_progress_lets_its_lease_go(
+    fresh_sessions: sessionmaker[Any], run_id: int
+) -> None:
+    with fresh_sessions.begin() as session:
+        assert store.claim_run(session=session, run_id=run_id, worker="w", lease_seconds=60)
+    lease = RunLease(run_id, "w", fresh_sessions, interval=0.01, lease_seconds=60)
+    lease.stall_seconds = 0.5  # ten leases by default, at least five minutes
+    with lease:
+        for _ in range(30):  # a loop making progress keeps it
+            lease.touch()
+            time.sleep(0.02)
+        assert not lease.lost
+        poll(lambda: lease.lost or None, timeout=60, interval=0.01)  # then it hangs
+        assert not lease_threads()  # it stopped renewing: the lease will lapse
