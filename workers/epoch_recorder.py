@@ -13,9 +13,10 @@ from models.store.db import with_retries
 class EpochRecorder:
     """Per-epoch callback that writes metrics in order, at most one commit per `interval`.
 
-    The first epoch is written at once; after that, epochs that end within `interval`
-    seconds of the last commit wait for the next one (a 40 ms epoch would otherwise
-    spend several percent of its time committing). `flush` writes whatever is pending.
+    Epochs that end within `interval` seconds of the last commit (or of the claim) wait for
+    the next one: a 40 ms epoch would otherwise spend several percent of its time committing,
+    and a run shorter than `interval` commits once, with its end. No epoch waits longer than
+    `interval`. `flush` writes whatever is pending.
     """
 
     def __init__(
@@ -32,7 +33,7 @@ class EpochRecorder:
         self.last_epoch = 0
         self.last_values: dict[str, float] = {}
         self._pending: dict[int, dict[str, float]] = {}
-        self._last_commit = -float("inf")
+        self._last_commit = time.monotonic()
 
     def __call__(self, epoch: int, values: Mapping[str, float]) -> None:
         """Record one finished epoch; commit if the interval has passed."""

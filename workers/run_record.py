@@ -50,20 +50,18 @@ def _claim(
         )
         if not claimed:
             return None
-        run = store.load_run(session=session, run_id=run_id)
-        assert run is not None
-        experiment = store.load_experiment(session=session, experiment_id=run.experiment_id)
-        assert experiment is not None
-        in_search = run.trial_id is not None and experiment.search is not None
+        found = store.run_assignment(session=session, run_id=run_id)
+        assert found is not None
+        in_search = found.trial_id is not None and found.search is not None
         return ClaimedRun(
             run_id=run_id,
             worker=worker,
-            attempt=run.attempts,
-            spec=run.spec,
-            experiment_id=run.experiment_id,
-            trial_id=run.trial_id,
-            search=SearchSpec.model_validate(experiment.search) if in_search else None,
-            study_name=experiment.study_name,
+            attempt=found.attempts,
+            spec=found.spec,
+            experiment_id=found.experiment_id,
+            trial_id=found.trial_id,
+            search=SearchSpec.model_validate(found.search) if in_search else None,
+            study_name=found.study_name,
         )
 
 

@@ -19,6 +19,7 @@ from models.store.metrics import (
 )
 from models.store.pages import Page
 from models.store.runs import (
+    RunAssignment,
     RunError,
     cancel_runs,
     claim_run,
@@ -26,8 +27,8 @@ from models.store.runs import (
     finish_run,
     get_run,
     list_runs,
-    load_run,
     mark_started,
+    run_assignment,
 )
 from models.store.searches import (
     add_configuration_runs,
@@ -41,6 +42,7 @@ __all__ = [
     "WORKER_LOST",
     "MetricSeries",
     "Page",
+    "RunAssignment",
     "RunError",
     "SearchRecord",
     "add_configuration_runs",
@@ -60,7 +62,6 @@ __all__ = [
     "list_experiments",
     "list_runs",
     "load_experiment",
-    "load_run",
     "mark_cancelled",
     "mark_started",
     "ping",
@@ -68,5 +69,6 @@ __all__ = [
     "record_epochs",
     "renew_lease",
     "resend_queued",
+    "run_assignment",
     "stalled_searches",
 ]

@@ -3,6 +3,7 @@
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.orm import Session
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 from models.store.pages import Page, SortKey, paginate
 from models.store.run_filter import Node, Order
 from models.store.run_query import condition, field_expression
-from models.store.tables import Metric, Run, RunStatus, RunSummary, utcnow
+from models.store.tables import Experiment, Metric, Run, RunStatus, RunSummary, utcnow
 from models.store.upsert import upsert
 
 LIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
@@ -30,9 +31,33 @@ def get_run(*, session: Session, project_id: int, run_id: int) -> Run | None:
     return session.scalar(select(Run).where(Run.id == run_id, Run.project_id == project_id))
 
 
-def load_run(*, session: Session, run_id: int) -> Run | None:
-    """The run with this id in any project (workers act on run ids from the queue)."""
-    return session.get(Run, run_id)
+@dataclass(frozen=True)
+class RunAssignment:
+    """What a worker needs of the run it claimed (and of its experiment, for a search)."""
+
+    attempts: int
+    spec: dict[str, Any]
+    experiment_id: int
+    trial_id: int | None
+    search: dict[str, Any] | None
+    study_name: str | None
+
+
+def run_assignment(*, session: Session, run_id: int) -> RunAssignment | None:
+    """The claimed run's spec, attempt and search, in one query (no runs or summaries loaded)."""
+    row = session.execute(
+        select(
+            Run.attempts,
+            Run.spec,
+            Run.experiment_id,
+            Run.trial_id,
+            Experiment.search,
+            Experiment.study_name,
+        )
+        .join(Experiment, Run.experiment_id == Experiment.id)
+        .where(Run.id == run_id)
+    ).one_or_none()
+    return None if row is None else RunAssignment(*row)
 
 
 def ended_runs(*, session: Session, run_ids: Collection[int]) -> set[int]:

@@ -118,7 +118,7 @@ def test_two_deliveries_at_once_train_the_run_once(fresh_sessions: sessionmaker[
         results = sorted(pool.map(deliver, ["a", "b"]))
     assert results == ["skipped", "succeeded"]
     with fresh_sessions() as session:
-        run = store.load_run(session=session, run_id=run_id)
+        run = store.get_run(session=session, project_id=DEFAULT_PROJECT_ID, run_id=run_id)
         assert run is not None and (run.attempts, run.epochs_done) == (1, 3)
 
 

@@ -48,7 +48,7 @@ def in_background(sessions: sessionmaker[Any], run_id: int) -> tuple[threading.T
 
 def lease_expiry(sessions: sessionmaker[Any], run_id: int) -> datetime | None:
     with sessions() as session:
-        run = store.load_run(session=session, run_id=run_id)
+        run = store.get_run(session=session, project_id=DEFAULT_PROJECT_ID, run_id=run_id)
         assert run is not None
         return run.lease_expires_at if run.status == RunStatus.RUNNING else None
 
@@ -77,7 +77,7 @@ def test_lease_is_renewed_while_training_is_blocked(
         thread.join(timeout=120)
     assert statuses == ["succeeded"]
     with fresh_sessions() as session:
-        run = store.load_run(session=session, run_id=run_id)
+        run = store.get_run(session=session, project_id=DEFAULT_PROJECT_ID, run_id=run_id)
         assert run is not None and (run.attempts, run.epochs_done) == (1, 2)
 
 

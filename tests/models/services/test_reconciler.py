@@ -61,7 +61,9 @@ def test_a_broken_search_and_a_broken_run_do_not_stop_the_pass(
     assert f"cannot continue the search of experiment {broken}" in caplog.text
     with sessions() as session:
         statuses = {
-            run_id: store.load_run(session=session, run_id=run_id).status  # type: ignore[union-attr]
+            run_id: store.get_run(
+                session=session, project_id=DEFAULT_PROJECT_ID, run_id=run_id
+            ).status  # type: ignore[union-attr]
             for run_id in (good, unsendable)
         }
     assert statuses == {good: RunStatus.QUEUED, unsendable: RunStatus.QUEUED}
