@@ -136,7 +136,11 @@ class TorchTrainer:
         return F.cross_entropy(logits, y, reduction=reduction, label_smoothing=self.label_smoothing)
 
     def _kernel_total(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-        return torch.stack([fn(k).sum() for k in self.kernels]).sum()
+        # A chain of adds: cheaper per batch than stacking the sums (measured, small nets).
+        total = fn(self.kernels[0]).sum()
+        for kernel in self.kernels[1:]:
+            total = total + fn(kernel).sum()
+        return total
 
     def _penalty_term(self) -> torch.Tensor:
         """l1 * sum|w| + l2 * sum(w^2) over kernels, as a differentiable scalar."""
