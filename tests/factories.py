@@ -1,6 +1,6 @@
 """Builders for specs and rows used across tests."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -13,6 +13,7 @@ from models.spec.plan import Op, Plan
 from models.spec.resolve import plan_for, resolve
 from models.store.tables import DEFAULT_PROJECT_ID, Run
 from workers.execution import RunPolicy, execute_run
+from workers.runner import NoHooks
 
 
 def spec_dict(**sections: Any) -> dict[str, Any]:
@@ -47,6 +48,17 @@ def plan_of(
 def make_plan(**sections: Any) -> Plan:
     """The plan of `make_spec(**sections)`, resolved against the built-in catalog."""
     return resolve(make_spec(**sections), BuiltinCatalog()).plan
+
+
+class EpochLog(NoHooks):
+    """Run hooks that only keep each finished epoch's metrics."""
+
+    def __init__(self) -> None:
+        self.epochs: dict[int, Mapping[str, float]] = {}
+
+    def epoch_done(self, epoch: int, metrics: Mapping[str, float]) -> None:
+        """Keep the epoch's metrics."""
+        self.epochs[epoch] = metrics
 
 
 class QueueRecorder:

@@ -77,17 +77,6 @@ class NoHooks:
         """No checkpoints."""
 
 
-class EpochLog(NoHooks):
-    """Hooks that only keep each finished epoch's metrics (tests, benches)."""
-
-    def __init__(self) -> None:
-        self.epochs: dict[int, Mapping[str, float]] = {}
-
-    def epoch_done(self, epoch: int, metrics: Mapping[str, float]) -> None:
-        """Keep the epoch's metrics."""
-        self.epochs[epoch] = metrics
-
-
 NO_HOOKS = NoHooks()
 
 

@@ -8,10 +8,10 @@ import pytest
 
 from models.fingerprint import fingerprint
 from models.spec import ExperimentSpec
-from tests.factories import make_spec
+from tests.factories import EpochLog, make_spec
 from workers.backends import BACKEND_MODULES
 from workers.checkpoints import Checkpoint, CheckpointStore, RunCheckpoints
-from workers.runner import EpochLog, Outcome, train
+from workers.runner import Outcome, train
 
 TIMINGS = {"epoch_seconds", "samples_per_second"}  # wall-clock figures differ by nature
 SGD = {"name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": True}

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import make_spec
+from tests.factories import EpochLog, make_spec
 from tests.workers.test_resume import ADAM, assert_same_epochs, attempt, regularized
 from workers.backends import BACKEND_MODULES
-from workers.runner import EpochLog, train
+from workers.runner import train
 
 pytestmark = pytest.mark.gpu
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.factories import make_spec
-from workers.runner import EpochLog, train
+from tests.factories import EpochLog, make_spec
+from workers.runner import train
 
 pytest.importorskip("tensorflow")
 
