@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
+from api.body_limit import BODY_RESPONSES, check_json_type, read_bounded, takes_json_body
 from api.errors import unprocessable
 from models.store.tables import UNSTORABLE_TEXT
 
@@ -53,6 +54,12 @@ def _not_json(body: bytes, exc: Exception) -> json.JSONDecodeError:
 class StrictJsonRequest(Request):
     """A request whose JSON body is RFC 8259 JSON, with text every store can hold."""
 
+    async def body(self) -> bytes:
+        """The body, read no further than `REGLAB_MAX_BODY_BYTES` (a 413 past it)."""
+        if not hasattr(self, "_body"):
+            self._body = await read_bounded(self)
+        return self._body
+
     async def json(self) -> Any:
         """The parsed body; a 422 naming the field for NaN, Infinity or unstorable text."""
         if not hasattr(self, "_json"):
@@ -74,11 +81,19 @@ class StrictJsonRequest(Request):
 class StrictJsonRoute(APIRoute):
     """A route whose body is read by StrictJsonRequest; every router of the API uses it."""
 
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        if takes_json_body(self):
+            self.responses = {**BODY_RESPONSES, **self.responses}
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """The route's own handler, given the strict request."""
+        """The route's own handler, given the strict request (and, for a JSON body, its type)."""
         handler = super().get_route_handler()
+        json_body = takes_json_body(self)
 
         async def strict(request: Request) -> Response:
+            if json_body:
+                check_json_type(request)
             return await handler(StrictJsonRequest(request.scope, request.receive))
 
         return strict
