@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from api.errors import error_item, validation_error
 from api.reconciler import reconciler
-from api.routes import compare, experiments, reports, runs, system
+from api.routes import compare, experiments, reports, runs, system, workers
 from api.schemas import StoreUnavailableRead
 from models.services.errors import ConflictError, NotFoundError
 from models.spec import SpecError
@@ -81,7 +81,7 @@ def create_app() -> FastAPI:
     app = FastAPIOffline(
         title="reglab", version="1.0.0", description=DESCRIPTION, lifespan=reconciler
     )
-    for module in (experiments, reports, runs, compare, system):
+    for module in (experiments, reports, runs, compare, system, workers):
         app.include_router(module.router, responses=STORE_UNAVAILABLE)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(CursorError, _bad_cursor)

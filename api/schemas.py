@@ -77,6 +77,11 @@ class RunRead(BaseModel):
     created_at: datetime = Field(description="When the run was accepted (UTC).")
     started_at: datetime | None = Field(description="When a worker claimed it (UTC).")
     finished_at: datetime | None = Field(description="When it reached a terminal status (UTC).")
+    waiting_for: str | None = Field(
+        description="Queued runs only: what no live worker offers, so the run cannot start "
+        "until one does (see `GET /workers`); null once some live worker serves its queue.",
+        examples=["a worker with CUDA for torch"],
+    )
 
 
 class RunStatusRead(BaseModel):
@@ -155,6 +160,11 @@ class HealthRead(BaseModel):
     database: bool = Field(description="The store answered a query.")
     broker: bool = Field(description="The broker accepted a connection within a second.")
     reconciler: "ReconcilerRead" = Field(description="This API process's reconciler.")
+    workers: int | None = Field(
+        description="Live workers (`GET /workers`); null if the store did not answer. None live "
+        "is not `degraded`: runs are accepted before workers start, and wait queued.",
+        examples=[2],
+    )
 
 
 class StoreUnavailableRead(BaseModel):
@@ -174,6 +184,29 @@ class ReconcilerRead(BaseModel):
     stale: bool = Field(
         description="No pass has completed for three `REGLAB_RECONCILE_SECONDS` intervals: "
         "lost runs are not being recovered (see the API's log)."
+    )
+
+
+class WorkerRead(BaseModel):
+    """A live worker: a Celery main process and the runs its children can train."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    host: str = Field(description="Host name of its machine.", examples=["gpu-node-1"])
+    pid: int = Field(description="Process id of its Celery main process.", examples=[4242])
+    backends: list[str] = Field(description="Backends it trains.", examples=[["torch"]])
+    cuda: bool = Field(description="Trains runs that demand `device: cuda`.", examples=[True])
+    concurrency: int = Field(description="Runs it trains at once.", examples=[2])
+    queues: list[str] = Field(
+        description="Broker queues it consumes (`.cuda`: runs that demand a GPU).",
+        examples=[["reglab.torch", "reglab.torch.cuda"]],
+    )
+    started_at: datetime = Field(
+        description="When it became ready (UTC).", examples=["2026-12-03T08:00:00Z"]
+    )
+    last_seen_at: datetime = Field(
+        description="Its last beat (UTC); three beats missed and it counts as gone.",
+        examples=["2026-12-03T09:30:05Z"],
     )
 
 

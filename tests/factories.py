@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -11,7 +12,7 @@ from models.spec import ExperimentSpec
 from models.spec.catalog import BuiltinCatalog, DatasetShape
 from models.spec.plan import Op, Plan
 from models.spec.resolve import plan_for, resolve
-from models.store.tables import DEFAULT_PROJECT_ID, Run
+from models.store.tables import DEFAULT_PROJECT_ID, Run, utcnow
 from workers.execution import RunPolicy, execute_run
 from workers.runner import NoHooks
 
@@ -80,6 +81,19 @@ def create_run(session: Session, spec: ExperimentSpec | None = None, name: str =
         session=session, project_id=DEFAULT_PROJECT_ID, name=name, spec=spec.model_dump()
     )
     return experiment.runs[0]
+
+
+def worker_record(host: str = "cpu-1", pid: int = 100, *, cuda: bool = False) -> store.WorkerRecord:
+    """A worker of concurrency 2 serving torch (and, with `cuda`, torch's GPU queue)."""
+    return store.WorkerRecord(
+        host=host,
+        pid=pid,
+        queues=["reglab.torch", "reglab.torch.cuda"] if cuda else ["reglab.torch"],
+        backends=["torch"],
+        cuda=cuda,
+        concurrency=2,
+        started_at=utcnow() - timedelta(minutes=1),
+    )
 
 
 # The rolled-back test sessions share one connection, which the lease's thread must not use

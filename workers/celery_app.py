@@ -3,6 +3,7 @@
 from celery import Celery
 from kombu import Queue  # type: ignore[attr-defined]
 
+from workers import registry
 from workers.settings import get_settings
 
 settings = get_settings()
@@ -29,3 +30,4 @@ app.conf.update(
     worker_concurrency=settings.concurrency,
     task_queues=served_queues,  # without -Q, a worker consumes exactly these
 )
+registry.connect()  # the worker registers in the store (GET /workers, waiting_for)

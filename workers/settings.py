@@ -89,6 +89,13 @@ class Settings(SharedSettings):
     cuda: bool = Field(
         default=False, description="Also serve runs that demand `device: cuda` (GPU workers)."
     )
+    worker_heartbeat_seconds: float = Field(
+        default=5.0,
+        gt=0.0,
+        le=300.0,
+        description="How often a worker's main process tells the store it is alive; after "
+        "three beats missed it no longer counts (`GET /workers`, a queued run's `waiting_for`).",
+    )
 
     def served_queues(self) -> list[str]:
         """Queue names this worker consumes."""

@@ -1,8 +1,10 @@
 """Runs: status, summary, error and per-epoch curves."""
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
+from sqlalchemy.orm import Session
 
 from api.deps import (
     Cursor,
@@ -19,24 +21,40 @@ from api.errors import not_found_response, unprocessable_response
 from api.json_body import StrictJsonRoute
 from api.schemas import MetricsRead, RunErrorRead, RunRead
 from models import store
+from models.messaging.queue import queue_for
 from models.metric_names import EPOCH_METRICS
 from models.services.experiments import cancel_run as cancel
 from models.store.pages import Page
-from models.store.tables import MAX_INT, Run
+from models.store.tables import MAX_INT, Run, RunStatus, utcnow
 
 router = APIRouter(prefix="/runs", tags=["runs"], route_class=StrictJsonRoute)
 NOT_FOUND = not_found_response("run")
 
 
-def _read(run: Run) -> RunRead:
+def _live_queues(session: Session, runs: Sequence[Run]) -> set[str]:
+    """The queues live workers serve, asked of the store (once) only if some run is queued."""
+    if not any(run.status == RunStatus.QUEUED for run in runs):
+        return set()
+    return store.live_queues(session=session, now=utcnow())
+
+
+def _waiting_for(run: Run, live_queues: set[str]) -> str | None:
+    """What a queued run needs that no live worker offers; None if nothing is missing."""
+    device = run.spec["device"]
+    if run.status != RunStatus.QUEUED or queue_for(run.backend, device) in live_queues:
+        return None
+    return f"a worker{' with CUDA' if device == 'cuda' else ''} for {run.backend}"
+
+
+def _read(run: Run, live_queues: set[str]) -> RunRead:
     error = (
         RunErrorRead(type=run.error_type, message=run.error_message or "", epoch=run.error_epoch)
         if run.error_type
         else None
     )
-    return RunRead.model_validate(
-        {**{c: getattr(run, c) for c in RunRead.model_fields if c != "error"}, "error": error}
-    )
+    derived = {"error": error, "waiting_for": _waiting_for(run, live_queues)}
+    stored = {c: getattr(run, c) for c in RunRead.model_fields if c not in derived}
+    return RunRead.model_validate({**stored, **derived})
 
 
 def _get(run_id: int, session: SessionDep, project_id: int) -> Run:
@@ -68,8 +86,11 @@ def list_runs(
         limit=limit,
         cursor=cursor,
     )
+    live_queues = _live_queues(session, page.items)
     return Page[RunRead](
-        items=[_read(r) for r in page.items], total=page.total, next_cursor=page.next_cursor
+        items=[_read(r, live_queues) for r in page.items],
+        total=page.total,
+        next_cursor=page.next_cursor,
     )
 
 
@@ -83,13 +104,15 @@ def cancel_run(
 ) -> RunRead:
     """Cancel a run: a queued one never starts, a running one stops within seconds."""
     cancel(sessions, project_id=project_id, run_id=run_id)
-    return _read(_get(run_id, session, project_id))
+    run = _get(run_id, session, project_id)
+    return _read(run, _live_queues(session, [run]))
 
 
 @router.get("/{run_id}", response_model=RunRead, responses=NOT_FOUND)
 def get_run(run_id: RunId, session: SessionDep, project_id: ProjectDep) -> RunRead:
-    """Read one run: status, epochs done, summary and error."""
-    return _read(_get(run_id, session, project_id))
+    """Read one run: status, epochs done, summary, error, and what a queued one waits for."""
+    run = _get(run_id, session, project_id)
+    return _read(run, _live_queues(session, [run]))
 
 
 @router.get(

@@ -9,6 +9,7 @@ from api.reconciler import RECONCILER
 from api.schemas import DatasetRead, HealthRead, ReconcilerRead
 from models import store
 from models.spec.catalog import BUILTIN_DATASETS
+from models.store.tables import utcnow
 
 router = APIRouter(tags=["system"], route_class=StrictJsonRoute)
 
@@ -43,11 +44,13 @@ def list_datasets() -> list[DatasetRead]:
     },
 )
 def health(session: SessionDep, response: Response) -> HealthRead:
-    """Whether the store and the broker answer and the reconciler keeps up (503 if not)."""
+    """Store, broker and reconciler (503 if one fails), and how many workers are live."""
     database = store.ping(session=session)
     broker = get_broker().reachable()
     stale = RECONCILER.stale()
     healthy = database and broker and not stale
+    # No live worker is not unhealthy: runs are accepted before workers start.
+    workers = len(store.live_workers(session=session, now=utcnow())) if database else None
     if not healthy:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return HealthRead(
@@ -60,4 +63,5 @@ def health(session: SessionDep, response: Response) -> HealthRead:
             last_pass_at=RECONCILER.last_pass_at,
             stale=stale,
         ),
+        workers=workers,
     )

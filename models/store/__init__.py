@@ -37,6 +37,14 @@ from models.store.searches import (
     get_search,
     stalled_searches,
 )
+from models.store.workers import (
+    WorkerRecord,
+    live_queues,
+    live_workers,
+    register_worker,
+    remove_worker,
+    worker_seen,
+)
 
 __all__ = [
     "WORKER_LOST",
@@ -45,6 +53,7 @@ __all__ = [
     "RunAssignment",
     "RunError",
     "SearchRecord",
+    "WorkerRecord",
     "add_configuration_runs",
     "cancel_runs",
     "claim_configuration",
@@ -61,14 +70,19 @@ __all__ = [
     "get_search",
     "list_experiments",
     "list_runs",
+    "live_queues",
+    "live_workers",
     "load_experiment",
     "mark_cancelled",
     "mark_started",
     "ping",
     "read_metrics",
     "record_epochs",
+    "register_worker",
+    "remove_worker",
     "renew_lease",
     "resend_queued",
     "run_assignment",
     "stalled_searches",
+    "worker_seen",
 ]

@@ -1,4 +1,4 @@
-"""SQL tables: projects, experiments, runs, per-epoch metrics and run summaries."""
+"""SQL tables: projects, experiments, runs, per-epoch metrics, run summaries and workers."""
 
 import re
 from datetime import UTC, datetime
@@ -144,3 +144,23 @@ class RunSummary(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[float] = mapped_column(FaithfulFloat)
+
+
+class Worker(Base):
+    """A worker's main process: what it serves, and until when it counts as alive."""
+
+    __tablename__ = "worker"
+
+    # `host:pid` of the Celery main process (its children train the runs).
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int]
+    queues: Mapped[list[str]] = mapped_column(JsonType)
+    backends: Mapped[list[str]] = mapped_column(JsonType)
+    cuda: Mapped[bool]
+    concurrency: Mapped[int]
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # last_seen_at plus the worker's own bound (a few of its beats): each worker declares how
+    # long its silence may last, so readers need no setting of their own to judge it.
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -26,7 +26,7 @@ def test_health_reports_store_and_broker(client: TestClient) -> None:
     assert response.status_code == 200
     body = response.json()
     reconciler = body.pop("reconciler")
-    assert body == {"status": "ok", "database": True, "broker": True}
+    assert body == {"status": "ok", "database": True, "broker": True, "workers": 0}
     assert set(reconciler) == {"passes", "runs_sent", "last_pass_at", "stale"}
     assert reconciler["stale"] is False  # off in tests: never stale
 
