@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, NoReturn, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from models.store.tables import MAX_INT, MIN_INT, UNSTORABLE_TEXT
@@ -42,7 +42,8 @@ class CursorError(ValueError):
     """A cursor that this listing did not hand out."""
 
 
-def _encode(position: list[Any]) -> str:
+def encode_cursor(position: list[Any]) -> str:
+    """The opaque cursor for a position: [id], or [sort value or null, id]."""
     return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
 
 
@@ -61,7 +62,7 @@ def _fits(value: Any, kind: ValueKind) -> bool:
     return isinstance(value, int) and MIN_INT <= value <= MAX_INT
 
 
-def _decode(cursor: str, sort_kind: ValueKind | None) -> list[Any]:
+def decode_cursor(cursor: str, sort_kind: ValueKind | None) -> list[Any]:
     """The position in a cursor: [id], or [sort value or null, id] under a sort of this kind."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
@@ -91,8 +92,10 @@ def _after(
     id_after = id_column < last_id if descending else id_column > last_id
     if value is None:
         return and_(key.is_(None), id_after)
-    key_after = key < value if descending else key > value
-    return or_(key_after, and_(key == value, id_after), key.is_(None))
+    # A bound parameter: SQLAlchemy refuses `<` and `>` against a bare True or False.
+    bound = literal(value, key.type)
+    key_after = key < bound if descending else key > bound
+    return or_(key_after, and_(key == bound, id_after), key.is_(None))
 
 
 def paginate(
@@ -109,7 +112,7 @@ def paginate(
     if sort is None:
         page_query = query.order_by(id_column.desc())
         if cursor is not None:
-            page_query = page_query.where(id_column < _decode(cursor, None)[0])
+            page_query = page_query.where(id_column < decode_cursor(cursor, None)[0])
         rows = [(item, None) for item in session.scalars(page_query.limit(limit + 1))]
     else:
         key = sort.expression
@@ -119,12 +122,12 @@ def paginate(
         )
         if cursor is not None:
             page_query = page_query.where(
-                _after(key, id_column, sort.descending, _decode(cursor, sort.kind))
+                _after(key, id_column, sort.descending, decode_cursor(cursor, sort.kind))
             )
         rows = [(row[0], row[1]) for row in session.execute(page_query.limit(limit + 1))]
     items = [item for item, _ in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last, value = rows[limit - 1]
-        next_cursor = _encode([last.id] if sort is None else [value, last.id])
+        next_cursor = encode_cursor([last.id] if sort is None else [value, last.id])
     return Page(items=items, total=total or 0, next_cursor=next_cursor)

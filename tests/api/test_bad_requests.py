@@ -236,3 +236,21 @@ def test_every_422_is_documented_with_the_error_list(client: TestClient) -> None
             assert documented == VALIDATION_ERROR_SCHEMA, (method, path)
     modules = (compare, experiments, reports, runs, system)
     assert {m.router.route_class for m in modules} == {StrictJsonRoute}  # bodies read strictly
+
+
+@pytest.mark.parametrize("order", ["spec.regularization.batchnorm", "spec.optimizer.nesterov asc"])
+def test_pages_ordered_by_a_boolean_follow_their_cursors(client: TestClient, order: str) -> None:
+    for batchnorm in (True, False, True):
+        spec = spec_dict(regularization={"batchnorm": batchnorm})
+        assert client.post("/experiments", json={"name": "b", "spec": spec}).status_code == 202
+    seen, cursor = [], None
+    for _ in range(4):
+        params = {"order_by": order, "limit": 1, **({"cursor": cursor} if cursor else {})}
+        response = client.get("/runs", params=params)
+        assert response.status_code == 200, response.text
+        seen += [run["id"] for run in response.json()["items"]]
+        if (cursor := response.json()["next_cursor"]) is None:
+            break
+    assert len(set(seen)) == 3, seen
+    handmade = client.get("/runs", params={"order_by": order, "cursor": cursor_of([True, 1])})
+    assert handmade.status_code == 200, handmade.text
