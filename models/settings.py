@@ -78,11 +78,15 @@ class Settings(BaseSettings):
         """The kombu transport class for the embedded broker, or None to follow the URL."""
         return None if self.broker_url else "models.messaging.embedded_broker:Transport"
 
+    def embedded_broker_folder(self) -> Path | None:
+        """The embedded broker's folder, created owner-only; None when a real broker is set."""
+        return None if self.broker_url else owner_only_folder(self.home.resolve() / "broker")
+
     def broker_transport_options(self) -> dict[str, object]:
         """Transport options for the embedded file broker (empty for a real broker)."""
-        if self.broker_url:
+        folder = self.embedded_broker_folder()
+        if folder is None:
             return {}
-        folder = owner_only_folder(self.home.resolve() / "broker")
         # One folder for in and out: producers and consumers on this host share it.
         return {
             "data_folder_in": str(folder),

@@ -3,10 +3,10 @@
 from collections import Counter
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Response, status
+from fastapi import APIRouter, BackgroundTasks, Body, Response, status
 from fastapi.openapi.models import Example
 
-from api.broker import DispatcherDep
+from api.broker import DispatcherDep, get_broker
 from api.deps import (
     CatalogDep,
     Cursor,
@@ -32,6 +32,7 @@ from models.analysis.compare import flatten_spec
 from models.search.spec import SearchSpec
 from models.services import experiments as services
 from models.services.experiments import Submission, submit_experiment
+from models.services.searches import continue_search
 from models.store.pages import Page
 from models.store.tables import Experiment, Run, RunStatus
 
@@ -119,8 +120,8 @@ def _read(experiment: Experiment) -> ExperimentRead:
 )
 def create_experiment(
     body: Annotated[ExperimentCreate, Body(openapi_examples=CREATE_EXAMPLES)],
-    session: SessionDep,
     sessions: SessionmakerDep,
+    background: BackgroundTasks,
     catalog: CatalogDep,
     dispatcher: DispatcherDep,
     project_id: ProjectDep,
@@ -144,8 +145,11 @@ def create_experiment(
     )
     if submitted.replayed:
         response.headers["Idempotent-Replayed"] = "true"
+    elif body.search is not None:  # after the response: the rest of max_parallel
+        background.add_task(continue_search, sessions, submitted.experiment_id, dispatcher)
     response.headers["Location"] = f"/experiments/{submitted.experiment_id}"
-    return _read(experiment_or_404(session, project_id, submitted.experiment_id))
+    with sessions() as session:
+        return _read(experiment_or_404(session, project_id, submitted.experiment_id))
 
 
 @router.get("", response_model=Page[ExperimentRead])
@@ -177,5 +181,7 @@ def cancel_experiment(
     project_id: ProjectDep,
 ) -> ExperimentRead:
     """Cancel every queued and running run of an experiment; a search starts no more."""
-    services.cancel_experiment(sessions, project_id=project_id, experiment_id=experiment_id)
+    services.cancel_experiment(
+        sessions, project_id=project_id, experiment_id=experiment_id, broker=get_broker()
+    )
     return _read(experiment_or_404(session, project_id, experiment_id))

@@ -6,11 +6,15 @@ sends every queued run again.
 """
 
 import logging
+from collections.abc import Collection
 from typing import Any
 
 from celery import Celery
 from kombu import Exchange, Queue  # type: ignore[attr-defined]
+from kombu.transport import redis as kombu_redis
 
+from models.messaging import withdraw
+from models.messaging.queue import ALL_QUEUES
 from models.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,6 +34,7 @@ class Broker:
         self.client.conf.broker_transport = settings.broker_transport()
         self.client.conf.broker_transport_options = settings.broker_transport_options()
         self.client.conf.broker_connection_timeout = 3
+        self.folder = settings.embedded_broker_folder()
 
     def send_task(self, name: str, *, args: list[Any], queue: str, retry: bool) -> object:
         """Publish one task message by name."""
@@ -63,3 +68,19 @@ class Broker:
         except Exception:
             return False
         return True
+
+    def withdraw(self, run_ids: Collection[int]) -> int:
+        """Remove the queued messages of `run_ids` (cancelled runs); how many went. Best
+        effort: where it cannot (a broker away, another transport), workers skip them."""
+        if not run_ids:
+            return 0
+        try:
+            if self.folder is not None:
+                return withdraw.from_folder(self.folder, run_ids)
+            with self.client.connection_for_write() as conn:
+                channel = conn.default_channel
+                if isinstance(channel, kombu_redis.Channel):
+                    return withdraw.from_redis(channel, ALL_QUEUES, run_ids)
+        except Exception:
+            log.warning("could not withdraw cancelled runs' messages", exc_info=True)
+        return 0

@@ -8,7 +8,7 @@ renamed into the queue folder, which is atomic on one filesystem.
 
 import os
 import uuid
-from time import monotonic
+from time import monotonic_ns
 from typing import Any
 
 from kombu.transport import filesystem
@@ -22,7 +22,8 @@ class Channel(filesystem.Channel):
     # kombu's own base classes disagree on this signature; this is the file channel's.
     def _put(self, queue: Any, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
         """Write the message aside, then rename it to the name consumers look for."""
-        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        # Consumers take names in sorted order: nanoseconds, zero-padded, keep it FIFO.
+        name = f"{monotonic_ns():020d}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
         staging = f"{final}.part"  # consumers only take names ending in '<queue>.msg'
         with open(staging, "wb") as handle:

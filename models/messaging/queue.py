@@ -1,6 +1,8 @@
 """The queue contract between the API and the workers: task names and queues."""
 
-from typing import Any, Protocol
+from typing import Any, Protocol, get_args
+
+from models.spec.experiment import Backend
 
 TRAIN_RUN_TASK = "reglab.train_run"
 
@@ -20,6 +22,11 @@ def queue_for(backend: str, device: str = "auto") -> str:
     CPU worker never takes (and fails) a run that needs a GPU.
     """
     return f"reglab.{backend}.cuda" if device == "cuda" else f"reglab.{backend}"
+
+
+ALL_QUEUES = [
+    queue_for(backend, device) for backend in get_args(Backend) for device in ("auto", "cuda")
+]
 
 
 def send_run(client: TaskSender, run_id: int, backend: str, device: str) -> None:

@@ -11,7 +11,6 @@ import itertools
 import logging
 import math
 import uuid
-import warnings
 from typing import Any
 
 import optuna
@@ -57,26 +56,43 @@ def _distribution(dimension: list[Any] | Range) -> BaseDistribution:
     return FloatDistribution(low, high, log=dimension.kind == "log_uniform")
 
 
-def _fixed(params: dict[str, Any], seed: int | None = None) -> optuna.samplers.BaseSampler:
-    """A sampler that returns exactly `params` (a grid point, or a repeat for another seed)."""
-    with warnings.catch_warnings():
-        # Marked experimental since Optuna 2.4, unchanged since; pinned below 6.
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.PartialFixedSampler(params, optuna.samplers.RandomSampler(seed))
+def _seed(search: SearchSpec, index: int) -> int:
+    """The sampler seed of configuration `index`."""
+    return (search.sampler_seed * SEED_STRIDE + index) % SEED_SPACE
 
 
-def _sampler(search: SearchSpec, index: int) -> optuna.samplers.BaseSampler:
-    """The sampler proposing configuration `index`: fixed for a grid, seeded per index."""
-    seed = (search.sampler_seed * SEED_STRIDE + index) % SEED_SPACE
+def _space(search: SearchSpec) -> dict[str, BaseDistribution]:
+    """The search space as Optuna's distributions."""
+    return {path: _distribution(dimension) for path, dimension in search.space.items()}
+
+
+def _drawn_params(search: SearchSpec, index: int) -> dict[str, Any] | None:
+    """Configuration `index`'s params where they follow from the index alone (grid, random);
+    None for TPE, whose sampler reads the study's history.
+
+    Drawn here rather than by `study.ask`, whose every call reads all of the study's running
+    trials: asking for 1,000 configurations took minutes (quadratic) instead of seconds.
+    """
     if search.method == "grid":
         sizes = [range(len(values)) for values in search.space.values()]  # type: ignore[arg-type]
         point = next(itertools.islice(itertools.product(*sizes), index, None))
-        fixed = dict(zip(search.space, point, strict=True))
-        return _fixed(fixed, seed)
+        return dict(zip(search.space, point, strict=True))
     if search.method == "random":
-        return optuna.samplers.RandomSampler(seed)
+        # Optuna's own draw, in the order `ask` made it: a random sampler reads no history.
+        sampler = optuna.samplers.RandomSampler(_seed(search, index))
+        return {
+            path: sampler.sample_independent(None, None, path, distribution)  # type: ignore[arg-type]
+            for path, distribution in _space(search).items()
+        }
+    return None
+
+
+def _sampler(search: SearchSpec, index: int) -> optuna.samplers.BaseSampler:
+    """The sampler behind `study.ask`; grid and random params are drawn by `_drawn_params`."""
+    if search.method != "tpe":
+        return optuna.samplers.RandomSampler(_seed(search, index))  # kept for Optuna, not asked
     startup = max(2, min(10, (search.trials or 0) // 4))
-    return optuna.samplers.TPESampler(n_startup_trials=startup, seed=seed)
+    return optuna.samplers.TPESampler(n_startup_trials=startup, seed=_seed(search, index))
 
 
 def _pruner(search: SearchSpec) -> optuna.pruners.BasePruner:
@@ -126,23 +142,28 @@ def values_of(search: SearchSpec, params: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def ask_configuration(study: optuna.study.Study, search: SearchSpec, n_seeds: int) -> list[int]:
-    """Ask one trial per seed for the study's next configuration; returns their trial ids.
+def ask_configuration(
+    study: optuna.study.Study, search: SearchSpec, index: int, n_seeds: int
+) -> tuple[dict[str, Any], list[int]]:
+    """Create one running trial per seed for configuration `index`: its params and trial ids.
 
-    The first trial is the sampler's proposal; the others repeat its params exactly.
+    TPE's first trial is its sampler's proposal; every other trial is written whole with
+    the configuration's params, in one storage call each.
     """
-    space = {path: _distribution(dim) for path, dim in search.space.items()}
-    first = study.ask(space)
-    trials = [first]
-    if n_seeds > 1:
-        study.sampler = _fixed(first.params)
-        trials += [study.ask(space) for _ in range(n_seeds - 1)]
-    return [trial._trial_id for trial in trials]
-
-
-def params_of(study: optuna.study.Study, trial_id: int) -> dict[str, Any]:
-    """The params Optuna chose for a trial."""
-    return dict(study._storage.get_trial_params(trial_id))
+    space = _space(search)
+    params, trial_ids = _drawn_params(search, index), []
+    if params is None:
+        first = study.ask(space)
+        params, trial_ids = first.params, [first._trial_id]
+    template = optuna.trial.create_trial(
+        state=TrialState.RUNNING, params=params, distributions=space
+    )
+    storage, study_id = study._storage, study._study_id
+    trial_ids += [
+        storage.create_new_trial(study_id, template_trial=template)
+        for _ in range(n_seeds - len(trial_ids))
+    ]
+    return params, trial_ids
 
 
 def report_epoch(study: optuna.study.Study, trial_id: int, epoch: int, value: float) -> bool:

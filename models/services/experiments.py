@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import store
 from models.messaging.dispatcher import Dispatcher
+from models.messaging.withdraw import Withdrawer
 from models.search.space import validate_search
 from models.search.spec import SearchSpec
 from models.search.study import delete_study, new_study_name
@@ -138,11 +139,14 @@ def submit_experiment(
 # and workers renew their leases every second.
 
 
-def cancel_experiment(sessions: sessionmaker[Any], *, project_id: int, experiment_id: int) -> None:
-    """Cancel the experiment's queued and running runs; its search starts no more."""
+def cancel_experiment(
+    sessions: sessionmaker[Any], *, project_id: int, experiment_id: int, broker: Withdrawer
+) -> None:
+    """Cancel the experiment's queued and running runs, and take their messages out of the
+    queues so that no worker waits behind them; its search starts no more."""
     with sessions.begin() as session:
         store.mark_cancelled(session=session, project_id=project_id, experiment_id=experiment_id)
-        store.cancel_runs(
+        cancelled = store.cancel_runs(
             session=session, project_id=project_id, where=Run.experiment_id == experiment_id
         )
         found = store.get_experiment(
@@ -150,6 +154,7 @@ def cancel_experiment(sessions: sessionmaker[Any], *, project_id: int, experimen
         )
         if found is None:  # nothing was written: it matched no row of this project
             raise NotFoundError(f"experiment {experiment_id} not found")
+    broker.withdraw(set(cancelled))
 
 
 def cancel_run(sessions: sessionmaker[Any], *, project_id: int, run_id: int) -> None:

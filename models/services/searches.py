@@ -6,6 +6,7 @@ by the worker and by the reconciler). Concurrent callers are safe: each configur
 claimed with a compare-and-set, and a proposal that loses the race is told to Optuna as failed.
 """
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import store
+from models.messaging.dispatcher import Dispatcher
 from models.metric_names import SUMMARY_METRICS
 from models.search.space import configuration_spec
 from models.search.spec import SearchSpec
@@ -20,10 +22,14 @@ from models.search.study import (
     ask_configuration,
     finish_trial,
     open_study,
-    params_of,
     values_of,
 )
 from models.store.tables import Experiment, Run, RunStatus
+
+log = logging.getLogger(__name__)
+# Configurations a search starts inside its POST: each costs tens of ms of Optuna's storage,
+# so a search with max_parallel 1,000 would hold its request for a minute.
+FIRST_CONFIGURATIONS = 8
 
 
 @dataclass(frozen=True)
@@ -47,8 +53,8 @@ def propose(
     """Ask Optuna for configuration `index` (Optuna writes its trials in its own transactions)."""
     seeds = search.seed_list(base_spec["seed"])
     study = open_study(url, study_name, search, index)
-    trial_ids = ask_configuration(study, search, len(seeds))
-    values = values_of(search, params_of(study, trial_ids[0]))
+    params, trial_ids = ask_configuration(study, search, index, len(seeds))
+    values = values_of(search, params)
     specs = [configuration_spec(base_spec, values, seed) for seed in seeds]
     return Proposal(index, specs, trial_ids)
 
@@ -56,9 +62,24 @@ def propose(
 def first_proposals(
     url: str, study_name: str, search: SearchSpec, base_spec: Mapping[str, Any]
 ) -> list[Proposal]:
-    """The configurations a new search starts with: up to `max_parallel`."""
-    count = min(search.max_parallel, search.n_configurations())
+    """The configurations a new search starts with inside its POST: a few, whatever its size
+    (`continue_search` starts the rest of `max_parallel` after the response)."""
+    count = min(search.max_parallel, search.n_configurations(), FIRST_CONFIGURATIONS)
     return [propose(url, study_name, search, base_spec, index) for index in range(count)]
+
+
+def continue_search(
+    sessions: sessionmaker[Any], experiment_id: int, dispatcher: Dispatcher
+) -> None:
+    """Start and send the search's configurations up to `max_parallel` (after its POST).
+
+    A failure is logged, not raised: every run end tops the search up again, and the
+    reconciler restarts a search left with nothing in flight.
+    """
+    try:
+        dispatcher.send(top_up(sessions, experiment_id))
+    except Exception:
+        log.exception("could not start more configurations of experiment %s", experiment_id)
 
 
 def add_proposal(*, session: Session, experiment: Experiment, proposal: Proposal) -> list[Run]:

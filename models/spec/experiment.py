@@ -8,6 +8,8 @@ from models.spec.base import StrictModel
 from models.spec.dataset import DatasetSpec
 from models.spec.sections import ModelSpec, OptimizerSpec, RegularizationSpec, TrainingSpec
 
+Backend = Literal["torch", "tensorflow"]
+
 
 class ExperimentSpec(StrictModel):
     """One network plus its regularization recipe, trained the same way on every backend.
@@ -16,7 +18,7 @@ class ExperimentSpec(StrictModel):
     (parameter count, data size) are applied by `resolve`.
     """
 
-    backend: Literal["torch", "tensorflow"] = Field(
+    backend: Backend = Field(
         examples=["torch"],
         default="torch",
         description="Training framework: `torch` (PyTorch) or `tensorflow` (Keras 3). The spec "
