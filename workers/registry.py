@@ -68,6 +68,7 @@ class Registration:
         self.beat()
         while not self._stopping.wait(self.interval):
             self.beat()
+        self._leave()
 
     def beat(self) -> None:
         """Tell the store this worker is alive; failures are logged, not raised."""
@@ -85,14 +86,19 @@ class Registration:
                 )
 
     def stop(self) -> None:
-        """Stop beating and remove the row; with the store away, the row lapses by itself."""
+        """Stop beating and remove the row, waiting at most one beat (else the row lapses)."""
         self._stopping.set()
-        self._thread.join(timeout=self.live_seconds)
+        self._thread.join(timeout=self.interval)
+        if self._thread.is_alive():
+            log.warning("worker %s left without removing its row; it lapses", self.worker.name)
+
+    def _leave(self) -> None:
+        # In the beating thread, after its last beat: no beat can register the worker again.
         try:
             with self.sessions.begin() as session:
                 store.remove_worker(session=session, name=self.worker.name)
         except Exception:
-            log.exception("could not remove worker %s; it lapses in seconds", self.worker.name)
+            log.exception("could not remove worker %s; its row lapses", self.worker.name)
 
 
 _registrations: list[Registration] = []
