@@ -90,7 +90,7 @@ class Registration:
         self._stopping.set()
         self._thread.join(timeout=self.interval)
         if self._thread.is_alive():
-            log.warning("worker %s left without removing its row; it lapses", self.worker.name)
+            log.warning("worker %s could not leave within a beat; its row lapses", self.worker.name)
 
     def _leave(self) -> None:
         # In the beating thread, after its last beat: no beat can register the worker again.
