@@ -44,7 +44,10 @@ class ExperimentCreate(BaseModel):
 class RunErrorRead(BaseModel):
     """Why a run failed."""
 
-    type: str = Field(description="`diverged`, `exception`, `device_unavailable`, ...")
+    type: str = Field(
+        description="`diverged`, `timeout`, `worker_lost`, `device_unavailable`, "
+        "`invalid_spec`, `exception`"
+    )
     message: str = Field(description="Readable explanation.")
     epoch: int | None = Field(description="Epoch in which it happened, if during training.")
 

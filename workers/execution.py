@@ -8,12 +8,14 @@ together in the order a run lives.
 import logging
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from models.messaging.dispatcher import Dispatcher
 from models.services.searches import objective_value
-from models.spec import ExperimentSpec
+from models.spec import ExperimentSpec, SpecError
+from models.spec.base import problem_of
 from models.store import RunError
 from models.store.db import is_outage
 from models.store.tables import RunStatus
@@ -118,6 +120,9 @@ def _train(
         result = _failure(record, recorder, exc)
     except DeviceUnavailableError as exc:
         result = RunResult(RunStatus.FAILED, error=RunError("device_unavailable", str(exc)))
+    except (ValidationError, SpecError) as exc:  # accepted under older bounds
+        problem = problem_of(exc) if isinstance(exc, ValidationError) else exc.message
+        result = RunResult(RunStatus.FAILED, error=RunError("invalid_spec", problem))
     except Exception as exc:
         result = _failure(record, recorder, exc)
     return result

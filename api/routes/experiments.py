@@ -32,7 +32,7 @@ from models.analysis.compare import flatten_spec
 from models.search.spec import SearchSpec
 from models.services import experiments as services
 from models.services.experiments import Submission, submit_experiment
-from models.services.searches import continue_search
+from models.services.searches import send_top_up
 from models.store.pages import Page
 from models.store.tables import Experiment, Run, RunStatus
 
@@ -146,7 +146,7 @@ def create_experiment(
     if submitted.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     elif body.search is not None:  # after the response: the rest of max_parallel
-        background.add_task(continue_search, sessions, submitted.experiment_id, dispatcher)
+        background.add_task(send_top_up, sessions, submitted.experiment_id, dispatcher)
     response.headers["Location"] = f"/experiments/{submitted.experiment_id}"
     with sessions() as session:
         return _read(experiment_or_404(session, project_id, submitted.experiment_id))

@@ -62,8 +62,9 @@ def _seed(search: SearchSpec, index: int) -> int:
 
 
 def _space(search: SearchSpec) -> dict[str, BaseDistribution]:
-    """The search space as Optuna's distributions."""
-    return {path: _distribution(dimension) for path, dimension in search.space.items()}
+    """The search space as Optuna's distributions, in the sorted order of its paths: the
+    stored search comes back from Postgres (JSONB) with its keys in another order."""
+    return {path: _distribution(search.space[path]) for path in sorted(search.space)}
 
 
 def _drawn_params(search: SearchSpec, index: int) -> dict[str, Any] | None:
@@ -74,9 +75,10 @@ def _drawn_params(search: SearchSpec, index: int) -> dict[str, Any] | None:
     trials: asking for 1,000 configurations took minutes (quadratic) instead of seconds.
     """
     if search.method == "grid":
-        sizes = [range(len(values)) for values in search.space.values()]  # type: ignore[arg-type]
+        paths = sorted(search.space)
+        sizes = [range(len(search.space[path])) for path in paths]  # type: ignore[arg-type]
         point = next(itertools.islice(itertools.product(*sizes), index, None))
-        return dict(zip(search.space, point, strict=True))
+        return dict(zip(paths, point, strict=True))
     if search.method == "random":
         # Optuna's own draw, in the order `ask` made it: a random sampler reads no history.
         sampler = optuna.samplers.RandomSampler(_seed(search, index))

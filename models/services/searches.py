@@ -63,14 +63,12 @@ def first_proposals(
     url: str, study_name: str, search: SearchSpec, base_spec: Mapping[str, Any]
 ) -> list[Proposal]:
     """The configurations a new search starts with inside its POST: a few, whatever its size
-    (`continue_search` starts the rest of `max_parallel` after the response)."""
+    (`send_top_up` starts the rest of `max_parallel` after the response)."""
     count = min(search.max_parallel, search.n_configurations(), FIRST_CONFIGURATIONS)
     return [propose(url, study_name, search, base_spec, index) for index in range(count)]
 
 
-def continue_search(
-    sessions: sessionmaker[Any], experiment_id: int, dispatcher: Dispatcher
-) -> None:
+def send_top_up(sessions: sessionmaker[Any], experiment_id: int, dispatcher: Dispatcher) -> None:
     """Start and send the search's configurations up to `max_parallel` (after its POST).
 
     A failure is logged, not raised: every run end tops the search up again, and the

@@ -1,6 +1,6 @@
 """The base of every spec section, and the error of a spec that does not fit its dataset."""
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 Loc = tuple[str | int, ...]
 
@@ -23,3 +23,12 @@ class SpecError(ValueError):
     def within(self, *prefix: str | int) -> "SpecError":
         """The same error, its location under `prefix` (e.g. the request body's `spec`)."""
         return SpecError((*prefix, *self.loc), self.message)
+
+
+def problem_of(exc: ValidationError) -> str:
+    """A pydantic error as one short line naming the field (no input echo, no links)."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "spec"
+    message = first["msg"].removeprefix("Value error, ")
+    more = exc.error_count() - 1
+    return f"{where}: {message}" + (f" (and {more} more)" if more else "")
