@@ -134,37 +134,30 @@ def submit_experiment(
     return Submitted(experiment.id, replayed=False)
 
 
-# Both cancels write before they read: on SQLite a transaction that has read cannot start
-# writing while another process writes (it fails at once, the busy timeout does not apply),
-# and workers renew their leases every second.
-
-
 def cancel_experiment(
     sessions: sessionmaker[Any], *, project_id: int, experiment_id: int, broker: Withdrawer
 ) -> None:
     """Cancel the experiment's queued and running runs, and take their messages out of the
     queues so that no worker waits behind them; its search starts no more."""
     with sessions.begin() as session:
+        found = store.get_experiment(
+            session=session, project_id=project_id, experiment_id=experiment_id
+        )
+        if found is None:
+            raise NotFoundError(f"experiment {experiment_id} not found")
         store.mark_cancelled(session=session, project_id=project_id, experiment_id=experiment_id)
         cancelled = store.cancel_runs(
             session=session, project_id=project_id, where=Run.experiment_id == experiment_id
         )
-        found = store.get_experiment(
-            session=session, project_id=project_id, experiment_id=experiment_id
-        )
-        if found is None:  # nothing was written: it matched no row of this project
-            raise NotFoundError(f"experiment {experiment_id} not found")
     broker.withdraw(set(cancelled))
 
 
 def cancel_run(sessions: sessionmaker[Any], *, project_id: int, run_id: int) -> None:
     """Cancel a queued or running run; ConflictError if it has already finished."""
     with sessions.begin() as session:
-        cancelled = store.cancel_runs(
-            session=session, project_id=project_id, where=Run.id == run_id
-        )
-        if cancelled:
+        if store.cancel_runs(session=session, project_id=project_id, where=Run.id == run_id):
             return
+        # Nothing to cancel: say whether the run is missing or already over.
         run = store.get_run(session=session, project_id=project_id, run_id=run_id)
         if run is None:
             raise NotFoundError(f"run {run_id} not found")

@@ -4,16 +4,25 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Double, Engine, MetaData, create_engine, event, make_url
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Double,
+    Engine,
+    MetaData,
+    create_engine,
+    event,
+    make_url,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 T = TypeVar("T")
@@ -25,6 +34,7 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+_WRITES = "reglab_writes"  # connection execution option: this transaction is going to write
 
 
 class Base(DeclarativeBase):
@@ -84,7 +94,8 @@ class UtcDateTime(TypeDecorator[datetime]):
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy emit BEGIN itself: pysqlite's own handling breaks SAVEPOINTs.
     dbapi_connection.isolation_level = None
-    # WAL lets the API read while a worker writes; busy_timeout waits out a writer's lock.
+    # WAL lets the API read while a worker writes; busy_timeout makes a writer wait its turn
+    # at BEGIN IMMEDIATE (see _begin).
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     # In WAL mode NORMAL survives application crashes; only power loss can drop the last commit.
@@ -92,6 +103,15 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _begin(conn: Connection) -> None:
+    # A deferred BEGIN takes the write lock at the first write; if another connection holds
+    # it then, SQLite fails at once, whatever busy_timeout says (in WAL a transaction that has
+    # read cannot wait to become a writer). BEGIN IMMEDIATE takes it up front, where
+    # busy_timeout applies. Reads stay deferred: they never take the lock nor wait for it.
+    immediate = conn.get_execution_options().get(_WRITES, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _owner_only_file(url: str) -> None:
@@ -117,14 +137,31 @@ def make_engine(url: str) -> Engine:
         _owner_only_file(url)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _tune_sqlite)
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        event.listen(engine, "begin", _begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+class Sessions(sessionmaker[Session]):
+    """`sessions()` for reads; `sessions.begin()` for a transaction that writes.
+
+    On SQLite `begin()` takes the write lock at once (BEGIN IMMEDIATE): concurrent writers,
+    from this process or another, wait their turn for up to busy_timeout instead of failing
+    when one of them has read first. Elsewhere it is sessionmaker's own.
+    """
+
+    @contextmanager
+    def begin(self) -> Iterator[Session]:
+        """A session in a transaction committed at the end of the block (rolled back on error)."""
+        with super().begin() as session:
+            if session.get_bind().dialect.name == "sqlite":
+                session.connection(execution_options={_WRITES: True})
+            yield session
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Any]:
-    """Sessions whose objects stay readable after commit."""
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    """Sessions whose objects stay readable after commit; `begin()` ones are for writing."""
+    return Sessions(bind=engine, expire_on_commit=False)
 
 
 def is_outage(exc: BaseException) -> bool:
