@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 MAX_ECHO = 100  # characters of an invalid input (or of a location part) sent back
 MAX_MESSAGE = 1000
+MAX_ERRORS = 50  # errors listed in a 422: the first say enough, and 90,000 take seconds to render
 # FastAPI's own error schema, which it adds to the document for every route with parameters.
 VALIDATION_ERROR_SCHEMA = {"$ref": "#/components/schemas/HTTPValidationError"}
 _OMIT = object()
@@ -88,8 +89,12 @@ def unprocessable(
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     """FastAPI's 422, with each input echoed short: NaN or megabytes never break or bloat it."""
     assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
     detail = [
         error_item(e["loc"], e["msg"], e["type"], e.get("ctx"), e.get("input", _OMIT))
-        for e in exc.errors()
+        for e in errors[:MAX_ERRORS]
     ]
+    if len(errors) > MAX_ERRORS:
+        more = f"{len(errors) - MAX_ERRORS} more errors, not listed"
+        detail.append(error_item(errors[MAX_ERRORS]["loc"][:1], more, "too_many_errors"))
     return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)

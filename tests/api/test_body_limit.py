@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from api.errors import MAX_ERRORS
+from api.json_body import MAX_KEYS
 from api.settings import Settings, get_settings
 from tests.factories import spec_dict
 
@@ -174,3 +176,25 @@ def test_every_operation_with_a_body_declares_413_and_415(client: TestClient) ->
         for status in ("413", "415"):
             assert op["responses"][status]["content"]["application/json"]["schema"] == schema
     assert all("413" not in op["responses"] for _, op in operations if "requestBody" not in op)
+
+
+def test_an_object_of_too_many_keys_is_422_naming_it(client: TestClient) -> None:
+    """Each unknown key is an error: an object of 90,000 would take seconds to validate."""
+    spec = spec_dict(model={f"k{i}": 0 for i in range(MAX_KEYS + 1)})
+    error = the_error(client.post("/experiments", json={"name": "x", "spec": spec}), 422)
+    assert error["loc"] == ["body", "spec", "model"] and error["type"] == "too_many_keys", error
+    assert f"more than {MAX_KEYS} keys" in error["msg"]
+
+
+def test_a_422_lists_the_first_errors_and_counts_the_rest(client: TestClient) -> None:
+    unknown = {f"k{i}": 0 for i in range(MAX_KEYS - 10)}
+    spec = {**spec_dict(), **unknown, "model": {**unknown, "kind": "mlp"}}
+    response = client.post("/experiments", json={"name": "x", "spec": spec})
+    assert response.status_code == 422, response.text
+    *listed, more = response.json()["detail"]
+    assert len(listed) == MAX_ERRORS and all(e["type"] == "extra_forbidden" for e in listed)
+    assert more == {
+        "loc": ["body"],
+        "msg": f"{2 * len(unknown) - MAX_ERRORS} more errors, not listed",
+        "type": "too_many_errors",
+    }
