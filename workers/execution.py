@@ -19,6 +19,7 @@ from models.spec.base import problem_of
 from models.store import RunError
 from models.store.db import is_outage
 from models.store.tables import RunStatus
+from workers import shutdown
 from workers.backends.base import DeviceUnavailableError
 from workers.checkpoints import RunCheckpoints
 from workers.epoch_recorder import EpochRecorder
@@ -43,7 +44,10 @@ def execute_run(
     policy: RunPolicy = DEFAULT_POLICY,
     dispatcher: Dispatcher | None = None,
 ) -> str:
-    """Train a queued run to a terminal status; a duplicate delivery returns without training."""
+    """Train a queued run to a terminal status; a duplicate delivery returns without training.
+
+    "queued" if the worker stopped meanwhile: the run is queued again, to resume elsewhere.
+    """
     record = RunRecord.claim(
         run_id,
         sessions=sessions,
@@ -59,6 +63,8 @@ def execute_run(
         recorder = EpochRecorder(run_id, sessions, policy.flush_seconds, policy.db_retry_seconds)
         checkpoints = policy.checkpoints(record.claimed, recorder)
         result = _train(record, recorder, lease, checkpoints, policy=policy, threads=threads)
+        if result.status is RunStatus.QUEUED:
+            return _hand_back(record, recorder)
         search = record.claimed.search
         objective = (
             objective_value(search, result.summary, recorder.last_values) if search else None
@@ -69,6 +75,13 @@ def execute_run(
     if checkpoints and (finished or record.has_ended()):
         checkpoints.store.remove()  # not while the run lives on: its new owner may resume
     return str(result.status)
+
+
+def _hand_back(record: RunRecord, recorder: EpochRecorder) -> str:
+    """Queue the run again (this worker is stopping); its checkpoints stay for the next one."""
+    if record.hand_back(recorder.take_pending()):
+        log.info("run %s handed back after epoch %s", record.claimed.run_id, recorder.last_epoch)
+    return str(RunStatus.QUEUED)
 
 
 def _continue_search(
@@ -140,6 +153,8 @@ def _result_of(outcome: Outcome, deadline: Deadline) -> RunResult:
         epoch = (outcome.stopped_at or 0) + 1
         message = f"the run reached its time limit of {deadline.seconds:g} s during epoch {epoch}"
         return RunResult(RunStatus.FAILED, error=RunError("timeout", message, epoch))
+    if outcome.stopped == "interrupted" and shutdown.requested():
+        return RunResult(RunStatus.QUEUED)  # handed back: it resumes on the next worker
     if outcome.stopped == "interrupted":
         return RunResult(RunStatus.CANCELLED)
     if outcome.stopped == "pruned":

@@ -4,6 +4,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from models.spec import ExperimentSpec
+from workers import shutdown
 from workers.checkpoints import Checkpoint, RunCheckpoints
 from workers.epoch_recorder import EpochRecorder
 from workers.run_lease import RunLease
@@ -61,9 +62,9 @@ class WorkerHooks:
         self.recorder(epoch, metrics)
 
     def should_stop(self) -> bool:
-        """Whether the time is up, or the run stopped being this worker's (a cancel)."""
+        """Whether the time is up, the run is no longer this worker's (a cancel), or it stops."""
         self.lease.touch()  # asked between batches: the loop is alive
-        return self.deadline.passed() or self.lease.lost
+        return self.deadline.passed() or self.lease.lost or shutdown.requested()
 
     def should_prune(self, epoch: int, metrics: Mapping[str, float]) -> bool:
         """Whether the search's pruner ends the run here."""

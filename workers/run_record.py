@@ -129,6 +129,22 @@ class RunRecord:
 
         return with_retries(write, seconds=self.retry_seconds)
 
+    def hand_back(self, last_epochs: Mapping[int, Mapping[str, float]]) -> bool:
+        """Write the last epochs and queue the run again, its attempt unspent (a stopping worker).
+
+        True if the run was still this worker's to give back.
+        """
+        claimed = self.claimed
+
+        def write() -> bool:
+            with self.sessions.begin() as session:
+                store.record_epochs(session=session, run_id=claimed.run_id, epochs=last_epochs)
+                return store.release_run(
+                    session=session, run_id=claimed.run_id, worker=claimed.worker
+                )
+
+        return with_retries(write, seconds=self.retry_seconds)
+
     def has_ended(self) -> bool:
         """Whether the run is over (cancelled while it trained), best effort."""
         try:

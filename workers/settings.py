@@ -86,6 +86,14 @@ class Settings(SharedSettings):
         description="At least this long between two checkpoints of a run, so that runs of "
         "short epochs do not spend their time writing; at most this much work is redone.",
     )
+    stop_grace_seconds: float = Field(
+        default=20.0,
+        ge=1.0,
+        le=3600.0,
+        description="On SIGTERM or Ctrl-C a worker hands its runs in flight back to the queue "
+        "(they resume from their checkpoints); a run not handed back within this long is "
+        "left to its lease and its child process exits.",
+    )
     cuda: bool = Field(
         default=False, description="Also serve runs that demand `device: cuda` (GPU workers)."
     )

@@ -7,13 +7,17 @@ from functools import lru_cache
 from typing import Any
 
 from celery import Task
+from celery.exceptions import Reject
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from models import store
+from models.messaging.broker import Broker
 from models.messaging.dispatcher import Dispatcher
 from models.messaging.queue import TRAIN_RUN_TASK
 from models.store.db import is_outage, make_engine, make_sessionmaker
+from models.store.tables import RunStatus
+from workers import shutdown
 from workers.celery_app import app
 from workers.checkpoints import OrphanSweep
 from workers.execution import RunPolicy, execute_run
@@ -45,12 +49,14 @@ def _ended_runs(run_ids: set[int]) -> set[int]:
 def _dispatcher() -> Dispatcher:
     # A run the broker refuses here stays queued; the API's reconciler cannot see this
     # process's failed sends, so it sends it again after REGLAB_REQUEUE_AFTER_SECONDS.
-    return Dispatcher(app)
+    return Dispatcher(Broker(get_settings(), "reglab-worker"))
 
 
 @app.task(name=TRAIN_RUN_TASK, bind=True)  # type: ignore[untyped-decorator]
 def train_run(self: Task, run_id: int) -> str:
     """Claim the run, train it and record its curves and outcome; returns the final status."""
+    if shutdown.requested():  # taken as this worker stops: untouched, for the next worker
+        raise Reject("the worker is stopping", requeue=True)
     worker = f"{socket.gethostname()}:{os.getpid()}"
     settings = get_settings()
     try:
@@ -70,6 +76,8 @@ def train_run(self: Task, run_id: int) -> str:
         # took meanwhile is skipped by the claim).
         countdown = min(RETRY_MAX_SECONDS, 5 * 2**self.request.retries)
         raise self.retry(exc=exc, countdown=countdown, max_retries=None) from exc
+    if status == RunStatus.QUEUED:  # handed back as this worker stops: the message goes back
+        raise Reject("the worker stopped; the run resumes from its checkpoint", requeue=True)
     sweep = _orphan_sweep()
     if sweep is not None:
         sweep.maybe_run(_ended_runs)

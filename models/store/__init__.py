@@ -5,12 +5,19 @@ from models.store.experiments import (
     create_experiment,
     find_by_idempotency_key,
     get_experiment,
+    is_cancelled,
     list_experiments,
     load_experiment,
     mark_cancelled,
 )
 from models.store.health import ping
-from models.store.leases import WORKER_LOST, expire_leases, renew_lease, resend_queued
+from models.store.leases import (
+    WORKER_LOST,
+    expire_leases,
+    release_run,
+    renew_lease,
+    resend_queued,
+)
 from models.store.metrics import (
     MetricSeries,
     first_epoch_reaching,
@@ -68,6 +75,7 @@ __all__ = [
     "get_experiment",
     "get_run",
     "get_search",
+    "is_cancelled",
     "list_experiments",
     "list_runs",
     "live_queues",
@@ -79,6 +87,7 @@ __all__ = [
     "read_metrics",
     "record_epochs",
     "register_worker",
+    "release_run",
     "remove_worker",
     "renew_lease",
     "resend_queued",

@@ -21,6 +21,26 @@ def renew_lease(*, session: Session, run_id: int, worker: str, lease_seconds: fl
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def release_run(*, session: Session, run_id: int, worker: str) -> bool:
+    """Hand `worker`'s running run back to the queue (its worker is stopping), attempt unspent.
+
+    False, writing nothing, if the run is no longer running or no longer `worker`'s.
+    """
+    result = session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.status == RunStatus.RUNNING, Run.worker == worker)
+        .values(
+            status=RunStatus.QUEUED,
+            worker=None,
+            queued_at=utcnow(),
+            lease_expires_at=None,
+            # A stop is no lost worker: the next claim counts this attempt again.
+            attempts=Run.attempts - 1,
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def expire_leases(*, session: Session, now: datetime, max_attempts: int) -> list[Run]:
     """Runs whose worker stopped renewing: queue them again, or fail them after max_attempts.
 
