@@ -4,10 +4,10 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Path, Query, status
+from fastapi import Depends, HTTPException, Path, Query
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.errors import unprocessable
+from api.errors import not_found, unprocessable
 from api.settings import get_settings
 from models import store
 from models.metric_names import EPOCH_METRICS
@@ -65,7 +65,7 @@ def experiment_or_404(session: Session, project_id: int, experiment_id: int) -> 
         session=session, project_id=project_id, experiment_id=experiment_id
     )
     if experiment is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"experiment {experiment_id} not found")
+        raise not_found(("path", "experiment_id"), f"experiment {experiment_id} not found")
     return experiment
 
 

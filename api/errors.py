@@ -1,12 +1,17 @@
-"""One shape for every 422: FastAPI's list of `{loc, msg, type}`, JSON-safe and short."""
+"""One shape for every 4xx: FastAPI's list of `{loc, msg, type}`, JSON-safe and short."""
 
 import math
 from collections.abc import Mapping, Sequence
+from http import HTTPStatus
 from typing import Any
 
-from fastapi import HTTPException, Request, status
+from fastapi import HTTPException, Request, Response, status
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from models.services.errors import ConflictError, NotFoundError
 
 MAX_ECHO = 100  # characters of an invalid input (or of a location part) sent back
 MAX_MESSAGE = 1000
@@ -16,19 +21,27 @@ VALIDATION_ERROR_SCHEMA = {"$ref": "#/components/schemas/HTTPValidationError"}
 _OMIT = object()
 
 
+def error_list_response(description: str) -> dict[str, Any]:
+    """A documented 4xx whose body is FastAPI's error list."""
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": VALIDATION_ERROR_SCHEMA}},
+    }
+
+
 def not_found_response(what: str) -> dict[int | str, dict[str, Any]]:
     """A route's documented 404: `what` is not in the caller's project (or does not exist)."""
-    return {404: {"description": f"No such {what} in this project."}}
+    return {404: error_list_response(f"No such {what} in this project.")}
+
+
+def conflict_response(description: str) -> dict[int | str, dict[str, Any]]:
+    """A route's documented 409: the request contradicts the object's state."""
+    return {409: error_list_response(description)}
 
 
 def unprocessable_response(description: str) -> dict[int | str, dict[str, Any]]:
     """A route's documented 422, with FastAPI's error list as its body."""
-    return {
-        422: {
-            "description": description,
-            "content": {"application/json": {"schema": VALIDATION_ERROR_SCHEMA}},
-        }
-    }
+    return {422: error_list_response(description)}
 
 
 def _text(value: str, limit: int = MAX_ECHO) -> str:
@@ -76,6 +89,11 @@ def error_item(
     return item
 
 
+def not_found(loc: Sequence[str | int], msg: str) -> HTTPException:
+    """A 404 naming the parameter whose id matches nothing in the caller's project."""
+    return HTTPException(status.HTTP_404_NOT_FOUND, [error_item(loc, msg, "not_found")])
+
+
 def unprocessable(
     loc: Sequence[str | int],
     msg: str,
@@ -98,3 +116,23 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         more = f"{len(errors) - MAX_ERRORS} more errors, not listed"
         detail.append(error_item(errors[MAX_ERRORS]["loc"][:1], more, "too_many_errors"))
     return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def refused(request: Request, exc: Exception) -> JSONResponse:
+    """A service's NotFoundError (404) or ConflictError (409), naming what was refused: the
+    path's id, or on a route without one (POST /experiments) the reused Idempotency-Key."""
+    code, kind = (404, "not_found") if isinstance(exc, NotFoundError) else (409, "conflict")
+    assert isinstance(exc, NotFoundError | ConflictError)
+    loc = ("path", *request.path_params) if request.path_params else ("header", "Idempotency-Key")
+    return JSONResponse({"detail": [error_item(loc, str(exc), kind)]}, status_code=code)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """An HTTPException; a 4xx with text for its detail (Starlette's unknown path or method
+    not allowed) gets the list shape too."""
+    assert isinstance(exc, StarletteHTTPException)
+    if 400 <= exc.status_code < 500 and isinstance(exc.detail, str):
+        kind = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_")
+        detail = [error_item((), exc.detail, kind)]
+        exc = HTTPException(exc.status_code, detail, exc.headers)
+    return await http_exception_handler(request, exc)

@@ -8,8 +8,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.errors import error_item, validation_error
+from api.errors import error_item, http_error, refused, validation_error
 from api.reconciler import reconciler
 from api.routes import compare, experiments, reports, runs, system, workers
 from api.schemas import StoreUnavailableRead
@@ -66,16 +67,6 @@ async def _spec_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
-async def _not_found(request: Request, exc: Exception) -> JSONResponse:
-    """No such object in the caller's project."""
-    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_404_NOT_FOUND)
-
-
-async def _conflict(request: Request, exc: Exception) -> JSONResponse:
-    """The request contradicts the object's state."""
-    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_409_CONFLICT)
-
-
 def create_app() -> FastAPI:
     """Build the API; the docs page is served locally, with no CDN."""
     app = FastAPIOffline(
@@ -86,8 +77,9 @@ def create_app() -> FastAPI:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(CursorError, _bad_cursor)
     app.add_exception_handler(SpecError, _spec_error)
-    app.add_exception_handler(NotFoundError, _not_found)
-    app.add_exception_handler(ConflictError, _conflict)
+    app.add_exception_handler(NotFoundError, refused)
+    app.add_exception_handler(ConflictError, refused)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(OperationalError, _store_unavailable)
     return app
 

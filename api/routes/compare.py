@@ -2,10 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Query, Response
 
 from api.deps import ProjectDep, SessionDep, parse_metric_keys
-from api.errors import not_found_response, unprocessable
+from api.errors import not_found, not_found_response, unprocessable
 from api.json_body import StrictJsonRoute
 from api.plots import IMAGE, MEDIA_TYPES, ImageFormat, curves_plot, label_of
 from api.schemas import (
@@ -45,7 +45,7 @@ def load_runs(session: SessionDep, project_id: int, ids: list[int]) -> list[Run]
     runs = [store.get_run(session=session, project_id=project_id, run_id=i) for i in ids]
     missing = [i for i, run in zip(ids, runs, strict=True) if run is None]
     if missing:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"runs {missing} not found")
+        raise not_found(("query", "run_ids"), f"runs {missing} not found")
     return [run for run in runs if run is not None]
 
 

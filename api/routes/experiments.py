@@ -17,7 +17,7 @@ from api.deps import (
     SessionmakerDep,
     experiment_or_404,
 )
-from api.errors import not_found_response, unprocessable_response
+from api.errors import conflict_response, not_found_response, unprocessable_response
 from api.idempotency import IdempotencyKey, request_fingerprint
 from api.json_body import StrictJsonRoute
 from api.schemas import (
@@ -111,7 +111,7 @@ def _read(experiment: Experiment) -> ExperimentRead:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ExperimentRead,
     responses={
-        409: {"description": "Idempotency-Key already used with a different body."},
+        **conflict_response("Idempotency-Key already used with a different body."),
         **unprocessable_response(
             "A field, or a bound that depends on the dataset, is violated; or the body is not "
             "JSON (NaN, Infinity, invalid UTF-8), or holds text no store can keep."

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
 from api.deps import (
@@ -17,7 +17,7 @@ from api.deps import (
     SessionmakerDep,
     parse_metric_keys,
 )
-from api.errors import not_found_response, unprocessable_response
+from api.errors import conflict_response, not_found, not_found_response, unprocessable_response
 from api.json_body import StrictJsonRoute
 from api.schemas import MetricsRead, RunErrorRead, RunRead
 from models import store
@@ -60,7 +60,7 @@ def _read(run: Run, live_queues: set[str]) -> RunRead:
 def _get(run_id: int, session: SessionDep, project_id: int) -> Run:
     run = store.get_run(session=session, project_id=project_id, run_id=run_id)
     if run is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"run {run_id} not found")
+        raise not_found(("path", "run_id"), f"run {run_id} not found")
     return run
 
 
@@ -97,7 +97,7 @@ def list_runs(
 @router.post(
     "/{run_id}/cancel",
     response_model=RunRead,
-    responses={**NOT_FOUND, 409: {"description": "The run has already finished."}},
+    responses={**NOT_FOUND, **conflict_response("The run has already finished.")},
 )
 def cancel_run(
     run_id: RunId, session: SessionDep, sessions: SessionmakerDep, project_id: ProjectDep

@@ -254,3 +254,63 @@ def test_pages_ordered_by_a_boolean_follow_their_cursors(client: TestClient, ord
     assert len(set(seen)) == 3, seen
     handmade = client.get("/runs", params={"order_by": order, "cursor": cursor_of([True, 1])})
     assert handmade.status_code == 200, handmade.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "loc"),
+    [
+        ("get", "/runs/{missing}", ["path", "run_id"]),
+        ("get", "/runs/{missing}/metrics", ["path", "run_id"]),
+        ("post", "/runs/{missing}/cancel", ["path", "run_id"]),
+        ("get", "/experiments/{missing}", ["path", "experiment_id"]),
+        ("post", "/experiments/{missing}/cancel", ["path", "experiment_id"]),
+        ("get", "/experiments/{missing}/report", ["path", "experiment_id"]),
+        ("get", "/experiments/{missing}/plot?x=seed", ["path", "experiment_id"]),
+        ("get", "/compare?run_ids={run},{missing}", ["query", "run_ids"]),
+        ("get", "/compare/plot?run_ids={missing},{run}", ["query", "run_ids"]),
+    ],
+)
+def test_a_404_has_the_list_shape_naming_the_parameter(
+    client: TestClient, run_id: int, method: str, path: str, loc: list[str]
+) -> None:
+    response = client.request(method, path.format(run=run_id, missing=2147483647))
+    assert response.status_code == 404, response.text
+    (error,) = response.json()["detail"]
+    assert (error["loc"], error["type"]) == (loc, "not_found") and "2147483647" in error["msg"]
+
+
+def test_a_409_has_the_list_shape_naming_what_conflicts(client: TestClient, run_id: int) -> None:
+    assert client.post(f"/runs/{run_id}/cancel").status_code == 200
+    again = client.post(f"/runs/{run_id}/cancel")
+    assert again.status_code == 409, again.text
+    (error,) = again.json()["detail"]
+    assert (error["loc"], error["type"]) == (["path", "run_id"], "conflict"), error
+    key = {"Idempotency-Key": "k"}
+    for name in ("first", "second"):
+        reused = client.post("/experiments", json={"name": name, "spec": spec_dict()}, headers=key)
+    assert reused.status_code == 409, reused.text
+    (error,) = reused.json()["detail"]
+    assert error["loc"] == ["header", "Idempotency-Key"] and "different body" in error["msg"]
+
+
+@pytest.mark.parametrize(("method", "path"), [("get", "/nowhere"), ("delete", "/runs")])
+def test_routes_that_do_not_exist_answer_in_the_list_shape(
+    client: TestClient, method: str, path: str
+) -> None:
+    response = client.request(method, path)
+    assert response.status_code in (404, 405)
+    (error,) = response.json()["detail"]
+    assert {"loc", "msg", "type"} <= error.keys() and error["type"] in (
+        "not_found",
+        "method_not_allowed",
+    )
+
+
+def test_every_4xx_is_documented_with_the_error_list(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for code, response in operation["responses"].items():
+                if code.startswith("4"):
+                    documented = response["content"]["application/json"]["schema"]
+                    assert documented == VALIDATION_ERROR_SCHEMA, (method, path, code)

@@ -112,7 +112,8 @@ def test_unknown_ids_are_404(client: TestClient) -> None:
     assert client.get("/runs/0").status_code == 422  # ids start at 1
     assert client.get("/runs/987654").status_code == 404
     assert client.get("/runs/987654/metrics").status_code == 404
-    assert client.get("/experiments/987654").json() == {"detail": "experiment 987654 not found"}
+    (error,) = client.get("/experiments/987654").json()["detail"]
+    assert error["msg"] == "experiment 987654 not found"
 
 
 def test_idempotency_key_replays_the_first_experiment(client: TestClient, session: Session) -> None:
