@@ -20,6 +20,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save
 
 from models.fingerprint import fingerprint
+from models.settings import owner_only_folder
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ class CheckpointStore:
 
     def save(self, checkpoint: Checkpoint) -> Path:
         """Write a checkpoint atomically, then drop all but the newest `KEEP`."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        owner_only_folder(self.folder)  # REGLAB_CHECKPOINT_DIR may lie outside the home
         # safetensors writes an array's buffer as it lies: make each one contiguous first.
         tensors = {k: np.require(v, requirements="C") for k, v in checkpoint.tensors.items()}
         epoch, state = str(checkpoint.epoch), json.dumps(checkpoint.state)

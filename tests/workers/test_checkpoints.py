@@ -157,3 +157,10 @@ def test_orphan_sweep_clears_only_folders_of_ended_runs(session: Session, tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"run-{live.id}", "run-notes"])
     (tmp_path / f"run-{lost.id}").mkdir()
     assert sweep.maybe_run(ended) == []  # not due again for an hour
+
+
+def test_checkpoint_folders_are_created_owner_only(tmp_path: Path) -> None:
+    store = CheckpointStore(tmp_path / "elsewhere" / "checkpoints" / "run-1", "spec-a")
+    saved = store.save(checkpoint(1))
+    for folder in (tmp_path / "elsewhere", saved.parent.parent, saved.parent):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
