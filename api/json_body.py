@@ -5,9 +5,9 @@ import math
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import anyio
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
-from starlette.concurrency import run_in_threadpool
 
 from api.body_limit import BODY_RESPONSES, check_json_type, read_bounded, takes_json_body
 from api.errors import unprocessable
@@ -20,6 +20,9 @@ UNSTORABLE = "text with a NUL character or a lone surrogate (\\ud800-\\udfff) is
 # validating a 1 MiB object of them (90k errors) would hold the event loop for seconds.
 MAX_KEYS = 100
 TOO_MANY_KEYS = f"an object with more than {MAX_KEYS} keys: no object of this API has as many"
+# Bodies parse in threads of their own: many large ones at once never take every thread the
+# sync routes run in.
+PARSERS = anyio.CapacityLimiter(4)
 
 
 def _item_flaw(item: Any) -> tuple[str, str] | None:
@@ -88,7 +91,8 @@ class StrictJsonRequest(Request):
         """The parsed body; a 422 naming the field for NaN, Infinity or unstorable text."""
         if not hasattr(self, "_json"):
             # A 1 MiB body takes ~0.5 s to walk: in a thread, other requests go on meanwhile.
-            self._json = await run_in_threadpool(_strict_loads, await self.body())
+            body = await self.body()
+            self._json = await anyio.to_thread.run_sync(_strict_loads, body, limiter=PARSERS)
         return self._json
 
 
