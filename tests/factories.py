@@ -1,6 +1,6 @@
 """Builders for specs and rows used across tests."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -72,6 +72,12 @@ class QueueRecorder:
         """Record the run id instead of publishing it."""
         self.run_ids.append(int(args[0]))
         return None
+
+    def withdraw(self, run_ids: Collection[int]) -> int:
+        """Drop the queued ids of these runs, as a broker's withdrawal would."""
+        kept = [i for i in self.run_ids if i not in run_ids]
+        removed, self.run_ids[:] = len(self.run_ids) - len(kept), kept
+        return removed
 
 
 def create_run(session: Session, spec: ExperimentSpec | None = None, name: str = "test") -> Run:

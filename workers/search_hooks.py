@@ -9,7 +9,7 @@ from sqlalchemy.orm import sessionmaker
 from models.messaging.dispatcher import Dispatcher
 from models.search.spec import SearchSpec
 from models.search.study import open_study, report_epoch
-from models.services.searches import database_url, tell_run_end, top_up
+from models.services.searches import database_url, send_top_up, tell_run_end
 from models.store.tables import RunStatus
 
 log = logging.getLogger(__name__)
@@ -47,10 +47,8 @@ def continue_search(
     """Tell Optuna how the run ended, then start and send the search's next runs."""
     try:
         tell_run_end(sessions, study_name, search, trial_id, status, objective)
-        started = top_up(sessions, experiment_id)
     except Exception:
         # The run's own end is committed; the reconciler restarts a search left stalled.
-        log.exception("could not continue the search of experiment %s", experiment_id)
+        log.exception("could not tell Optuna how a run of experiment %s ended", experiment_id)
         return
-    if dispatcher is not None:
-        dispatcher.send(started)
+    send_top_up(sessions, experiment_id, dispatcher)

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Body, Response, status
 from fastapi.openapi.models import Example
 
-from api.broker import DispatcherDep, get_broker
+from api.broker import DispatcherDep
 from api.deps import (
     CatalogDep,
     Cursor,
@@ -178,10 +178,11 @@ def cancel_experiment(
     experiment_id: ExperimentId,
     session: SessionDep,
     sessions: SessionmakerDep,
+    dispatcher: DispatcherDep,
     project_id: ProjectDep,
 ) -> ExperimentRead:
     """Cancel every queued and running run of an experiment; a search starts no more."""
     services.cancel_experiment(
-        sessions, project_id=project_id, experiment_id=experiment_id, broker=get_broker()
+        sessions, project_id=project_id, experiment_id=experiment_id, dispatcher=dispatcher
     )
     return _read(experiment_or_404(session, project_id, experiment_id))

@@ -2,7 +2,7 @@
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Protocol
 
 from models.messaging.queue import TaskSender, send_run
@@ -53,6 +53,11 @@ class Dispatcher:
         with self._lock:
             self._unsent.discard(run.id)
         return True
+
+    def withdraw(self, run_ids: Collection[int]) -> int:
+        """Take the queued messages of these runs (cancelled) out of the broker."""
+        self.forget(run_ids)
+        return self.sender.withdraw(run_ids)
 
     def unsent(self) -> set[int]:
         """Runs this process failed to send and has not sent since."""

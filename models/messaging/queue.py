@@ -1,5 +1,6 @@
 """The queue contract between the API and the workers: task names and queues."""
 
+from collections.abc import Collection
 from typing import Any, Protocol, get_args
 
 from models.spec.experiment import Backend
@@ -8,10 +9,14 @@ TRAIN_RUN_TASK = "reglab.train_run"
 
 
 class TaskSender(Protocol):
-    """What reglab needs of a Celery app: send a task by name."""
+    """What reglab needs of the broker: send a task by name, take runs' messages back."""
 
     def send_task(self, name: str, *, args: list[Any], queue: str, retry: bool) -> object:
         """Publish one task message."""
+        ...
+
+    def withdraw(self, run_ids: Collection[int]) -> int:
+        """Remove the queued messages of these runs; returns how many went."""
         ...
 
 

@@ -11,17 +11,9 @@ import json
 import os
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from models.messaging.queue import TRAIN_RUN_TASK
-
-
-class Withdrawer(Protocol):
-    """What cancelling needs of the broker: remove the messages of these runs."""
-
-    def withdraw(self, run_ids: Collection[int]) -> int:
-        """Remove every queued message carrying one of `run_ids`; returns how many went."""
-        ...
 
 
 def run_id_of(payload: Mapping[str, Any]) -> int | None:

@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import store
 from models.messaging.dispatcher import Dispatcher
-from models.messaging.withdraw import Withdrawer
 from models.search.space import validate_search
 from models.search.spec import SearchSpec
 from models.search.study import delete_study, new_study_name
@@ -135,7 +134,7 @@ def submit_experiment(
 
 
 def cancel_experiment(
-    sessions: sessionmaker[Any], *, project_id: int, experiment_id: int, broker: Withdrawer
+    sessions: sessionmaker[Any], *, project_id: int, experiment_id: int, dispatcher: Dispatcher
 ) -> None:
     """Cancel the experiment's queued and running runs, and take their messages out of the
     queues so that no worker waits behind them; its search starts no more."""
@@ -149,7 +148,7 @@ def cancel_experiment(
         cancelled = store.cancel_runs(
             session=session, project_id=project_id, where=Run.experiment_id == experiment_id
         )
-    broker.withdraw(set(cancelled))
+    dispatcher.withdraw(set(cancelled))
 
 
 def cancel_run(sessions: sessionmaker[Any], *, project_id: int, run_id: int) -> None:

@@ -68,16 +68,25 @@ def first_proposals(
     return [propose(url, study_name, search, base_spec, index) for index in range(count)]
 
 
-def send_top_up(sessions: sessionmaker[Any], experiment_id: int, dispatcher: Dispatcher) -> None:
-    """Start and send the search's configurations up to `max_parallel` (after its POST).
-
-    A failure is logged, not raised: every run end tops the search up again, and the
-    reconciler restarts a search left with nothing in flight.
-    """
+def send_top_up(
+    sessions: sessionmaker[Any], experiment_id: int, dispatcher: Dispatcher | None
+) -> None:
+    """Start the search's next configurations up to `max_parallel` and send their runs
+    (without a dispatcher they stay queued for the reconciler). A failure is logged, not
+    raised: every run end tops the search up again, and the reconciler restarts a search
+    left with nothing in flight."""
     try:
-        dispatcher.send(top_up(sessions, experiment_id))
+        runs = top_up(sessions, experiment_id)
     except Exception:
         log.exception("could not start more configurations of experiment %s", experiment_id)
+        return
+    if dispatcher is None or not runs:
+        return
+    dispatcher.send(runs)
+    with sessions() as session:
+        cancelled = store.is_cancelled(session=session, experiment_id=experiment_id)
+    if cancelled:  # meanwhile: its cancel may have withdrawn before these were sent
+        dispatcher.withdraw({run.id for run in runs})
 
 
 def add_proposal(*, session: Session, experiment: Experiment, proposal: Proposal) -> list[Run]:

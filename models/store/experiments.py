@@ -86,6 +86,12 @@ def list_experiments(
     return paginate(query, session=session, id_column=Experiment.id, limit=limit, cursor=cursor)
 
 
+def is_cancelled(*, session: Session, experiment_id: int) -> bool:
+    """Whether the experiment has been cancelled."""
+    query = select(Experiment.cancelled_at).where(Experiment.id == experiment_id)
+    return session.scalar(query) is not None
+
+
 def mark_cancelled(*, session: Session, project_id: int, experiment_id: int) -> None:
     """Stop the project's experiment's search from starting more configurations."""
     session.execute(

@@ -23,10 +23,15 @@ def configurations_in_flight(*, session: Session, experiment_id: int) -> int:
 
 
 def claim_configuration(*, session: Session, experiment_id: int, index: int) -> bool:
-    """Take configuration `index` if it is the next one (compare-and-set); False if taken."""
+    """Take configuration `index` if it is the next one (compare-and-set); False if taken,
+    or if the experiment was cancelled meanwhile (its cancel saw none of these runs)."""
     result = session.execute(
         update(Experiment)
-        .where(Experiment.id == experiment_id, Experiment.configurations_started == index)
+        .where(
+            Experiment.id == experiment_id,
+            Experiment.configurations_started == index,
+            Experiment.cancelled_at.is_(None),
+        )
         .values(configurations_started=index + 1)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -252,7 +252,7 @@ def test_reconciler_restarts_a_search_whose_continuation_was_lost(
     def store_down(*_: Any) -> list[Any]:
         raise RuntimeError("the store went away after the run's end was written")
 
-    monkeypatch.setattr("workers.search_hooks.top_up", store_down)
+    monkeypatch.setattr("models.services.searches.top_up", store_down)
     assert execute_run(first["id"], sessions=fresh_sessions, threads=1, worker="w") == "succeeded"
     recorder = QueueRecorder()
     dispatcher = Dispatcher(recorder)
