@@ -108,7 +108,11 @@ def test_a_handed_out_cursor_decodes_to_its_position(
 
 
 @ON_A_STORE
-@given(cursor=cursors, order=st.sampled_from(ORDERS))
+@given(
+    # Decodable positions of every kind too, so that their values reach the SQL.
+    cursor=cursors | positions().map(lambda sorted_position: encode_cursor(sorted_position[1])),
+    order=st.sampled_from(ORDERS),
+)
 def test_any_cursor_on_a_store_is_a_page_or_a_cursor_error(
     sessions: sessionmaker[Any], varied_runs: list[int], cursor: str, order: str | None
 ) -> None:
