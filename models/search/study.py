@@ -26,6 +26,7 @@ from models.search.spec import Range, SearchSpec
 from models.store.tables import RunStatus
 
 log = logging.getLogger(__name__)
+Study = optuna.study.Study
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 SEED_STRIDE = 1_000_003  # sampler seed per configuration: sampler_seed x stride + index
 SEED_SPACE = 2**32  # numpy's seeds, which Optuna's samplers are built on
@@ -113,13 +114,13 @@ def new_study_name() -> str:
     return f"reglab-{uuid.uuid4().hex}"
 
 
-def open_study(url: str, name: str, search: SearchSpec, index: int = 0) -> optuna.study.Study:
-    """The study `name` (created on first use) with the sampler for configuration `index`."""
+def open_study(url: str, name: str, search: SearchSpec) -> optuna.study.Study:
+    """The study `name`, created on first use (`ask_configuration` sets its sampler)."""
     return optuna.create_study(
         storage=storage(url),
         study_name=name,
         direction="maximize" if search.objective.mode == "max" else "minimize",
-        sampler=_sampler(search, index),
+        sampler=_sampler(search, 0),
         pruner=_pruner(search),
         load_if_exists=True,
     )
@@ -155,6 +156,7 @@ def ask_configuration(
     space = _space(search)
     params, trial_ids = _drawn_params(search, index), []
     if params is None:
+        study.sampler = _sampler(search, index)
         first = study.ask(space)
         params, trial_ids = first.params, [first._trial_id]
     template = optuna.trial.create_trial(

@@ -19,6 +19,7 @@ from models.metric_names import SUMMARY_METRICS
 from models.search.space import configuration_spec
 from models.search.spec import SearchSpec
 from models.search.study import (
+    Study,
     ask_configuration,
     finish_trial,
     open_study,
@@ -47,12 +48,9 @@ def database_url(sessions: sessionmaker[Any]) -> str:
     return str(bind.engine.url.render_as_string(hide_password=False))
 
 
-def propose(
-    url: str, study_name: str, search: SearchSpec, base_spec: Mapping[str, Any], index: int
-) -> Proposal:
+def propose(study: Study, search: SearchSpec, base_spec: Mapping[str, Any], index: int) -> Proposal:
     """Ask Optuna for configuration `index` (Optuna writes its trials in its own transactions)."""
     seeds = search.seed_list(base_spec["seed"])
-    study = open_study(url, study_name, search, index)
     params, trial_ids = ask_configuration(study, search, index, len(seeds))
     values = values_of(search, params)
     specs = [configuration_spec(base_spec, values, seed) for seed in seeds]
@@ -65,7 +63,8 @@ def first_proposals(
     """The configurations a new search starts with inside its POST: a few, whatever its size
     (`send_top_up` starts the rest of `max_parallel` after the response)."""
     count = min(search.max_parallel, search.n_configurations(), FIRST_CONFIGURATIONS)
-    return [propose(url, study_name, search, base_spec, index) for index in range(count)]
+    study = open_study(url, study_name, search)
+    return [propose(study, search, base_spec, index) for index in range(count)]
 
 
 def send_top_up(
@@ -132,10 +131,12 @@ def top_up(sessions: sessionmaker[Any], experiment_id: int) -> list[Run]:
     """Start the search's next configurations (one run per seed); returns the new runs."""
     url = database_url(sessions)
     started: list[Run] = []
+    study = None
     while (claim := _next_index(sessions, experiment_id)) is not None:
         experiment, search, index = claim
         assert experiment.study_name is not None
-        proposal = propose(url, experiment.study_name, search, experiment.spec, index)
+        study = study or open_study(url, experiment.study_name, search)
+        proposal = propose(study, search, experiment.spec, index)
         try:
             with sessions.begin() as session:
                 runs = add_proposal(session=session, experiment=experiment, proposal=proposal)

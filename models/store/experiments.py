@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, raiseload
 
 from models.store.pages import Page, paginate
 from models.store.tables import Experiment, Run, utcnow
@@ -63,8 +63,9 @@ def get_experiment(*, session: Session, project_id: int, experiment_id: int) -> 
 
 
 def load_experiment(*, session: Session, experiment_id: int) -> Experiment | None:
-    """The experiment with this id in any project (workers act on ids from runs)."""
-    return session.get(Experiment, experiment_id)
+    """The experiment with this id in any project (workers act on ids from runs), without
+    its runs: a search's top-up reads it once per configuration it starts."""
+    return session.get(Experiment, experiment_id, options=[raiseload(Experiment.runs)])
 
 
 def find_by_idempotency_key(
