@@ -33,6 +33,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/api_latency.py
 	$(BIN)/python bench/query_latency.py
 	$(BIN)/python bench/checkpoint_cost.py
+	$(BIN)/python bench/body_limit.py
+	$(BIN)/python bench/sqlite_concurrency.py
+	$(BIN)/python bench/search_at_bound.py
 
 clean:
 	rm -rf $(VENV) .reglab .pytest_cache .mypy_cache .ruff_cache
