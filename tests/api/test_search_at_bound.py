@@ -4,6 +4,7 @@ can produce is valid, and cancelling it takes its runs' messages out of the queu
 import itertools
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,9 +12,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from api.settings import get_settings
+from api.broker import get_dispatcher
+from api.main import app
+from models.messaging.broker import Broker
+from models.messaging.dispatcher import Dispatcher
 from models.messaging.withdraw import run_id_of
 from models.services.searches import FIRST_CONFIGURATIONS
+from models.settings import Settings
 from models.store.tables import Run
 from tests.api.conftest import client_on
 from tests.factories import spec_dict
@@ -23,7 +28,18 @@ LRS = [round(0.001 * (i + 1), 3) for i in range(50)]
 
 
 @pytest.fixture
-def search_client(fresh_sessions: sessionmaker[Any]) -> Iterator[TestClient]:
+def broker_folder(tmp_path: Path) -> Iterator[Path]:
+    """An embedded broker of the test's own (run ids repeat across the tests' databases)."""
+    settings = Settings(home=tmp_path)
+    app.dependency_overrides[get_dispatcher] = lambda: Dispatcher(Broker(settings, "test"))
+    folder = settings.embedded_broker_folder()
+    assert folder is not None
+    yield folder
+    app.dependency_overrides.pop(get_dispatcher, None)
+
+
+@pytest.fixture
+def search_client(fresh_sessions: sessionmaker[Any], broker_folder: Path) -> Iterator[TestClient]:
     """The app on a fresh database, so search transactions and Optuna commit for real."""
     with client_on(fresh_sessions) as client:
         yield client
@@ -41,16 +57,14 @@ def runs_of(sessions: sessionmaker[Any], experiment_id: int) -> list[Run]:
         return list(session.scalars(query))
 
 
-def queued_messages(experiment_runs: set[int]) -> int:
+def queued_messages(folder: Path, experiment_runs: set[int]) -> int:
     """Messages in the embedded broker's folder that carry one of these runs."""
-    folder = get_settings().embedded_broker_folder()
-    assert folder is not None
     payloads = [json.loads(p.read_bytes()) for p in folder.glob("*.msg")]
     return sum(run_id_of(p) in experiment_runs for p in payloads)
 
 
 def test_a_2000_run_search_starts_a_few_configurations_in_its_post_then_the_rest(
-    search_client: TestClient, fresh_sessions: sessionmaker[Any]
+    search_client: TestClient, fresh_sessions: sessionmaker[Any], broker_folder: Path
 ) -> None:
     response = search_client.post("/experiments", json=grid_of_2000(max_parallel=30))
     assert response.status_code == 202, response.text
@@ -59,15 +73,15 @@ def test_a_2000_run_search_starts_a_few_configurations_in_its_post_then_the_rest
     runs = runs_of(fresh_sessions, response.json()["id"])  # after it (a background task)
     assert [r.configuration for r in runs] == list(range(30))
     grid = list(itertools.product(LRS, DROPOUTS))  # in the sorted order of the paths
-    for run in runs:
+    for index, run in enumerate(runs):
         values = (run.spec["optimizer"]["lr"], run.spec["regularization"]["dropout"])
-        assert values == grid[run.configuration]
+        assert values == grid[index]
     assert len({r.trial_id for r in runs}) == 30
     ids = {r.id for r in runs}
-    assert queued_messages(ids) == 30
+    assert queued_messages(broker_folder, ids) == 30
     cancel = search_client.post(f"/experiments/{response.json()['id']}/cancel")
     assert cancel.status_code == 200 and cancel.json()["progress"]["cancelled"] == 30
-    assert queued_messages(ids) == 0
+    assert queued_messages(broker_folder, ids) == 0
 
 
 def test_random_configurations_follow_the_sampler_seed(
