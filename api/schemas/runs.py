@@ -1,0 +1,67 @@
+"""Bodies of the run routes."""
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas.common import JsonFloat
+from models.metric_names import SUMMARY_METRICS
+from models.store.tables import RunStatus
+
+
+class RunErrorRead(BaseModel):
+    """Why a run failed."""
+
+    type: str = Field(
+        description="`diverged`, `timeout`, `worker_lost`, `device_unavailable`, "
+        "`invalid_spec`, `exception`"
+    )
+    message: str = Field(description="Readable explanation.")
+    epoch: int | None = Field(description="Epoch in which it happened, if during training.")
+
+
+class RunRead(BaseModel):
+    """One run: its resolved spec, progress, summary and error."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int = Field(description="Run id.", examples=[1])
+    experiment_id: int = Field(description="The experiment this run belongs to.")
+    status: RunStatus = Field(description="queued, running, succeeded, failed, cancelled, pruned.")
+    backend: str = Field(description="Framework that trains it.", examples=["torch"])
+    seed: int = Field(description="The run's seed (weights, batch order, dropout masks).")
+    spec: dict[str, Any] = Field(description="The resolved spec this run trains, defaults filled.")
+    epochs_done: int = Field(description="Epochs whose metrics are stored.")
+    attempts: int = Field(description="Times a worker has claimed this run.")
+    resumed_from_epoch: int | None = Field(
+        description="The epoch whose checkpoint the latest attempt continued after (a worker "
+        "was lost before); null if it trained from epoch 1.",
+        examples=[None],
+    )
+    worker: str | None = Field(
+        description="`host:pid` of the process training it (or that last did); null if none."
+    )
+    summary: dict[str, JsonFloat] | None = Field(
+        description=f"Final figures once succeeded: {', '.join(SUMMARY_METRICS)}."
+    )
+    error: RunErrorRead | None = Field(description="Why it failed; null unless failed.")
+    created_at: datetime = Field(description="When the run was accepted (UTC).")
+    started_at: datetime | None = Field(description="When a worker claimed it (UTC).")
+    finished_at: datetime | None = Field(description="When it reached a terminal status (UTC).")
+    waiting_for: str | None = Field(
+        description="Queued runs only: what no live worker offers, so the run cannot start "
+        "until one does (see `GET /workers`); null once some live worker serves its queue.",
+        examples=["a worker with CUDA for torch"],
+    )
+
+
+class MetricsRead(BaseModel):
+    """Curves aligned on shared epochs; null where a value is missing, NaN or infinite."""
+
+    run_id: int = Field(description="The run these curves belong to.")
+    epochs: list[int] = Field(description="Epoch numbers (1-based), shared by every series.")
+    series: dict[str, list[JsonFloat]] = Field(
+        description="One list per metric, aligned with `epochs`.",
+        examples=[{"train_loss": [2.1, 0.4], "val_acc": [0.66, 0.93]}],
+    )
