@@ -14,7 +14,7 @@ from sqlalchemy.orm import sessionmaker
 
 from models.messaging.dispatcher import Dispatcher
 from models.services.searches import objective_value
-from models.spec import ExperimentSpec, SpecError
+from models.spec import ExperimentSpec
 from models.spec.base import problem_of
 from models.store import RunError
 from models.store.db import is_outage
@@ -120,6 +120,9 @@ def _train(
     # Synchronous writes on purpose: a writer thread measured slower here (the GIL).
     try:
         spec = ExperimentSpec.model_validate(record.claimed.spec)
+    except ValidationError as exc:  # stored under older bounds: one line naming the field
+        return RunResult(RunStatus.FAILED, error=RunError("invalid_spec", problem_of(exc)))
+    try:
         hooks = WorkerHooks.build(
             record, spec, recorder=recorder, lease=lease, checkpoints=checkpoints, policy=policy
         )
@@ -133,9 +136,6 @@ def _train(
         result = _failure(record, recorder, exc)
     except DeviceUnavailableError as exc:
         result = RunResult(RunStatus.FAILED, error=RunError("device_unavailable", str(exc)))
-    except (ValidationError, SpecError) as exc:  # accepted under older bounds
-        problem = problem_of(exc) if isinstance(exc, ValidationError) else exc.message
-        result = RunResult(RunStatus.FAILED, error=RunError("invalid_spec", problem))
     except Exception as exc:
         result = _failure(record, recorder, exc)
     return result

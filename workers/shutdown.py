@@ -14,6 +14,7 @@ end within REGLAB_STOP_GRACE_SECONDS is left to its lease, and its child exits.
 
 import contextlib
 import logging
+import multiprocessing
 import os
 import signal
 import threading
@@ -27,7 +28,9 @@ from workers.settings import get_settings
 
 log = logging.getLogger(__name__)
 EX_TEMPFAIL = 75  # a run left to its lease: try again later
-_stop = threading.Event()
+# Made at import, before the pool forks, so the whole worker shares it: a child that takes a
+# job just as the main process stops (while it still ignores SIGTERM) sees the stop too.
+_stop = multiprocessing.get_context("fork").Event()
 _in_pool_child = False
 _deadline: threading.Timer | None = None
 
@@ -38,14 +41,13 @@ def requested() -> bool:
 
 
 def request() -> None:
-    """Ask this process to stop; a pool child still training after the grace period exits."""
+    """Ask the worker to stop; a pool child still training after the grace period exits."""
     global _deadline
-    if _stop.is_set():
-        return
-    _stop.set()
     grace = get_settings().stop_grace_seconds
-    log.warning("stopping: the run in flight goes back to the queue (at most %g s)", grace)
-    if _in_pool_child:
+    if not _stop.is_set():
+        _stop.set()
+        log.warning("stopping: the run in flight goes back to the queue (at most %g s)", grace)
+    if _in_pool_child and _deadline is None:
         _deadline = threading.Timer(grace, _abandon, args=(grace,))
         _deadline.daemon = True
         _deadline.start()
@@ -72,13 +74,17 @@ def _pool_child_started(**_: Any) -> None:
 def _task_started(**_: Any) -> None:
     if _in_pool_child:
         signal.signal(signal.SIGTERM, _on_term)
+        if requested():  # the stop came while this child still ignored SIGTERM
+            request()
 
 
 @task_postrun.connect  # type: ignore[untyped-decorator]
 def _task_ended(**_: Any) -> None:
     # Before the child reports its result on the pool's pipe: no exit past this point.
+    global _deadline
     if _deadline is not None:
         _deadline.cancel()
+        _deadline = None
     if _in_pool_child:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
 

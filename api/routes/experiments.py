@@ -1,6 +1,7 @@
 """Experiments: submit a spec, list and read experiments."""
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Body, Response, status
@@ -36,6 +37,9 @@ from models.services.searches import send_top_up
 from models.store.pages import Page
 from models.store.tables import Experiment, Run, RunStatus
 
+# A large search's top-up takes seconds to tens of seconds: two threads of their own, so
+# that many searches POSTed at once never hold the threads every sync route runs in.
+TOP_UPS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="search-top-up")
 router = APIRouter(prefix="/experiments", tags=["experiments"], route_class=StrictJsonRoute)
 CREATE_EXAMPLES: dict[str, Example] = {
     "one run": {
@@ -145,8 +149,10 @@ def create_experiment(
     )
     if submitted.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    elif body.search is not None:  # after the response: the rest of max_parallel
-        background.add_task(send_top_up, sessions, submitted.experiment_id, dispatcher)
+    elif submitted.more_to_start:  # after the response: the rest of max_parallel
+        background.add_task(
+            TOP_UPS.submit, send_top_up, sessions, submitted.experiment_id, dispatcher
+        )
     response.headers["Location"] = f"/experiments/{submitted.experiment_id}"
     with sessions() as session:
         return _read(experiment_or_404(session, project_id, submitted.experiment_id))

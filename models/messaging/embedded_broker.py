@@ -8,7 +8,7 @@ renamed into the queue folder, which is atomic on one filesystem.
 
 import os
 import uuid
-from time import monotonic_ns
+from time import time_ns
 from typing import Any
 
 from kombu.transport import filesystem
@@ -22,11 +22,15 @@ class Channel(filesystem.Channel):
     # kombu's own base classes disagree on this signature; this is the file channel's.
     def _put(self, queue: Any, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
         """Write the message aside, then rename it to the name consumers look for."""
-        # Consumers take names in sorted order: nanoseconds, zero-padded, keep it FIFO.
-        name = f"{monotonic_ns():020d}_{uuid.uuid4()}.{queue}.msg"
+        # Consumers take names in sorted order: nanoseconds, zero-padded, keep it FIFO (the
+        # wall clock: a monotonic one restarts at a reboot, ahead of the messages left over).
+        name = f"{time_ns():020d}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
         staging = f"{final}.part"  # consumers only take names ending in '<queue>.msg'
-        with open(staging, "wb") as handle:
+        # Owner-only: kombu moves a consumed message to the shared temporary folder to read it.
+        with os.fdopen(
+            os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb"
+        ) as handle:
             handle.write(str_to_bytes(dumps(payload)))  # type: ignore[no-untyped-call]
         os.replace(staging, final)
 

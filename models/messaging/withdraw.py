@@ -16,8 +16,10 @@ from typing import Any
 from models.messaging.queue import TRAIN_RUN_TASK
 
 
-def run_id_of(payload: Mapping[str, Any]) -> int | None:
+def run_id_of(payload: Any) -> int | None:
     """The run id a train-run message (kombu's JSON envelope) carries; None for others."""
+    if not isinstance(payload, Mapping):
+        return None
     headers = payload.get("headers") or {}
     if headers.get("task") != TRAIN_RUN_TASK:
         return None
@@ -44,6 +46,8 @@ def from_folder(folder: Path, run_ids: Collection[int]) -> int:
                 removed += 1
         except FileNotFoundError:
             continue  # a worker took it first
+        except ValueError:
+            continue  # not JSON (not ours, or half-written by a foreign writer): left alone
     return removed
 
 

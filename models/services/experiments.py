@@ -33,10 +33,12 @@ class Submission:
 
 @dataclass(frozen=True)
 class Submitted:
-    """The experiment a submission created, or found (`replayed`) under its key."""
+    """The experiment a submission created, or found (`replayed`) under its key; a search
+    may start more configurations than its POST did (`more_to_start`: see `send_top_up`)."""
 
     experiment_id: int
     replayed: bool
+    more_to_start: bool = False
 
 
 def _earlier(session: Session, project_id: int, submission: Submission) -> int | None:
@@ -130,7 +132,10 @@ def submit_experiment(
             delete_study(url, study)
         raise
     dispatcher.send(runs)
-    return Submitted(experiment.id, replayed=False)
+    more = search is not None and min(search.max_parallel, search.n_configurations()) > len(
+        proposals
+    )
+    return Submitted(experiment.id, replayed=False, more_to_start=more)
 
 
 def cancel_experiment(

@@ -22,6 +22,7 @@ from models.settings import Settings
 from models.store.tables import Run
 from tests.api.conftest import client_on
 from tests.factories import spec_dict
+from tests.integration.stack import poll
 
 DROPOUTS = [round(i / 100, 2) for i in range(40)]
 LRS = [round(0.001 * (i + 1), 3) for i in range(50)]
@@ -70,7 +71,12 @@ def test_a_2000_run_search_starts_a_few_configurations_in_its_post_then_the_rest
     assert response.status_code == 202, response.text
     assert response.json()["runs_planned"] == 2000
     assert len(response.json()["runs"]) == FIRST_CONFIGURATIONS  # inside the request
-    runs = runs_of(fresh_sessions, response.json()["id"])  # after it (a background task)
+
+    def started() -> bool | None:
+        return len(runs_of(fresh_sessions, response.json()["id"])) == 30 or None
+
+    poll(started, timeout=120)  # the rest of max_parallel, after the response
+    runs = runs_of(fresh_sessions, response.json()["id"])
     assert [r.configuration for r in runs] == list(range(30))
     grid = list(itertools.product(LRS, DROPOUTS))  # in the sorted order of the paths
     for index, run in enumerate(runs):
@@ -78,10 +84,10 @@ def test_a_2000_run_search_starts_a_few_configurations_in_its_post_then_the_rest
         assert values == grid[index]
     assert len({r.trial_id for r in runs}) == 30
     ids = {r.id for r in runs}
-    assert queued_messages(broker_folder, ids) == 30
+    poll(lambda: queued_messages(broker_folder, ids) == 30 or None, timeout=60)  # all sent
     cancel = search_client.post(f"/experiments/{response.json()['id']}/cancel")
     assert cancel.status_code == 200 and cancel.json()["progress"]["cancelled"] == 30
-    assert queued_messages(broker_folder, ids) == 0
+    poll(lambda: queued_messages(broker_folder, ids) == 0 or None, timeout=60)
 
 
 def test_random_configurations_follow_the_sampler_seed(

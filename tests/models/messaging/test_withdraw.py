@@ -59,3 +59,20 @@ def test_withdraw_removes_only_the_cancelled_runs_messages(settings: Settings) -
 def test_withdraw_from_an_unreachable_broker_answers_zero(tmp_path: Path) -> None:
     broker = Broker(Settings(home=tmp_path, broker_url=f"redis://127.0.0.1:{free_port()}/0"), "t")
     assert broker.withdraw({1, 2}) == 0
+
+
+def test_message_files_are_the_owners_and_foreign_files_are_left(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    broker = Broker(settings, "test")
+    broker.send_task(TRAIN_RUN_TASK, args=[7], queue=QUEUES[0], retry=False)
+    folder = settings.embedded_broker_folder()
+    assert folder is not None
+    (message,) = folder.glob("*.msg")
+    assert message.stat().st_mode & 0o777 == 0o600
+    (folder / "1_x.reglab.torch.msg").write_text("not json")
+    (folder / "2_y.reglab.torch.msg").write_text("[1, 2]")
+    assert broker.withdraw({7}) == 1
+    assert sorted(p.name for p in folder.glob("*.msg")) == [
+        "1_x.reglab.torch.msg",
+        "2_y.reglab.torch.msg",
+    ]
