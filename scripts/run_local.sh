@@ -38,7 +38,7 @@ stop() {
 }
 
 worker="" api=""
-trap 'stop; exit 0' TERM INT HUP
+trap 'exit 0' TERM INT HUP  # the EXIT trap below stops both services, once
 trap stop EXIT
 set -m  # job control: each service below is started in a process group of its own
 "$BIN/celery" -A workers.celery_app worker --loglevel INFO --logfile "$REGLAB_HOME/worker.log" &
