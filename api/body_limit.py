@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import HTTPException, Request, params, status
 from fastapi.routing import APIRoute
 
-from api.errors import VALIDATION_ERROR_SCHEMA, error_item
+from api.errors import error_item, error_list_response
 from api.settings import get_settings
 
 JSON_TYPES = "application/json or application/*+json"
@@ -68,14 +68,7 @@ async def read_bounded(request: Request) -> bytes:
     return bytes(body)
 
 
-def _error_response(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": VALIDATION_ERROR_SCHEMA}},
-    }
-
-
 BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
-    413: _error_response("The body is over `REGLAB_MAX_BODY_BYTES` (1 MiB by default)."),
-    415: _error_response(f"The Content-Type is missing or not JSON: send {JSON_TYPES}."),
+    413: error_list_response("The body is over `REGLAB_MAX_BODY_BYTES` (1 MiB by default)."),
+    415: error_list_response(f"The Content-Type is missing or not JSON: send {JSON_TYPES}."),
 }

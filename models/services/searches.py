@@ -103,7 +103,7 @@ def add_proposal(*, session: Session, experiment: Experiment, proposal: Proposal
     )
 
 
-def withdraw(url: str, study_name: str, search: SearchSpec, proposal: Proposal) -> None:
+def abandon(url: str, study_name: str, search: SearchSpec, proposal: Proposal) -> None:
     """Tell Optuna a proposal will never run (another caller started that configuration)."""
     study = open_study(url, study_name, search)
     for trial_id in proposal.trial_ids:
@@ -141,10 +141,10 @@ def top_up(sessions: sessionmaker[Any], experiment_id: int) -> list[Run]:
             with sessions.begin() as session:
                 runs = add_proposal(session=session, experiment=experiment, proposal=proposal)
         except BaseException:
-            withdraw(url, experiment.study_name, search, proposal)  # no orphan trials
+            abandon(url, experiment.study_name, search, proposal)  # no orphan trials
             raise
         if not runs:
-            withdraw(url, experiment.study_name, search, proposal)
+            abandon(url, experiment.study_name, search, proposal)
         started += runs
     return started
 

@@ -146,7 +146,7 @@ def test_make_run_stops_and_the_run_resumes(tmp_path: Path, stop: str) -> None:
         assert_resumed(base_url, run_id)
 
 
-@pytest.mark.parametrize("stop", ["sigterm-main", "sigterm-group"])
+@pytest.mark.parametrize("stop", list(STOPS))
 def test_a_worker_hands_its_run_back(tmp_path: Path, stop: str) -> None:
     home, port = tmp_path / "home", free_port()
     base_url, env = f"http://127.0.0.1:{port}", stack_env(home, port)
