@@ -3,10 +3,12 @@
 A backend builds exactly these ops and applies exactly these rules; it never reads the spec.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from math import prod
 from typing import Literal
 
+from models.spec.base import SpecError
 from models.spec.catalog import DatasetShape
 from models.spec.sections import ModelSpec, OptimizerSpec, RegularizationSpec
 
@@ -33,6 +35,18 @@ class Conv:
         """Kernel plus bias entries."""
         window: int = self.kernel_size**self.dims
         return self.in_channels * self.out_channels * window + self.out_channels * self.bias
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Max or average pooling, window `size` and stride `size` on each spatial axis, no padding.
+
+    A spatial size that `size` does not divide rounds down (the last row/column is dropped).
+    """
+
+    kind: Literal["max", "avg"]
+    dims: Literal[1, 2]
+    size: int = 2
 
 
 @dataclass(frozen=True)
@@ -82,7 +96,7 @@ class Dropout:
     p: float
 
 
-Op = AddChannelAxis | Conv | Flatten | Dense | BatchNorm | Activation | Dropout
+Op = AddChannelAxis | Conv | Pool | Flatten | Dense | BatchNorm | Activation | Dropout
 
 
 @dataclass(frozen=True)
@@ -132,21 +146,57 @@ class Plan:
 
 
 def _hidden_block(
-    layer: Conv | Dense, model: ModelSpec, reg: RegularizationSpec, dropout: float
+    layer: Conv | Dense,
+    model: ModelSpec,
+    reg: RegularizationSpec,
+    dropout: float,
+    pool: Pool | None = None,
 ) -> list[Op]:
-    """One hidden layer: weights, optional batch norm, activation, optional dropout."""
+    """One hidden layer: weights, optional batch norm, activation, pooling, optional dropout."""
     width = layer.out_channels if isinstance(layer, Conv) else layer.out_features
     ops: list[Op] = [layer]
     if reg.batchnorm:
         ops.append(BatchNorm(features=width, momentum=reg.bn_momentum, eps=reg.bn_eps))
     ops.append(Activation(model.activation))
+    if pool is not None:
+        # Before dropout: max pooling then picks among unscaled activations, as in eval mode,
+        # and dropout drops units of what the next layer sees.
+        ops.append(pool)
     if dropout > 0:
         ops.append(Dropout(dropout))
     return ops
 
 
+def _conv_blocks(
+    input_shape: tuple[int, ...],
+    model: ModelSpec,
+    reg: RegularizationSpec,
+    rates: Iterator[float],
+    bias: bool,
+) -> tuple[list[Op], int]:
+    """The convolution blocks of a cnn, and the number of features they leave to flatten."""
+    dims: Literal[1, 2] = 2 if len(input_shape) == 2 else 1
+    pool = Pool(model.pool, dims) if model.pool is not None else None
+    ops: list[Op] = [AddChannelAxis()]
+    channels, spatial = 1, input_shape
+    for out in model.channels:
+        conv = Conv(channels, out, model.kernel_size, dims, bias=bias)
+        ops += _hidden_block(conv, model, reg, next(rates), pool)
+        channels = out
+        if pool is not None:
+            spatial = tuple(size // pool.size for size in spatial)
+    if not all(spatial):
+        most = min(input_shape).bit_length() - 1  # halvings before a side reaches 1
+        raise SpecError(
+            ("model", "pool"),
+            f"model.pool: {len(model.channels)} pooled convolution blocks shrink the "
+            f"{'x'.join(map(str, input_shape))} input to nothing; at most {most} fit",
+        )
+    return ops, channels * prod(spatial)
+
+
 def build_ops(shape: DatasetShape, model: ModelSpec, reg: RegularizationSpec) -> tuple[Op, ...]:
-    """The network's layers for data of `shape`."""
+    """The network's layers for data of `shape`; SpecError if pooling leaves nothing."""
     rates = iter(reg.dropout_rates(model.n_hidden_layers))
     # Batch norm subtracts the mean, so a bias before it would only learn rounding noise
     # (which Adam amplifies into full-size steps): its beta takes the bias's place.
@@ -154,14 +204,7 @@ def build_ops(shape: DatasetShape, model: ModelSpec, reg: RegularizationSpec) ->
     ops: list[Op] = []
     features = prod(shape.input_shape)
     if model.kind == "cnn":
-        dims: Literal[1, 2] = 2 if len(shape.input_shape) == 2 else 1
-        ops.append(AddChannelAxis())
-        channels = 1
-        for out in model.channels:
-            conv = Conv(channels, out, model.kernel_size, dims, bias=bias)
-            ops += _hidden_block(conv, model, reg, next(rates))
-            channels = out
-        features = channels * prod(shape.input_shape)
+        ops, features = _conv_blocks(shape.input_shape, model, reg, rates, bias)
     if len(shape.input_shape) > 1 or model.kind == "cnn":
         ops.append(Flatten())
     for width in model.hidden:

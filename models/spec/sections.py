@@ -2,7 +2,7 @@
 
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from models.spec.base import StrictModel
 
@@ -37,11 +37,26 @@ class ModelSpec(StrictModel):
         le=7,
         description="`cnn` only: convolution window (odd, same padding).",
     )
+    pool: Literal["max", "avg"] | None = Field(
+        examples=["max"],
+        default=None,
+        description="`cnn` only: 2x2 (2 for 1-D) max or average pooling with stride 2 at the "
+        "end of each convolution block, after its activation and before its dropout; odd sizes "
+        "round down (7x7 -> 3x3). Null: no pooling, every convolution keeps the input's size.",
+    )
     activation: Literal["relu", "tanh", "sigmoid", "gelu", "elu"] = Field(
         examples=["relu"],
         default="relu",
         description="Activation after each hidden layer (GELU is the exact erf).",
     )
+
+    @field_validator("pool")
+    @classmethod
+    def _check_pool(cls, pool: str | None, info: ValidationInfo) -> str | None:
+        # A field validator (kind is validated first) so the error's loc is model.pool itself.
+        if pool is not None and info.data.get("kind") != "cnn":
+            raise ValueError("model.pool: only a cnn pools (set model.kind to cnn, or pool null)")
+        return pool
 
     @model_validator(mode="after")
     def _check_kind(self) -> Self:

@@ -17,6 +17,7 @@ from models.spec.plan import (
     Flatten,
     Op,
     Plan,
+    Pool,
 )
 from workers.backends.base import (
     EVAL_BATCH,
@@ -40,6 +41,13 @@ ACTIVATIONS = {
     "gelu": lambda x: keras.activations.gelu(x, approximate=False),  # torch's exact GELU
     "elu": keras.activations.elu,
 }
+# By spatial dims, channels-last; stride defaults to the window and "valid" rounds odd sizes down.
+POOLS: dict[tuple[str, int], type[keras.layers.Layer]] = {
+    ("max", 1): keras.layers.MaxPooling1D,
+    ("max", 2): keras.layers.MaxPooling2D,
+    ("avg", 1): keras.layers.AveragePooling1D,
+    ("avg", 2): keras.layers.AveragePooling2D,
+}
 
 
 def _layer(op: Op, plan: Plan, spatial_dims: int) -> keras.layers.Layer:
@@ -57,6 +65,8 @@ def _layer(op: Op, plan: Plan, spatial_dims: int) -> keras.layers.Layer:
             use_bias=op.bias,
             kernel_regularizer=penalty,
         )
+    if isinstance(op, Pool):
+        return POOLS[op.kind, op.dims](op.size)
     if isinstance(op, Flatten):
         if spatial_dims == 0:
             return keras.layers.Flatten()

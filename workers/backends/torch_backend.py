@@ -18,6 +18,7 @@ from models.spec.plan import (
     Flatten,
     Op,
     Plan,
+    Pool,
 )
 from workers.backends.base import (
     EVAL_BATCH,
@@ -42,6 +43,13 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "elu": nn.ELU,
 }
 BATCHNORMS: dict[int, type[nn.Module]] = {0: nn.BatchNorm1d, 1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
+# By spatial dims; stride defaults to the window and ceil_mode=False rounds odd sizes down.
+POOLS: dict[tuple[str, int], type[nn.Module]] = {
+    ("max", 1): nn.MaxPool1d,
+    ("max", 2): nn.MaxPool2d,
+    ("avg", 1): nn.AvgPool1d,
+    ("avg", 2): nn.AvgPool2d,
+}
 
 
 class _AddChannelAxis(nn.Module):
@@ -56,6 +64,8 @@ def _layer(op: Op, spatial_dims: int) -> nn.Module:
     if isinstance(op, Conv):
         conv = nn.Conv1d if op.dims == 1 else nn.Conv2d
         return conv(op.in_channels, op.out_channels, op.kernel_size, padding="same", bias=op.bias)
+    if isinstance(op, Pool):
+        return POOLS[op.kind, op.dims](op.size)
     if isinstance(op, Flatten):
         return nn.Flatten()
     if isinstance(op, Dense):

@@ -11,6 +11,7 @@ from models.spec.plan import (
     Dropout,
     Flatten,
     KernelPenalty,
+    Pool,
 )
 from tests.factories import make_plan
 
@@ -42,6 +43,35 @@ def test_cnn_on_images_is_2d_and_on_vectors_is_1d() -> None:
     vectors = make_plan(model={"kind": "cnn", "channels": [4], "hidden": []})
     assert vectors.ops[1] == Conv(1, 4, 3, dims=1)
     assert vectors.ops[-1] == Dense(4 * 2, 2)
+
+
+def test_pooling_ends_each_conv_block_and_shrinks_the_dense_input() -> None:
+    plan = make_plan(
+        dataset={"name": "digits", "n_samples": None},
+        model={"kind": "cnn", "channels": [4, 6], "hidden": [16], "pool": "max"},
+        regularization={"dropout": 0.1, "batchnorm": True},
+    )
+    block = (BatchNorm(4, momentum=0.1, eps=1e-5), Activation("relu"), Pool("max", dims=2))
+    assert plan.ops[:6] == (
+        AddChannelAxis(),
+        Conv(1, 4, 3, dims=2, bias=False),
+        *block,
+        Dropout(0.1),
+    )
+    assert plan.ops[9:12] == (Pool("max", dims=2), Dropout(0.1), Flatten())
+    assert plan.ops[12] == Dense(6 * 2 * 2, 16, bias=False)  # 8x8 -> 4x4 -> 2x2
+    # By hand: 3x3 kernels without biases (batch norm follows), gamma and beta per channel.
+    convs = 1 * 4 * 9 + 2 * 4 + 4 * 6 * 9 + 2 * 6
+    assert plan.n_params == convs + 24 * 16 + 2 * 16 + 16 * 10 + 10 == 858
+
+
+def test_odd_sizes_round_down_when_pooling() -> None:
+    vectors = make_plan(
+        dataset={"name": "classification", "n_samples": 400, "n_features": 13},
+        model={"kind": "cnn", "channels": [4, 5], "hidden": [], "pool": "avg"},
+    )
+    assert Pool("avg", dims=1) in vectors.ops
+    assert vectors.ops[-1] == Dense(5 * 3, 2)  # 13 -> 6 -> 3
 
 
 def test_zero_dropout_adds_no_op() -> None:

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from models.spec import ExperimentSpec, SpecError
 from models.spec.catalog import BuiltinCatalog, DatasetShape
 from models.spec.dataset import DatasetSpec
+from models.spec.plan import Dense
 from models.spec.resolve import MAX_DATASET_VALUES, MAX_PARAMS, resolve
 from tests.factories import make_spec, spec_dict
 
@@ -116,6 +117,37 @@ def test_dataset_params_must_apply_to_the_dataset() -> None:
 def test_cnn_needs_channels_and_mlp_has_none() -> None:
     assert "model.channels" in errors_of(spec_dict(model={"kind": "cnn", "channels": []}))
     assert "model.channels" in errors_of(spec_dict(model={"kind": "mlp", "channels": [4]}))
+
+
+def test_only_a_cnn_pools() -> None:
+    with pytest.raises(ValidationError) as info:
+        ExperimentSpec.model_validate(spec_dict(model={"kind": "mlp", "pool": "max"}))
+    assert [error["loc"] for error in info.value.errors()] == [("model", "pool")]
+    assert make_spec(model={"kind": "cnn", "channels": [4], "pool": "avg"}).model.pool == "avg"
+    assert make_spec(model={"kind": "mlp", "pool": None}).model.pool is None
+
+
+def test_pooling_past_one_pixel_is_refused_when_resolving() -> None:
+    digits = {"name": "digits", "n_samples": None}
+    error = resolve_error(dataset=digits, model={"kind": "cnn", "channels": [2] * 4, "pool": "max"})
+    assert error.loc == ("model", "pool")
+    assert "8x8" in error.message and "at most 3" in error.message
+    spec = make_spec(dataset=digits, model={"kind": "cnn", "channels": [2] * 3, "pool": "max"})
+    assert resolve(spec, BuiltinCatalog()).plan.ops[-3] == Dense(2 * 1 * 1, 16)  # 8 -> 4 -> 2 -> 1
+
+
+def test_pooling_lets_larger_images_fit_the_parameter_bound() -> None:
+    catalog = OneDatasetCatalog("photos", DatasetShape((64, 64), 5, 2000))
+    model = {"kind": "cnn", "channels": [16, 32], "hidden": [128]}
+    plain = make_spec(dataset={"name": "photos", "n_samples": None}, model=model)
+    with pytest.raises(SpecError, match="parameters exceed the bound"):
+        resolve(plain, catalog)  # 32 x 64 x 64 x 128 = 16.8M in the first dense layer
+    pooled = make_spec(
+        dataset={"name": "photos", "n_samples": None}, model={**model, "pool": "max"}
+    )
+    convs = 1 * 16 * 9 + 16 + 16 * 32 * 9 + 32
+    dense = 32 * 16 * 16 * 128 + 128 + 128 * 5 + 5
+    assert resolve(pooled, catalog).plan.n_params == convs + dense < MAX_PARAMS
 
 
 def test_decay_step_must_stay_below_one() -> None:

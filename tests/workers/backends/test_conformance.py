@@ -13,7 +13,7 @@ from typing import Any, get_args
 import numpy as np
 import pytest
 
-from models.spec.catalog import BuiltinCatalog
+from models.spec.catalog import BuiltinCatalog, DatasetShape
 from models.spec.plan import (
     Activation,
     ActivationName,
@@ -24,13 +24,14 @@ from models.spec.plan import (
     Flatten,
     Op,
     Plan,
+    Pool,
 )
-from models.spec.resolve import resolve
+from models.spec.resolve import plan_for, resolve
 from tests.factories import make_spec
 from workers.backends import BACKEND_MODULES, get_backend
 from workers.backends.base import KernelStats
-from workers.datasets import load_dataset
-from workers.init_weights import initial_weights
+from workers.datasets import DatasetArrays, Split, load_dataset
+from workers.init_weights import LayerWeights, initial_weights
 
 pytest.importorskip("tensorflow")
 
@@ -39,7 +40,11 @@ BN_EVAL_BOUND = 2e-2  # relative; running variances n/(n-1) apart, see docs/sema
 EPOCHS = 3
 DIGITS = {"name": "digits", "n_samples": None, "train_limit": 300}
 FEATURES = {"name": "classification", "n_samples": 400, "n_features": 12, "n_classes": 3}
+ODD_FEATURES = {**FEATURES, "n_features": 13}
 CNN = {"kind": "cnn", "channels": [3], "kernel_size": 3, "hidden": [8]}
+# Two pooled blocks on digits, 8x8 -> 4x4 -> 2x2; one on 13 features -> 6 (rounding down).
+# The deeper, narrower net needs momentum to clear the accuracy bar in EPOCHS epochs.
+POOLED_CNN = {**CNN, "channels": [4, 8]}
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,10 @@ def is_activation(name: ActivationName) -> Callable[[Plan], bool]:
     return has_op(lambda op: op == Activation(name))
 
 
+def is_pool(kind: str, dims: int) -> Callable[[Plan], bool]:
+    return has_op(lambda op: isinstance(op, Pool) and (op.kind, op.dims) == (kind, dims))
+
+
 CASES: dict[str, Case] = {
     "dense": Case({}, is_a(Dense)),
     **{
@@ -75,6 +84,17 @@ CASES: dict[str, Case] = {
     "conv1d": Case({"dataset": FEATURES, "model": CNN}, is_conv(1)),
     "conv2d": Case({"model": CNN}, is_conv(2)),
     "conv2d-flatten": Case({"model": CNN}, is_a(Flatten)),
+    **{
+        f"conv2d-pool-{kind}": Case(
+            {"model": {**POOLED_CNN, "pool": kind}, "optimizer": {"momentum": 0.9}},
+            is_pool(kind, 2),
+        )
+        for kind in ("max", "avg")
+    },
+    "conv1d-pool-max": Case(
+        {"dataset": ODD_FEATURES, "model": {**CNN, "channels": [8], "pool": "max"}},
+        is_pool("max", 1),
+    ),
     "conv2d-batchnorm": Case(
         {"model": CNN, "regularization": {"batchnorm": True}},
         is_a(BatchNorm),
@@ -236,3 +256,33 @@ def test_label_smoothing_loss_is_its_formula(backend: str) -> None:
     expected = smoothed_cross_entropy(logits, val.y, 0.2)
     assert report("label_smoothing", backend).initial_val_loss == pytest.approx(expected, rel=1e-5)
     assert expected != pytest.approx(smoothed_cross_entropy(logits, val.y, 0.0), rel=1e-3)
+
+
+def pooled_logits(x: np.ndarray, kind: str, conv: LayerWeights, dense: LayerWeights) -> np.ndarray:
+    """7x7 inputs: 1x1 convolution, ReLU, 2x2 stride-2 pooling to 3x3, channels-first flatten."""
+    maps = np.einsum("nhw,c->nchw", x, conv.kernel[:, 0, 0, 0].astype(np.float64))
+    maps = np.maximum(maps, 0.0)[:, :, :6, :6].reshape(len(x), -1, 3, 2, 3, 2)
+    pooled = maps.max(axis=(3, 5)) if kind == "max" else maps.mean(axis=(3, 5))
+    logits: np.ndarray = pooled.reshape(len(x), -1) @ dense.kernel.T.astype(np.float64)
+    return logits
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@each_backend
+def test_pooling_on_odd_images_is_its_formula(kind: str, backend: str) -> None:
+    # 7x7 inputs pool to 3x3 (the last row and column dropped); the untrained network's
+    # loss must be that of the same network in numpy, from the seed's weights.
+    spec = make_spec(
+        backend=backend,
+        model={"kind": "cnn", "channels": [3], "kernel_size": 1, "hidden": [], "pool": kind},
+    )
+    plan = plan_for(spec, DatasetShape(input_shape=(7, 7), n_classes=3, n_samples=90))
+    assert plan.ops[-1] == Dense(3 * 3 * 3, 3)
+    rng = np.random.default_rng(0)
+    split = Split(x=rng.normal(size=(30, 7, 7)).astype(np.float32), y=np.arange(30) % 3)
+    weights = initial_weights(plan, spec.seed)
+    data = DatasetArrays(train=split, val=split, test=split, n_classes=3)
+    trainer = get_backend(backend).create_trainer(plan, data, weights, "cpu", 2)
+    logits = pooled_logits(split.x.astype(np.float64), kind, *weights)
+    expected = smoothed_cross_entropy(logits, split.y, 0.0)
+    assert trainer.evaluate("val").loss == pytest.approx(expected, rel=1e-5)

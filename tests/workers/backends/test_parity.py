@@ -65,9 +65,15 @@ def test_mlp_curves_agree(optimizer: str, recipe: str) -> None:
     assert relative(torch_run[5]["penalty"] or 1.0, keras_run[5]["penalty"] or 1.0) < 1e-3
 
 
-def test_cnn_curves_agree() -> None:
+# Pooled: digits 8x8 -> 4x4 -> 2x2 through two blocks.
+@pytest.mark.parametrize(
+    "model",
+    [{"channels": [4]}, {"channels": [4, 8], "pool": "max"}, {"channels": [4, 8], "pool": "avg"}],
+    ids=["no-pool", "max-pool", "avg-pool"],
+)
+def test_cnn_curves_agree(model: dict[str, Any]) -> None:
     sections = {
-        "model": {"kind": "cnn", "channels": [4], "hidden": [16]},
+        "model": {"kind": "cnn", "hidden": [16], **model},
         "optimizer": OPTIMIZERS["sgd-momentum"],
         "regularization": {"l2": 1e-3},
     }
@@ -75,6 +81,7 @@ def test_cnn_curves_agree() -> None:
     assert relative(torch_run[1]["train_loss"], keras_run[1]["train_loss"]) < 1e-5
     for epoch in range(1, 6):
         assert relative(torch_run[epoch]["train_loss"], keras_run[epoch]["train_loss"]) < 1e-3
+        assert relative(torch_run[epoch]["val_loss"], keras_run[epoch]["val_loss"]) < 1e-3
 
 
 def test_adam_with_batchnorm_differs_only_by_amplified_rounding() -> None:
