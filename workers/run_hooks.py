@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from models.spec import ExperimentSpec
 from workers import shutdown
 from workers.checkpoints import Checkpoint, RunCheckpoints
+from workers.environment import Environment
 from workers.epoch_recorder import EpochRecorder
 from workers.run_lease import RunLease
 from workers.run_policy import Deadline, RunPolicy
@@ -48,14 +49,13 @@ class WorkerHooks:
         """The run's newest intact checkpoint, if the worker keeps them."""
         return self.checkpoints.latest() if self.checkpoints else None
 
-    def started(self, epoch: int, trained_seconds: float) -> None:
-        """Drop checkpoints past `epoch`, charge earlier attempts' time, correct the stored run."""
+    def started(self, epoch: int, trained_seconds: float, environment: Environment) -> None:
+        """Drop checkpoints past `epoch`, charge earlier attempts' time, record the start."""
         if self.checkpoints:
             self.checkpoints.starting(epoch)
         self.recorder.last_epoch = epoch
         self.deadline.charge(trained_seconds)
-        if epoch or self.record.claimed.attempt > 1:  # a first attempt from scratch: no fix
-            self.record.mark_started(epoch)
+        self.record.mark_started(epoch, environment)
 
     def epoch_done(self, epoch: int, metrics: Mapping[str, float]) -> None:
         """Record the epoch's metrics (committed now, or with the next ones if it was quick)."""

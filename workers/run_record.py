@@ -89,14 +89,18 @@ class RunRecord:
         )
         return None if claimed is None else cls(claimed, sessions, retry_seconds)
 
-    def mark_started(self, epoch: int) -> None:
-        """Record that this attempt starts after `epoch`; a lost attempt's later epochs go."""
+    def mark_started(self, epoch: int, environment: Mapping[str, Any]) -> None:
+        """Record that this attempt starts after `epoch`, and in what; later epochs go."""
         claimed = self.claimed
 
         def write() -> None:
             with self.sessions.begin() as session:
                 store.mark_started(
-                    session=session, run_id=claimed.run_id, worker=claimed.worker, epoch=epoch
+                    session=session,
+                    run_id=claimed.run_id,
+                    worker=claimed.worker,
+                    epoch=epoch,
+                    environment=environment,
                 )
 
         with_retries(write, seconds=self.retry_seconds)

@@ -18,6 +18,7 @@ from workers.backends.base import EpochInterruptedError, Interrupt, Trainer
 from workers.checkpoints import Checkpoint
 from workers.datasets import load_dataset
 from workers.early_stopping import EarlyStopping
+from workers.environment import Environment, run_environment
 from workers.init_weights import initial_weights
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,11 @@ class RunHooks(Protocol):
         """The newest intact checkpoint to continue from, if any."""
         ...
 
-    def started(self, epoch: int, trained_seconds: float) -> None:
-        """Told once before the first epoch: training continues after `epoch` (0: scratch)."""
+    def started(self, epoch: int, trained_seconds: float, environment: Environment) -> None:
+        """Told once before the first epoch: training continues after `epoch` (0: scratch).
+
+        `environment` is what it trains in (framework, device, host, ...).
+        """
         ...
 
     def epoch_done(self, epoch: int, metrics: Mapping[str, float]) -> None:
@@ -59,7 +63,7 @@ class NoHooks:
         """No checkpoint."""
         return None
 
-    def started(self, epoch: int, trained_seconds: float) -> None:
+    def started(self, epoch: int, trained_seconds: float, environment: Environment) -> None:
         """Nothing to do."""
 
     def epoch_done(self, epoch: int, metrics: Mapping[str, float]) -> None:
@@ -204,7 +208,9 @@ def _snapshot(trainer: Trainer, state: LoopState, started: float, epoch: int) ->
 def train(spec: ExperimentSpec, *, threads: int, hooks: RunHooks = NO_HOOKS) -> Outcome:
     """Train `spec` to the end, or until it diverges, is pruned or `hooks` stops it."""
     trainer, state, n_params = _start(spec, threads, hooks)
-    hooks.started(len(state.val_accs), state.seconds)
+    hooks.started(
+        len(state.val_accs), state.seconds, run_environment(trainer.environment(), threads)
+    )
     last, val_accs = spec.training.epochs, state.val_accs
     started = time.perf_counter() - state.seconds
     for epoch in range(len(val_accs) + 1, last + 1):

@@ -49,6 +49,24 @@ class RunRead(BaseModel):
     created_at: datetime = Field(description="When the run was accepted (UTC).")
     started_at: datetime | None = Field(description="When a worker claimed it (UTC).")
     finished_at: datetime | None = Field(description="When it reached a terminal status (UTC).")
+    environment: dict[str, str | int | None] | None = Field(
+        description="What its latest attempt trained in, recorded as it started: `framework` "
+        "and `framework_version` (`keras_version` too on tensorflow), `device` (`cpu` or the "
+        "GPU's model), `host`, `python_version`, `numpy_version`, `reglab_version` and "
+        "`threads` (the framework's intra-op threads); null until a worker starts it.",
+        examples=[
+            {
+                "framework": "torch",
+                "framework_version": "2.5.1",
+                "device": "NVIDIA H200",
+                "host": "gpu-node-1",
+                "python_version": "3.11.10",
+                "numpy_version": "2.1.3",
+                "reglab_version": "0.1.0",
+                "threads": 8,
+            }
+        ],
+    )
     waiting_for: str | None = Field(
         description="Queued runs only: what no live worker offers, so the run cannot start "
         "until one does (see `GET /workers`); null once some live worker serves its queue.",

@@ -125,16 +125,19 @@ def claim_run(*, session: Session, run_id: int, worker: str, lease_seconds: floa
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def mark_started(*, session: Session, run_id: int, worker: str, epoch: int) -> None:
+def mark_started(
+    *, session: Session, run_id: int, worker: str, epoch: int, environment: Mapping[str, Any]
+) -> None:
     """Record that `worker`'s attempt at a running run starts after `epoch` (0: from scratch).
 
-    Its curves past that epoch belonged to a lost attempt and are dropped: the new attempt
-    writes them again, so the stored curve is always one attempt's.
+    `environment` is what this attempt trains in. Curves past `epoch` belonged to a lost
+    attempt and are dropped: the new attempt writes them again, so the stored curve is always
+    one attempt's.
     """
     result = session.execute(
         update(Run)
         .where(Run.id == run_id, Run.status == RunStatus.RUNNING, Run.worker == worker)
-        .values(resumed_from_epoch=epoch or None, epochs_done=epoch)
+        .values(resumed_from_epoch=epoch or None, epochs_done=epoch, environment=dict(environment))
     )
     if result.rowcount:  # type: ignore[attr-defined]
         session.execute(delete(Metric).where(Metric.run_id == run_id, Metric.epoch > epoch))

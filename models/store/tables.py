@@ -115,6 +115,9 @@ class Run(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # What the latest attempt trained in (framework and version, device, host, ...), written
+    # as it starts; None before that.
+    environment: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
 
     experiment: Mapped[Experiment] = relationship(back_populates="runs", lazy="raise")
     summary_rows: Mapped[list["RunSummary"]] = relationship(lazy="selectin")

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import store
 from models.store.tables import Experiment, Metric, Run
-from tests.factories import spec_dict
+from tests.factories import IN_ONE_CONNECTION, spec_dict
+from workers.execution import execute_run
 
 
 def submit(client: TestClient, **sections: Any) -> Any:
@@ -137,3 +138,19 @@ def test_idempotency_key_replays_the_first_experiment(client: TestClient, sessio
     assert fresh.json()["id"] != first.json()["id"]
     names = session.scalars(select(Experiment.name).where(Experiment.idempotency_key.is_not(None)))
     assert sorted(names) == ["once", "once"]
+
+
+def test_a_runs_environment_is_null_until_a_worker_starts_it(
+    client: TestClient, sessions: sessionmaker[Any]
+) -> None:
+    run_id = submit(client).json()["runs"][0]["id"]
+    assert client.get(f"/runs/{run_id}").json()["environment"] is None
+    execute_run(run_id, sessions=sessions, threads=1, worker="test", policy=IN_ONE_CONNECTION)
+    read = client.get(f"/runs/{run_id}").json()
+    with sessions() as session:
+        stored = session.get(Run, run_id)
+        assert stored is not None and stored.environment is not None
+    assert read["environment"] == stored.environment
+    assert (read["environment"]["framework"], read["environment"]["threads"]) == ("torch", 1)
+    listed = client.get("/runs", params={"experiment_id": read["experiment_id"]}).json()
+    assert [r["environment"] for r in listed["items"]] == [stored.environment]

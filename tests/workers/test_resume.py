@@ -11,6 +11,7 @@ from models.spec import ExperimentSpec
 from tests.factories import EpochLog, make_spec
 from workers.backends import BACKEND_MODULES
 from workers.checkpoints import Checkpoint, CheckpointStore, RunCheckpoints
+from workers.environment import Environment
 from workers.runner import Outcome, train
 
 TIMINGS = {"epoch_seconds", "samples_per_second"}  # wall-clock figures differ by nature
@@ -31,7 +32,7 @@ class Attempt(EpochLog):
     def resume_from(self) -> Checkpoint | None:
         return self.checkpoints.latest() if self.checkpoints else None
 
-    def started(self, epoch: int, trained_seconds: float) -> None:
+    def started(self, epoch: int, trained_seconds: float, environment: Environment) -> None:
         if self.checkpoints:
             self.checkpoints.starting(epoch)
         if epoch:

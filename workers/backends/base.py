@@ -77,6 +77,10 @@ class Trainer(Protocol):
         """Continue from a `state()` taken from a trainer built from the same plan and spec."""
         ...
 
+    def environment(self) -> dict[str, str]:
+        """`framework`, `framework_version` (and other library versions) and `device`'s name."""
+        ...
+
 
 class BackendModule(Protocol):
     """A backend is a module exposing `create_trainer`."""

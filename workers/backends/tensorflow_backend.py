@@ -21,7 +21,6 @@ from models.spec.plan import (
 )
 from workers.backends.base import (
     EVAL_BATCH,
-    DeviceUnavailableError,
     Interrupt,
     KernelStats,
     LossAcc,
@@ -30,6 +29,12 @@ from workers.backends.base import (
     check_interrupt,
     expect_same_shapes,
     kernel_stats_of,
+)
+from workers.backends.tensorflow_runtime import (
+    GPU_SCOPE,
+    configure_threads,
+    device_name,
+    device_scope,
 )
 from workers.datasets import DatasetArrays
 from workers.init_weights import LayerWeights
@@ -107,21 +112,6 @@ def _keras_kernel(kernel: NDArray[np.float32]) -> NDArray[np.float32]:
     return np.ascontiguousarray(np.transpose(kernel, axes))
 
 
-def _device(requested: str) -> str:
-    has_gpu = bool(tf.config.list_physical_devices("GPU"))
-    if requested == "cuda" and not has_gpu:
-        raise DeviceUnavailableError("device 'cuda' requested but this worker has no GPU")
-    return "/GPU:0" if has_gpu and requested != "cpu" else "/CPU:0"
-
-
-def _configure_threads(threads: int) -> None:
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:
-        pass  # TF is already running in this process; it keeps its first budget
-
-
 class SpecAdam(keras.optimizers.Adam):  # type: ignore[misc]
     """Adam with epsilon added to sqrt(v_hat), as the spec (and torch) define it.
 
@@ -178,10 +168,10 @@ class KerasTrainer:
         device: str,
         threads: int,
     ) -> None:
-        _configure_threads(threads)
+        configure_threads(threads)
         keras.utils.set_random_seed(plan.seed)  # dropout masks
-        self._scope = _device(device)
-        self.device = "cuda" if self._scope == "/GPU:0" else "cpu"
+        self._scope = device_scope(device)
+        self.device = "cuda" if self._scope == GPU_SCOPE else "cpu"
         with tf.device(self._scope):
             self.model, weighted = build_model(plan)
             for layer, w in zip(weighted, weights, strict=True):
@@ -284,6 +274,11 @@ class KerasTrainer:
         expect_same_shapes(tensors, {name: tuple(v.shape) for name, v in variables.items()})
         for name, variable in variables.items():
             variable.assign(tensors[name])
+
+    def environment(self) -> dict[str, str]:
+        """TensorFlow's and Keras's versions and the name of its device (a GPU's model)."""
+        versions = {"framework_version": tf.__version__, "keras_version": keras.__version__}
+        return {"framework": "tensorflow", **versions, "device": device_name(self._scope)}
 
 
 def create_trainer(

@@ -247,6 +247,12 @@ class TorchTrainer:
         if "rng/cuda" in tensors and self._device.type == "cuda":
             torch.cuda.set_rng_state(torch.tensor(tensors["rng/cuda"]), self._device)
 
+    def environment(self) -> dict[str, str]:
+        """torch's version and the name of its device (a GPU's model)."""
+        on_gpu = self._device.type == "cuda"
+        device = torch.cuda.get_device_name(self._device) if on_gpu else "cpu"
+        return {"framework": "torch", "framework_version": str(torch.__version__), "device": device}
+
 
 def create_trainer(
     plan: Plan, data: DatasetArrays, weights: list[LayerWeights], device: str, threads: int

@@ -14,6 +14,7 @@ from models.store.tables import DEFAULT_PROJECT_ID, Metric, RunStatus
 from tests.factories import create_run
 
 OTHER_PROJECT = 999
+ENV = {"framework": "torch", "framework_version": "2.5.1", "device": "cpu", "reglab_version": None}
 
 
 def test_claim_is_conditional(session: Session) -> None:
@@ -199,10 +200,28 @@ def test_a_resumed_attempt_drops_the_lost_attempts_later_epochs(session: Session
     store.claim_run(session=session, run_id=run.id, worker="a", lease_seconds=60)
     epochs = {epoch: {"val_acc": epoch / 10} for epoch in range(1, 8)}
     store.record_epochs(session=session, run_id=run.id, epochs=epochs)
-    store.mark_started(session=session, run_id=run.id, worker="b", epoch=5)  # not b's run
+    store.mark_started(
+        session=session, run_id=run.id, worker="b", epoch=5, environment=ENV
+    )  # not b's run
     session.refresh(run)
     assert (run.epochs_done, run.resumed_from_epoch) == (7, None)
-    store.mark_started(session=session, run_id=run.id, worker="a", epoch=5)
+    store.mark_started(session=session, run_id=run.id, worker="a", epoch=5, environment=ENV)
     session.refresh(run)
     assert (run.epochs_done, run.resumed_from_epoch) == (5, 5)
     assert store.read_metrics(session=session, run_id=run.id).epochs == [1, 2, 3, 4, 5]
+
+
+def test_mark_started_records_the_attempts_environment(session: Session) -> None:
+    run = create_run(session)
+    assert run.environment is None
+    store.claim_run(session=session, run_id=run.id, worker="a", lease_seconds=60)
+    store.mark_started(session=session, run_id=run.id, worker="b", epoch=0, environment=ENV)
+    session.refresh(run)
+    assert run.environment is None  # not b's run
+    store.mark_started(session=session, run_id=run.id, worker="a", epoch=0, environment=ENV)
+    session.refresh(run)
+    assert run.environment == ENV
+    gpu = {**ENV, "device": "NVIDIA H200", "threads": 8}  # a later attempt elsewhere
+    store.mark_started(session=session, run_id=run.id, worker="a", epoch=3, environment=gpu)
+    session.refresh(run)
+    assert (run.environment, run.resumed_from_epoch) == (gpu, 3)
