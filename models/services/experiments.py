@@ -13,7 +13,13 @@ from models.search.space import validate_search
 from models.search.spec import SearchSpec
 from models.search.study import delete_study, new_study_name
 from models.services.errors import ConflictError, NotFoundError
-from models.services.searches import Proposal, add_proposal, database_url, first_proposals
+from models.services.searches import (
+    Proposal,
+    add_proposal,
+    database_url,
+    first_proposals,
+    starts_later,
+)
 from models.spec import ExperimentSpec, SpecError
 from models.spec.catalog import Catalog
 from models.spec.resolve import resolve
@@ -132,10 +138,7 @@ def submit_experiment(
             delete_study(url, study)
         raise
     dispatcher.send(runs)
-    more = search is not None and min(search.max_parallel, search.n_configurations()) > len(
-        proposals
-    )
-    return Submitted(experiment.id, replayed=False, more_to_start=more)
+    return Submitted(experiment.id, False, more_to_start=bool(search and starts_later(search)))
 
 
 def cancel_experiment(

@@ -67,6 +67,11 @@ def first_proposals(
     return [propose(study, search, base_spec, index) for index in range(count)]
 
 
+def starts_later(search: SearchSpec) -> bool:
+    """Whether a new search has configurations to start after its POST's first few."""
+    return min(search.max_parallel, search.n_configurations()) > FIRST_CONFIGURATIONS
+
+
 def send_top_up(
     sessions: sessionmaker[Any], experiment_id: int, dispatcher: Dispatcher | None
 ) -> None:
