@@ -2,6 +2,7 @@
 
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
@@ -16,6 +17,9 @@ RATIO_FLOOR_BYTES = 1 * MIB
 # and its extra fields. zipfile builds a ZipInfo for every record, so this bounds that memory.
 DIRECTORY_BYTES_PER_MEMBER = 200
 DRIVE = re.compile(r"^[A-Za-z]:")
+# What reading a damaged member raises: zipfile's own errors, zlib's for a corrupt deflate
+# stream, EOFError for a cut one, NotImplementedError for a compression zipfile lacks.
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError)
 END_ENTRIES, END_DIRECTORY_BYTES = 4, 5  # zipfile's _ECD_ENTRIES_TOTAL and _ECD_SIZE
 
 
@@ -26,7 +30,7 @@ def open_zip(path: Path, limits: IngestLimits, what: str) -> Iterator[zipfile.Zi
         _check_directory_size(file, limits, what)
         try:
             archive = zipfile.ZipFile(file)
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        except ZIP_ERRORS as exc:
             raise body_error(f"not a readable zip archive ({what}): {exc}") from None
         with archive:
             check_members(archive, limits)

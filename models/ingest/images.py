@@ -14,9 +14,9 @@ from math import prod
 from pathlib import Path, PurePosixPath
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from models.ingest.archive import open_zip
+from models.ingest.archive import ZIP_ERRORS, open_zip
 from models.ingest.base import body_error
 from models.ingest.dataset import Features, Reading
 from models.ingest.limits import IngestLimits
@@ -102,8 +102,8 @@ def _opened(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[Image.I
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with archive.open(info) as stream, Image.open(stream, formats=["PNG", "JPEG"]) as image:
                 yield image
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning,
-            OSError, ValueError, SyntaxError, zipfile.BadZipFile) as exc:  # fmt: skip
+    except (*ZIP_ERRORS, Image.DecompressionBombError, Image.DecompressionBombWarning,
+            SyntaxError) as exc:  # fmt: skip
         raise body_error(f"image {info.filename!r} could not be read: {exc}") from None
 
 

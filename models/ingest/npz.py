@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from models.ingest.archive import open_zip
+from models.ingest.archive import ZIP_ERRORS, open_zip
 from models.ingest.base import IngestError, body_error
 from models.ingest.dataset import SPLITS, Features, Reading, as_features, first_nonfinite
 from models.ingest.limits import IngestLimits
@@ -33,7 +33,7 @@ def read_npz(path: Path, reading: Reading, limits: IngestLimits) -> None:
                     _add_split(reading, split, arrays[x_name], arrays[y_name])
     except IngestError:
         raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+    except ZIP_ERRORS as exc:
         raise body_error(f"the NPZ file could not be read: {exc}") from None
 
 
@@ -64,7 +64,7 @@ def _header(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Header:
             read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
             shape, _, dtype = read(stream)
             data_bytes = info.file_size - stream.tell()
-    except (ValueError, EOFError, zipfile.BadZipFile) as exc:
+    except ZIP_ERRORS as exc:
         raise body_error(f"{name}: not a readable .npy array ({exc})") from None
     _check_dtype(name, dtype)
     return shape, dtype, data_bytes

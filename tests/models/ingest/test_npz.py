@@ -5,9 +5,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.datasets import load_digits
 
 from models.ingest import IngestLimits, read_dataset
-from models.spec.catalog import DatasetShape
+from models.spec.catalog import BUILTIN_DATASETS, DatasetShape
 from tests.models.ingest.files import npy_bytes, npy_header, refused, write_npz, write_zip
 
 UNPICKLED: list[str] = []
@@ -152,3 +153,13 @@ def test_truncated_and_foreign_files_are_refused(tmp_path: Path) -> None:
     csv = tmp_path / "d.csv"
     csv.write_text("a,label\n1,x\n2,y\n")
     assert "not a zip archive (npz)" in refused(csv, "npz").message
+
+
+def test_digits_read_back_exactly_as_the_built_in_dataset_holds_them(tmp_path: Path) -> None:
+    digits = load_digits()  # ships inside scikit-learn
+    path = write_npz(tmp_path / "digits.npz", x=digits.images, y=digits.target)
+    data = read_dataset(path, "npz", limits=IngestLimits())
+    np.testing.assert_array_equal(data.x, digits.images.astype(np.float32))
+    np.testing.assert_array_equal(data.y, digits.target)
+    assert data.shape == BUILTIN_DATASETS["digits"].fixed_shape
+    assert data.class_names == [str(k) for k in range(10)]
