@@ -32,6 +32,13 @@ class Settings(BaseSettings):
         default="",
         description="Celery broker URL; empty means the embedded file broker in `<home>/broker`.",
     )
+    storage_url: str = Field(
+        default="",
+        description="fsspec URL of the blob store (uploaded datasets, artifacts): "
+        "`s3://bucket/prefix` for a deployment, its endpoint and credentials from the standard "
+        "AWS variables (`AWS_ENDPOINT_URL_S3`, `AWS_ACCESS_KEY_ID`, ...); empty means the "
+        "folder `<home>/blobs`, readable by its owner only.",
+    )
 
     lease_seconds: float = Field(
         default=60.0,
@@ -69,6 +76,10 @@ class Settings(BaseSettings):
             return self.database_url
         owner_only_folder(self.home)
         return f"sqlite:///{(self.home / 'reglab.sqlite').resolve()}"
+
+    def resolved_storage_url(self) -> str:
+        """The blob store URL, falling back to the folder `<home>/blobs`."""
+        return self.storage_url or str(self.home.resolve() / "blobs")
 
     def resolved_broker_url(self) -> str:
         """The broker URL, falling back to the embedded file broker."""

@@ -94,6 +94,18 @@ class Settings(SharedSettings):
         "(they resume from their checkpoints); a run not handed back within this long is "
         "left to its lease and its child process exits.",
     )
+    blob_cache_dir: Path | None = Field(
+        default=None,
+        description="Folder of the worker's local copies of blobs (datasets), by sha256; "
+        "workers on one host may share it. Empty means `<home>/blob-cache`.",
+    )
+    blob_cache_max_bytes: int = Field(
+        default=10 * 2**30,
+        ge=2**20,
+        le=2**50,
+        description="Bytes the blob cache holds at most; the least recently used files go "
+        "first. A blob larger than this cannot be cached (its run fails).",
+    )
     cuda: bool = Field(
         default=False, description="Also serve runs that demand `device: cuda` (GPU workers)."
     )
@@ -116,6 +128,10 @@ class Settings(SharedSettings):
         if not self.checkpoint_every_epochs:
             return None
         return (self.checkpoint_dir or self.home / "checkpoints").resolve()
+
+    def resolved_blob_cache_dir(self) -> Path:
+        """Where the worker caches blobs."""
+        return (self.blob_cache_dir or self.home / "blob-cache").resolve()
 
     def thread_budget(self) -> int:
         """Threads per run such that concurrency x threads <= cores."""
