@@ -36,6 +36,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/body_limit.py
 	$(BIN)/python bench/sqlite_concurrency.py
 	$(BIN)/python bench/search_at_bound.py
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/blob_store.py
 
 clean:
 	rm -rf $(VENV) .reglab .pytest_cache .mypy_cache .ruff_cache
