@@ -31,6 +31,7 @@ from models.store.db import make_engine, make_sessionmaker  # noqa: E402
 from models.store.tables import Run, RunStatus  # noqa: E402
 from tests.conftest import REDIS_URL, migrate, scratch_postgres  # noqa: E402
 from tests.integration.stack import (  # noqa: E402
+    TINY,
     free_port,
     process_env,
     running,
@@ -38,15 +39,6 @@ from tests.integration.stack import (  # noqa: E402
     wait_healthy,
     wait_terminal,
 )
-
-TINY = {
-    "name": "tiny",
-    "spec": {
-        "dataset": {"name": "moons", "n_samples": 200},
-        "model": {"hidden": [8]},
-        "training": {"epochs": 1},
-    },
-}
 
 
 def quantiles_ms(samples: list[float]) -> tuple[float, float]:

@@ -27,13 +27,16 @@ from models.messaging.broker import Broker  # noqa: E402
 from models.messaging.queue import TRAIN_RUN_TASK, queue_for  # noqa: E402
 from models.settings import Settings  # noqa: E402
 from tests.conftest import migrate  # noqa: E402
-from tests.integration.stack import free_port, poll, process_env, running, wait_healthy  # noqa: E402
+from tests.integration.stack import (  # noqa: E402
+    TINY,
+    free_port,
+    poll,
+    process_env,
+    running,
+    wait_healthy,
+)
 
-SPEC = {
-    "dataset": {"name": "moons", "n_samples": 200},
-    "model": {"hidden": [8]},
-    "training": {"epochs": 1},
-}
+SPEC = TINY["spec"]
 T = TypeVar("T")
 GRID = {
     "method": "grid",

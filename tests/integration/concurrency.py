@@ -21,16 +21,8 @@ from models import store
 from models.store.db import make_engine, make_sessionmaker
 from models.store.tables import Run, RunStatus
 from tests.conftest import migrate
-from tests.integration.stack import free_port, process_env, running, wait_healthy
+from tests.integration.stack import TINY, free_port, process_env, running, wait_healthy
 
-TINY = {
-    "name": "tiny",
-    "spec": {
-        "dataset": {"name": "moons", "n_samples": 200},
-        "model": {"hidden": [8]},
-        "training": {"epochs": 1},
-    },
-}
 WORKER = "lease-writer"
 
 

@@ -18,6 +18,15 @@ from models.metric_names import EPOCH_METRICS
 from tests.conftest import ROOT
 
 T = TypeVar("T")
+# The smallest experiment worth training: one epoch of a tiny net on 200 points.
+TINY = {
+    "name": "tiny",
+    "spec": {
+        "dataset": {"name": "moons", "n_samples": 200},
+        "model": {"hidden": [8]},
+        "training": {"epochs": 1},
+    },
+}
 BACKENDS = ("torch", "tensorflow")
 TERMINAL = {"succeeded", "failed", "cancelled", "pruned"}
 
