@@ -11,7 +11,8 @@ from api.errors import not_found, unprocessable
 from api.settings import get_settings
 from models import store
 from models.metric_names import EPOCH_METRICS
-from models.spec.catalog import BuiltinCatalog, Catalog
+from models.spec.catalog import Catalog
+from models.store.catalog import StoredCatalog
 from models.store.db import make_engine, make_sessionmaker
 from models.store.run_filter import (
     MAX_FILTER_LENGTH,
@@ -41,15 +42,17 @@ def get_project_id() -> int:
     return DEFAULT_PROJECT_ID
 
 
-def get_catalog() -> Catalog:
-    """The datasets a spec may name (the built-in ones until uploads exist)."""
-    return BuiltinCatalog()
-
-
 SessionDep = Annotated[Session, Depends(get_session)]
-CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 SessionmakerDep = Annotated[sessionmaker[Any], Depends(get_sessionmaker)]
 ProjectDep = Annotated[int, Depends(get_project_id)]
+
+
+def get_catalog(session: SessionDep, project_id: ProjectDep) -> Catalog:
+    """The datasets the caller's specs may name: the built-in ones and the project's uploads."""
+    return StoredCatalog(session, project_id)
+
+
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page (1-500).")]
 Cursor = Annotated[
     str | None,

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
+from models.ingest import IngestError
 from models.messaging.dispatcher import Dispatcher
 from models.services.searches import objective_value
 from models.spec import ExperimentSpec
@@ -22,6 +23,7 @@ from models.store.tables import RunStatus
 from workers import shutdown
 from workers.backends.base import DeviceUnavailableError
 from workers.checkpoints import RunCheckpoints
+from workers.datasets.uploaded import DatasetMissingError, run_data
 from workers.epoch_recorder import EpochRecorder
 from workers.run_hooks import WorkerHooks
 from workers.run_lease import RunLease
@@ -123,11 +125,13 @@ def _train(
     except ValidationError as exc:  # stored under older bounds: one line naming the field
         return RunResult(RunStatus.FAILED, error=RunError("invalid_spec", problem_of(exc)))
     try:
+        data = run_data(spec.dataset, record.claimed.dataset)
         hooks = WorkerHooks.build(
             record, spec, recorder=recorder, lease=lease, checkpoints=checkpoints, policy=policy
         )
         # The last epochs are written with the run's end, in its transaction.
-        result = _result_of(train(spec, threads=threads, hooks=hooks), hooks.deadline)
+        outcome = train(spec, threads=threads, hooks=hooks, data=data)
+        result = _result_of(outcome, hooks.deadline)
     except OperationalError as exc:
         if is_outage(exc):
             # The store stayed away past the retries: leave the run as it is. Its lease
@@ -136,6 +140,10 @@ def _train(
         result = _failure(record, recorder, exc)
     except DeviceUnavailableError as exc:
         result = RunResult(RunStatus.FAILED, error=RunError("device_unavailable", str(exc)))
+    except DatasetMissingError as exc:
+        result = RunResult(RunStatus.FAILED, error=RunError("dataset_missing", str(exc)))
+    except IngestError as exc:  # this worker's REGLAB_INGEST_* bounds are tighter than the API's
+        result = RunResult(RunStatus.FAILED, error=RunError("invalid_dataset", exc.message))
     except Exception as exc:
         result = _failure(record, recorder, exc)
     return result

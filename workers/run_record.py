@@ -11,6 +11,7 @@ from sqlalchemy.orm import sessionmaker
 from models import store
 from models.search.spec import SearchSpec
 from models.store import RunError
+from models.store.datasets import DatasetRef
 from models.store.db import with_retries
 from models.store.tables import RunStatus
 
@@ -38,6 +39,7 @@ class ClaimedRun:
     trial_id: int | None
     search: SearchSpec | None
     study_name: str | None
+    dataset: DatasetRef | None  # the uploaded dataset version it trains on; None: built in
 
 
 def _claim(
@@ -62,6 +64,7 @@ def _claim(
             trial_id=found.trial_id,
             search=SearchSpec.model_validate(found.search) if in_search else None,
             study_name=found.study_name,
+            dataset=found.dataset,
         )
 
 
@@ -101,6 +104,7 @@ class RunRecord:
                     worker=claimed.worker,
                     epoch=epoch,
                     environment=environment,
+                    dataset=claimed.dataset,
                 )
 
         with_retries(write, seconds=self.retry_seconds)

@@ -16,7 +16,7 @@ from models.spec.resolve import plan_for
 from workers.backends import get_backend
 from workers.backends.base import EpochInterruptedError, Interrupt, Trainer
 from workers.checkpoints import Checkpoint
-from workers.datasets import load_dataset
+from workers.datasets import DatasetArrays, load_dataset
 from workers.early_stopping import EarlyStopping
 from workers.environment import Environment, run_environment
 from workers.init_weights import initial_weights
@@ -181,9 +181,10 @@ class LoopState:
         return state
 
 
-def _start(spec: ExperimentSpec, threads: int, hooks: RunHooks) -> tuple[Trainer, LoopState, int]:
+def _start(
+    spec: ExperimentSpec, data: DatasetArrays, threads: int, hooks: RunHooks
+) -> tuple[Trainer, LoopState, int]:
     """A trainer, loop state and parameter count: fresh, or after the newest fitting checkpoint."""
-    data = load_dataset(spec.dataset)
     plan = plan_for(spec, data.shape)  # the stored spec was resolved before it was accepted
     backend, weights = get_backend(spec.backend), initial_weights(plan, plan.seed)
     trainer = backend.create_trainer(plan, data, weights, spec.device, threads)
@@ -205,9 +206,19 @@ def _snapshot(trainer: Trainer, state: LoopState, started: float, epoch: int) ->
     return Checkpoint(epoch, trainer.state(), state.to_json())
 
 
-def train(spec: ExperimentSpec, *, threads: int, hooks: RunHooks = NO_HOOKS) -> Outcome:
-    """Train `spec` to the end, or until it diverges, is pruned or `hooks` stops it."""
-    trainer, state, n_params = _start(spec, threads, hooks)
+def train(
+    spec: ExperimentSpec,
+    *,
+    threads: int,
+    hooks: RunHooks = NO_HOOKS,
+    data: DatasetArrays | None = None,
+) -> Outcome:
+    """Train `spec` to the end, or until it diverges, is pruned or `hooks` stops it.
+
+    `data` is what it trains on: the built-in dataset its spec names when None.
+    """
+    data = load_dataset(spec.dataset) if data is None else data
+    trainer, state, n_params = _start(spec, data, threads, hooks)
     hooks.started(
         len(state.val_accs), state.seconds, run_environment(trainer.environment(), threads)
     )

@@ -67,6 +67,15 @@ class RunRead(BaseModel):
             }
         ],
     )
+    dataset_version: int | None = Field(
+        description="The version of the uploaded dataset its latest attempt trained on; null "
+        "for built-in data and before a worker starts it.",
+        examples=[2],
+    )
+    dataset_sha256: str | None = Field(
+        description="The sha256 of that uploaded file, the exact bytes trained on.",
+        examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"],
+    )
     waiting_for: str | None = Field(
         description="Queued runs only: what no live worker offers, so the run cannot start "
         "until one does (see `GET /workers`); null once some live worker serves its queue.",

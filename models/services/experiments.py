@@ -1,7 +1,7 @@
 """Submitting and cancelling experiments: each flow one transaction, runs sent after commit."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -62,6 +62,15 @@ def _earlier(session: Session, project_id: int, submission: Submission) -> int |
     return found.id if found else None
 
 
+def _pinned(submission: Submission, catalog: Catalog) -> Submission:
+    """The submission with its dataset's version fixed, so that all its runs see one version."""
+    try:
+        dataset = catalog.pinned(submission.spec.dataset)
+    except SpecError as exc:
+        raise exc.within("spec") from None
+    return replace(submission, spec=submission.spec.model_copy(update={"dataset": dataset}))
+
+
 def validate(submission: Submission, catalog: Catalog) -> None:
     """Resolve the spec and every configuration of its search; SpecError names the field."""
     try:
@@ -116,6 +125,7 @@ def submit_experiment(
         earlier = _earlier(session, project_id, submission)
     if earlier is not None:
         return Submitted(earlier, replayed=True)
+    submission = _pinned(submission, catalog)
     validate(submission, catalog)
     url, search = database_url(sessions), submission.search
     study = new_study_name() if search else None

@@ -28,6 +28,10 @@ class Catalog(Protocol):
         """The shape of the data `dataset` names; SpecError naming the field if none fits."""
         ...
 
+    def pinned(self, dataset: DatasetSpec) -> DatasetSpec:
+        """`dataset` naming one fixed version of its data (an upload's newest, if none)."""
+        ...
+
 
 @dataclass(frozen=True)
 class BuiltinDataset:
@@ -109,10 +113,19 @@ class BuiltinCatalog:
                 ("dataset", unknown[0]),
                 f"dataset.{unknown[0]} does not apply to dataset {dataset.name!r}",
             )
+        if dataset.version is not None:
+            raise SpecError(
+                ("dataset", "version"),
+                f"dataset.version: {dataset.name!r} is built in and has no versions",
+            )
         shape = info.shape(dataset.overrides())
         if info.name == "classification":
             _check_classification(dataset, shape)
         return shape
+
+    def pinned(self, dataset: DatasetSpec) -> DatasetSpec:
+        """Built-in data has one version: `dataset` as it is."""
+        return dataset
 
 
 def _check_classification(dataset: DatasetSpec, shape: DatasetShape) -> None:

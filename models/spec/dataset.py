@@ -17,7 +17,16 @@ class DatasetSpec(StrictModel):
         min_length=1,
         max_length=100,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
-        description="A dataset of the catalog (see `GET /datasets`).",
+        description="A built-in dataset or one uploaded to this project (see `GET /datasets`).",
+    )
+    version: int | None = Field(
+        examples=[None],
+        default=None,
+        ge=1,
+        le=2**31 - 1,
+        description="Uploaded datasets: which version. Null means the newest when the "
+        "experiment is submitted; the stored spec then names that version, so every run of "
+        "the experiment trains on the same data.",
     )
     seed: int = Field(
         examples=[0],

@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.orm import Session
 
+from models.spec.catalog import BUILTIN_DATASETS
+from models.store.datasets import DatasetRef, find_dataset
 from models.store.pages import Page, SortKey, paginate
 from models.store.run_filter import Node, Order
 from models.store.run_query import condition, field_expression
@@ -41,10 +43,12 @@ class RunAssignment:
     trial_id: int | None
     search: dict[str, Any] | None
     study_name: str | None
+    # The uploaded dataset version the spec names; None for built-in data, or if it is gone.
+    dataset: DatasetRef | None
 
 
 def run_assignment(*, session: Session, run_id: int) -> RunAssignment | None:
-    """The claimed run's spec, attempt and search, in one query (no runs or summaries loaded)."""
+    """The claimed run's spec, attempt, search and uploaded dataset (no runs or summaries)."""
     row = session.execute(
         select(
             Run.attempts,
@@ -53,11 +57,31 @@ def run_assignment(*, session: Session, run_id: int) -> RunAssignment | None:
             Run.trial_id,
             Experiment.search,
             Experiment.study_name,
+            Run.project_id,
         )
         .join(Experiment, Run.experiment_id == Experiment.id)
         .where(Run.id == run_id)
     ).one_or_none()
-    return None if row is None else RunAssignment(*row)
+    if row is None:
+        return None
+    dataset = row.spec["dataset"]
+    stored = None
+    if dataset["name"] not in BUILTIN_DATASETS:
+        stored = find_dataset(
+            session=session,
+            project_id=row.project_id,
+            name=dataset["name"],
+            version=dataset.get("version"),
+        )
+    return RunAssignment(
+        row.attempts,
+        row.spec,
+        row.experiment_id,
+        row.trial_id,
+        row.search,
+        row.study_name,
+        DatasetRef.of(stored) if stored else None,
+    )
 
 
 def ended_runs(*, session: Session, run_ids: Collection[int]) -> set[int]:
@@ -126,18 +150,30 @@ def claim_run(*, session: Session, run_id: int, worker: str, lease_seconds: floa
 
 
 def mark_started(
-    *, session: Session, run_id: int, worker: str, epoch: int, environment: Mapping[str, Any]
+    *,
+    session: Session,
+    run_id: int,
+    worker: str,
+    epoch: int,
+    environment: Mapping[str, Any],
+    dataset: DatasetRef | None = None,
 ) -> None:
     """Record that `worker`'s attempt at a running run starts after `epoch` (0: from scratch).
 
-    `environment` is what this attempt trains in. Curves past `epoch` belonged to a lost
-    attempt and are dropped: the new attempt writes them again, so the stored curve is always
-    one attempt's.
+    `environment` is what this attempt trains in, `dataset` the upload it trains on. Curves
+    past `epoch` belonged to a lost attempt and are dropped: the new attempt writes them
+    again, so the stored curve is always one attempt's.
     """
     result = session.execute(
         update(Run)
         .where(Run.id == run_id, Run.status == RunStatus.RUNNING, Run.worker == worker)
-        .values(resumed_from_epoch=epoch or None, epochs_done=epoch, environment=dict(environment))
+        .values(
+            resumed_from_epoch=epoch or None,
+            epochs_done=epoch,
+            environment=dict(environment),
+            dataset_version=dataset.version if dataset else None,
+            dataset_sha256=dataset.sha256 if dataset else None,
+        )
     )
     if result.rowcount:  # type: ignore[attr-defined]
         session.execute(delete(Metric).where(Metric.run_id == run_id, Metric.epoch > epoch))

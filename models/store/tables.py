@@ -1,11 +1,20 @@
-"""SQL tables: projects, experiments, runs, per-epoch metrics, run summaries and workers."""
+"""SQL tables: projects, experiments, runs, metrics, summaries, workers, datasets, artifacts."""
 
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -118,6 +127,9 @@ class Run(Base):
     # What the latest attempt trained in (framework and version, device, host, ...), written
     # as it starts; None before that.
     environment: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    # The uploaded dataset the latest attempt trained on (None for built-in data).
+    dataset_version: Mapped[int | None]
+    dataset_sha256: Mapped[str | None] = mapped_column(String(64))
 
     experiment: Mapped[Experiment] = relationship(back_populates="runs", lazy="raise")
     summary_rows: Mapped[list["RunSummary"]] = relationship(lazy="selectin")
@@ -167,3 +179,45 @@ class Worker(Base):
     # last_seen_at plus the worker's own bound (a few of its beats): each worker declares how
     # long its silence may last, so readers need no setting of their own to judge it.
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Dataset(Base):
+    """One version of an uploaded dataset: its blob, and what validation learned of it."""
+
+    __tablename__ = "dataset"
+    __table_args__ = (
+        UniqueConstraint("project_id", "name", "version", name="uq_dataset_version"),
+        # The same bytes read the same way under one name are one version, not two.
+        UniqueConstraint(
+            "project_id", "name", "sha256", "format", "label", name="uq_dataset_content"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    format: Mapped[str] = mapped_column(String(16))
+    # The label column of a CSV or Parquet file; "" for formats without one.
+    label: Mapped[str] = mapped_column(String(100))
+    input_shape: Mapped[list[int]] = mapped_column(JsonType)
+    class_names: Mapped[list[str]] = mapped_column(JsonType)
+    # Examples per class, in class_names order: in x, and in the explicit test split if any.
+    class_counts: Mapped[list[int]] = mapped_column(JsonType)
+    test_class_counts: Mapped[list[int] | None] = mapped_column(JsonType)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Artifact(Base):
+    """A file a run left behind (weights, manifest), by name, stored as a blob."""
+
+    __tablename__ = "artifact"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -1,7 +1,13 @@
-"""Dataset loaders: deterministic numpy arrays, stratified splits, train-only standardization."""
+"""Dataset loaders: deterministic numpy arrays, stratified splits, train-only standardization.
+
+Built-in datasets are generated (`load_dataset`); uploaded ones are read from the blob store
+(`workers.datasets.uploaded`); both go through `split_dataset`, so a spec's split, cap and
+standardization mean the same on either kind.
+"""
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -12,6 +18,7 @@ from workers.datasets.generators import generate
 
 Features = NDArray[np.float32]
 Labels = NDArray[np.int64]
+Stat = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -27,12 +34,19 @@ class Split:
 
 @dataclass(frozen=True)
 class DatasetArrays:
-    """The three splits of one dataset, standardized with training statistics."""
+    """The three splits of one dataset, standardized with training statistics.
+
+    `mean` and `std` (shaped like one input) are those statistics: a new input `v` is fed to
+    the network as `(v - mean) / std`. `class_names[k]` names class k.
+    """
 
     train: Split
     val: Split
     test: Split
     n_classes: int
+    mean: Stat | None = None
+    std: Stat | None = None
+    class_names: tuple[str, ...] = ()
 
     @property
     def shape(self) -> DatasetShape:
@@ -55,17 +69,25 @@ def _stratified_split(
     return rng.permutation(np.concatenate(rest)), rng.permutation(np.concatenate(held))
 
 
-@lru_cache(maxsize=2)
-def load_dataset(spec: DatasetSpec) -> DatasetArrays:
-    """Generate the dataset, split it (stratified, seeded) and standardize it.
+def split_dataset(
+    x: NDArray[Any],
+    y: Labels,
+    spec: DatasetSpec,
+    class_names: tuple[str, ...],
+    test: tuple[NDArray[Any], Labels] | None = None,
+) -> DatasetArrays:
+    """Split (stratified, seeded), cap and standardize one dataset.
 
-    Cached per process: a worker training a search on one dataset generates it once.
-    Callers share the arrays and must not write to them (backends wrap them without copying).
+    Without an explicit `test` split, `spec.test_fraction` of `x` is held out for testing and
+    `spec.val_fraction` of all of it for validation; with one, validation takes
+    `spec.val_fraction` of `x` and the test split is used as given.
     """
-    x, y, n_classes = generate(spec)
     rng = np.random.default_rng(spec.seed)
-    rest, test = _stratified_split(y, spec.test_fraction, rng)
-    val_share = spec.val_fraction / (1.0 - spec.test_fraction)
+    if test is None:
+        rest, test_idx = _stratified_split(y, spec.test_fraction, rng)
+        val_share = spec.val_fraction / (1.0 - spec.test_fraction)
+    else:
+        rest, test_idx, val_share = np.arange(len(y)), np.arange(0), spec.val_fraction
     train_pos, val_pos = _stratified_split(y[rest], val_share, rng)
     train, val = rest[train_pos], rest[val_pos]
     if spec.train_limit is not None and spec.train_limit < len(train):
@@ -73,11 +95,31 @@ def load_dataset(spec: DatasetSpec) -> DatasetArrays:
         _, kept = _stratified_split(y[train], spec.train_limit / len(train), rng)
         train = train[kept[: spec.train_limit]]
     # Statistics from the training split only: nothing about val/test leaks into training.
-    mean = x[train].mean(axis=0)
-    std = x[train].std(axis=0)
+    mean = x[train].mean(axis=0, dtype=np.float64)
+    std = x[train].std(axis=0, dtype=np.float64)
     std[std == 0] = 1.0
 
-    def split(idx: NDArray[np.intp]) -> Split:
-        return Split(x=((x[idx] - mean) / std).astype(np.float32), y=y[idx].astype(np.int64))
+    def standardized(features: NDArray[Any], labels: Labels) -> Split:
+        return Split(((features - mean) / std).astype(np.float32), labels.astype(np.int64))
 
-    return DatasetArrays(train=split(train), val=split(val), test=split(test), n_classes=n_classes)
+    test_split = standardized(*test) if test is not None else standardized(x[test_idx], y[test_idx])
+    return DatasetArrays(
+        train=standardized(x[train], y[train]),
+        val=standardized(x[val], y[val]),
+        test=test_split,
+        n_classes=len(class_names),
+        mean=mean,
+        std=std,
+        class_names=class_names,
+    )
+
+
+@lru_cache(maxsize=2)
+def load_dataset(spec: DatasetSpec) -> DatasetArrays:
+    """Generate a built-in dataset, split it and standardize it.
+
+    Cached per process: a worker training a search on one dataset generates it once.
+    Callers share the arrays and must not write to them (backends wrap them without copying).
+    """
+    x, y, n_classes = generate(spec)
+    return split_dataset(x, y, spec, tuple(str(k) for k in range(n_classes)))
