@@ -15,7 +15,10 @@ class RunErrorRead(BaseModel):
 
     type: str = Field(
         description="`diverged`, `timeout`, `worker_lost`, `device_unavailable`, "
-        "`invalid_spec`, `exception`"
+        "`invalid_spec`, `dataset_missing` (the uploaded version was deleted before the run "
+        "started), `invalid_dataset` (the upload breaks this worker's `REGLAB_INGEST_*` "
+        "bounds), `exception`",
+        examples=["diverged"],
     )
     message: str = Field(description="Readable explanation.")
     epoch: int | None = Field(description="Epoch in which it happened, if during training.")
