@@ -18,6 +18,8 @@ class StoredCatalog:
         self.session = session
         self.project_id = project_id
         self.builtin = BuiltinCatalog()
+        # One request may resolve thousands of search configurations naming the same data.
+        self._found: dict[tuple[str, int | None], Dataset] = {}
 
     def describe(self, dataset: DatasetSpec) -> DatasetShape:
         """The shape of the built-in or uploaded data `dataset` names."""
@@ -42,6 +44,12 @@ class StoredCatalog:
 
     def find(self, dataset: DatasetSpec) -> Dataset:
         """The stored version `dataset` names; SpecError naming the field if there is none."""
+        key = (dataset.name, dataset.version)
+        if key not in self._found:
+            self._found[key] = self._lookup(dataset)
+        return self._found[key]
+
+    def _lookup(self, dataset: DatasetSpec) -> Dataset:
         row = find_dataset(
             session=self.session,
             project_id=self.project_id,
