@@ -13,11 +13,22 @@ from models.spec.catalog import DatasetShape
 from models.spec.sections import ModelSpec, OptimizerSpec, RegularizationSpec
 
 ActivationName = Literal["relu", "tanh", "sigmoid", "gelu", "elu"]
+# RGBA at most: a rank-3 example whose first axis is wider is far more likely a
+# channels-last (H, W, C) array than an image with that many channels.
+MAX_CHANNELS = 4
 
 
 @dataclass(frozen=True)
-class AddChannelAxis:
-    """Give a (N, *spatial) input one channel: (N, 1, *spatial) channels-first."""
+class ChannelsFirst:
+    """Where the convolutions start: each example becomes (channels, *spatial).
+
+    An example without a channel axis, (*spatial), gains one of size 1; an example stored
+    channels-first, (channels, *spatial), stays as it is. Channels-last backends move the
+    channel axis last here (and back to the front at the Flatten).
+    """
+
+    channels: int
+    spatial: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -96,7 +107,7 @@ class Dropout:
     p: float
 
 
-Op = AddChannelAxis | Conv | Pool | Flatten | Dense | BatchNorm | Activation | Dropout
+Op = ChannelsFirst | Conv | Pool | Flatten | Dense | BatchNorm | Activation | Dropout
 
 
 @dataclass(frozen=True)
@@ -167,6 +178,25 @@ def _hidden_block(
     return ops
 
 
+def cnn_layout(input_shape: tuple[int, ...]) -> ChannelsFirst:
+    """How a cnn reads an example; SpecError for shapes it cannot read as one.
+
+    By rank: (L,) is a sequence of one channel (1-D convolutions), (H, W) a one-channel
+    image and (C, H, W) an image of C <= MAX_CHANNELS channels, channels first (2-D).
+    """
+    if len(input_shape) <= 2:
+        return ChannelsFirst(1, input_shape)
+    channels, *spatial = input_shape
+    if len(input_shape) == 3 and channels <= MAX_CHANNELS:
+        return ChannelsFirst(channels, tuple(spatial))
+    hint = " (channels last? store them as (C, H, W))" if input_shape[-1] <= MAX_CHANNELS else ""
+    raise SpecError(
+        ("model", "kind"),
+        f"model.kind: a cnn reads examples shaped (L,), (H, W) or channels-first (C, H, W) "
+        f"with C <= {MAX_CHANNELS}; this dataset's are {input_shape}{hint}",
+    )
+
+
 def _conv_blocks(
     input_shape: tuple[int, ...],
     model: ModelSpec,
@@ -175,10 +205,11 @@ def _conv_blocks(
     bias: bool,
 ) -> tuple[list[Op], int]:
     """The convolution blocks of a cnn, and the number of features they leave to flatten."""
-    dims: Literal[1, 2] = 2 if len(input_shape) == 2 else 1
+    layout = cnn_layout(input_shape)
+    dims: Literal[1, 2] = 2 if len(layout.spatial) == 2 else 1
     pool = Pool(model.pool, dims) if model.pool is not None else None
-    ops: list[Op] = [AddChannelAxis()]
-    channels, spatial = 1, input_shape
+    ops: list[Op] = [layout]
+    channels, spatial = layout.channels, layout.spatial
     for out in model.channels:
         conv = Conv(channels, out, model.kernel_size, dims, bias=bias)
         ops += _hidden_block(conv, model, reg, next(rates), pool)
@@ -186,7 +217,7 @@ def _conv_blocks(
         if pool is not None:
             spatial = tuple(size // pool.size for size in spatial)
     if not all(spatial):
-        most = min(input_shape).bit_length() - 1  # halvings before a side reaches 1
+        most = min(layout.spatial).bit_length() - 1  # halvings before a side reaches 1
         raise SpecError(
             ("model", "pool"),
             f"model.pool: {len(model.channels)} pooled convolution blocks shrink the "

@@ -16,7 +16,9 @@ class ModelSpec(StrictModel):
         examples=["mlp"],
         default="mlp",
         description="`mlp`: dense layers on the flattened input. `cnn`: same-padded "
-        "convolutions (1-D for vector inputs, 2-D for images), then the dense layers.",
+        "convolutions, then the dense layers; the example's shape decides them: (L,) is a "
+        "one-channel sequence (1-D), (H, W) a grayscale image and (C, H, W) an image of C <= 4 "
+        "channels, channels first (2-D).",
     )
     hidden: list[Annotated[int, Field(ge=1, le=4096)]] = Field(
         examples=[[128, 64]],

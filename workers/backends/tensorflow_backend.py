@@ -10,8 +10,8 @@ from numpy.typing import NDArray
 
 from models.spec.plan import (
     Activation,
-    AddChannelAxis,
     BatchNorm,
+    ChannelsFirst,
     Conv,
     Dense,
     Flatten,
@@ -55,12 +55,20 @@ POOLS: dict[tuple[str, int], type[keras.layers.Layer]] = {
 }
 
 
+def _channels_last(op: ChannelsFirst) -> keras.layers.Layer:
+    """Keras convolves channels-last: (N, *spatial) or (N, C, *spatial) to (N, *spatial, C)."""
+    if op.channels == 1:
+        # One channel lies the same in memory first or last: a reshape, with or without the axis.
+        return keras.layers.Reshape((*op.spatial, 1))
+    return keras.layers.Permute((*range(2, len(op.spatial) + 2), 1))
+
+
 def _layer(op: Op, plan: Plan, spatial_dims: int) -> keras.layers.Layer:
     """The Keras layer for one plan op; activations are channels-last here."""
     l1, l2 = plan.penalty.l1, plan.penalty.l2
     penalty = keras.regularizers.L1L2(l1=l1, l2=l2) if l1 or l2 else None
-    if isinstance(op, AddChannelAxis):
-        return keras.layers.Reshape((*plan.input_shape, 1))
+    if isinstance(op, ChannelsFirst):
+        return _channels_last(op)
     if isinstance(op, Conv):
         conv = keras.layers.Conv1D if op.dims == 1 else keras.layers.Conv2D
         return conv(
@@ -95,8 +103,8 @@ def build_model(plan: Plan) -> tuple[keras.Model, list[keras.layers.Layer]]:
     spatial_dims = 0
     weighted = []
     for op in plan.ops:
-        if isinstance(op, AddChannelAxis):
-            spatial_dims = len(plan.input_shape)
+        if isinstance(op, ChannelsFirst):
+            spatial_dims = len(op.spatial)
         layer = _layer(op, plan, spatial_dims)
         if isinstance(op, Flatten):
             spatial_dims = 0

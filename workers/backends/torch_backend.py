@@ -11,8 +11,8 @@ from torch import nn
 
 from models.spec.plan import (
     Activation,
-    AddChannelAxis,
     BatchNorm,
+    ChannelsFirst,
     Conv,
     Dense,
     Flatten,
@@ -52,15 +52,21 @@ POOLS: dict[tuple[str, int], type[nn.Module]] = {
 }
 
 
-class _AddChannelAxis(nn.Module):
+class _ChannelsFirst(nn.Module):
+    """(N, *spatial) gains its channel axis; (N, C, *spatial) is already laid out (a view)."""
+
+    def __init__(self, op: ChannelsFirst) -> None:
+        super().__init__()
+        self.shape = (op.channels, *op.spatial)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.unsqueeze(1)
+        return x.reshape(x.shape[0], *self.shape)
 
 
 def _layer(op: Op, spatial_dims: int) -> nn.Module:
     """The torch module for one plan op; `spatial_dims` is 0 for (N, F) activations."""
-    if isinstance(op, AddChannelAxis):
-        return _AddChannelAxis()
+    if isinstance(op, ChannelsFirst):
+        return _ChannelsFirst(op)
     if isinstance(op, Conv):
         conv = nn.Conv1d if op.dims == 1 else nn.Conv2d
         return conv(op.in_channels, op.out_channels, op.kernel_size, padding="same", bias=op.bias)
@@ -83,8 +89,8 @@ def build_module(plan: Plan) -> nn.Sequential:
     layers: list[nn.Module] = []
     spatial_dims = 0
     for op in plan.ops:
-        if isinstance(op, AddChannelAxis):
-            spatial_dims = len(plan.input_shape)
+        if isinstance(op, ChannelsFirst):
+            spatial_dims = len(op.spatial)
         elif isinstance(op, Flatten):
             spatial_dims = 0
         layers.append(_layer(op, spatial_dims))

@@ -36,6 +36,9 @@ class OneDatasetCatalog:
             raise SpecError(("dataset", "name"), f"dataset.name: unknown {dataset.name!r}")
         return self.shape
 
+    def pinned(self, dataset: DatasetSpec) -> DatasetSpec:
+        return dataset  # one version only
+
 
 def test_example_in_the_docs_is_valid() -> None:
     example = ExperimentSpec.model_config["json_schema_extra"]["example"]  # type: ignore[index]
@@ -159,3 +162,22 @@ def test_decay_step_must_stay_below_one() -> None:
 
 def test_momentum_is_sgd_only() -> None:
     assert "sgd only" in errors_of(spec_dict(optimizer={"name": "adam", "momentum": 0.9}))
+
+
+def test_bounds_count_every_channel_of_colour_images() -> None:
+    dataset = {"name": "photos", "n_samples": None}
+    spec = make_spec(dataset=dataset, model={"hidden": [2048]})
+    grey = OneDatasetCatalog("photos", DatasetShape((32, 32), 5, 7000))
+    assert resolve(spec, grey).plan.n_params == 1024 * 2048 + 2048 + 2048 * 5 + 5
+    # 7,000 x 3 x 32 x 32 = 21.5M input values; 3,072 inputs x 2,048 = 6.3M parameters.
+    many = OneDatasetCatalog("photos", DatasetShape((3, 32, 32), 5, 7000))
+    with pytest.raises(
+        SpecError, match=f"21,504,000 input values exceed the bound of {MAX_DATASET_VALUES:,}"
+    ):
+        resolve(spec, many)
+    fewer = OneDatasetCatalog("photos", DatasetShape((3, 32, 32), 5, 6000))
+    with pytest.raises(SpecError, match=f"6,303,749 parameters exceed the bound of {MAX_PARAMS:,}"):
+        resolve(spec, fewer)
+    cnn = make_spec(dataset=dataset, model={"kind": "cnn", "channels": [8], "pool": "max"})
+    convs, dense = 3 * 8 * 9 + 8, 8 * 16 * 16 * 16 + 16 + 16 * 5 + 5
+    assert resolve(cnn, fewer).plan.n_params == convs + dense

@@ -18,6 +18,7 @@ from models.spec.plan import (
     Activation,
     ActivationName,
     BatchNorm,
+    ChannelsFirst,
     Conv,
     Dense,
     Dropout,
@@ -28,6 +29,7 @@ from models.spec.plan import (
 )
 from models.spec.resolve import plan_for, resolve
 from tests.factories import make_spec
+from tests.workers.backends.images import RGB_SHAPE, rgb_arrays
 from workers.backends import BACKEND_MODULES, get_backend
 from workers.backends.base import KernelStats
 from workers.datasets import DatasetArrays, Split, load_dataset
@@ -49,10 +51,14 @@ POOLED_CNN = {**CNN, "channels": [4, 8]}
 
 @dataclass(frozen=True)
 class Case:
-    """Spec sections merged into the base spec, and the part of the plan it exercises."""
+    """Spec sections merged into the base spec, the part of the plan it exercises, its data.
+
+    `data`, if given, replaces the spec's built-in dataset (the plan is made for its shape).
+    """
 
     sections: dict[str, Any]
     exercises: Callable[[Plan], bool]
+    data: Callable[[], DatasetArrays] | None = None
 
 
 def has_op(matches: Callable[[Op], bool]) -> Callable[[Plan], bool]:
@@ -75,6 +81,14 @@ def is_pool(kind: str, dims: int) -> Callable[[Plan], bool]:
     return has_op(lambda op: isinstance(op, Pool) and (op.kind, op.dims) == (kind, dims))
 
 
+def on_rgb(exercises: Callable[[Plan], bool]) -> Callable[[Plan], bool]:
+    """`exercises`, on three-channel images (channels first) that no op adds an axis to."""
+    return lambda plan: plan.input_shape == RGB_SHAPE and exercises(plan)
+
+
+RGB = functools.cache(rgb_arrays)
+
+
 CASES: dict[str, Case] = {
     "dense": Case({}, is_a(Dense)),
     **{
@@ -95,6 +109,22 @@ CASES: dict[str, Case] = {
         {"dataset": ODD_FEATURES, "model": {**CNN, "channels": [8], "pool": "max"}},
         is_pool("max", 1),
     ),
+    "conv2d-rgb": Case(
+        {"model": CNN}, on_rgb(has_op(lambda op: op == ChannelsFirst(3, (8, 6)))), RGB
+    ),
+    "conv2d-rgb-pool-max": Case(
+        {"model": {**POOLED_CNN, "pool": "max"}, "optimizer": {"momentum": 0.9}},
+        on_rgb(is_pool("max", 2)),
+        RGB,
+    ),
+    # No dense hidden layer: its batch norm would see batches of 32, whose running variances
+    # differ by 1/31 between backends (see BN_EVAL_BOUND), which these small val losses magnify.
+    "conv2d-rgb-batchnorm": Case(
+        {"model": {**CNN, "hidden": []}, "regularization": {"batchnorm": True}},
+        on_rgb(is_a(BatchNorm)),
+        RGB,
+    ),
+    "mlp-rgb": Case({}, on_rgb(lambda plan: plan.ops[0] == Flatten()), RGB),
     "conv2d-batchnorm": Case(
         {"model": CNN, "regularization": {"batchnorm": True}},
         is_a(BatchNorm),
@@ -141,12 +171,20 @@ def case_spec(case: str, backend: str) -> Any:
     return make_spec(backend=backend, **sections)
 
 
+def case_plan(case: str, backend: str) -> tuple[Plan, DatasetArrays]:
+    """The case's plan and the data it trains on."""
+    spec, make_data = case_spec(case, backend), CASES[case].data
+    if make_data is None:
+        return resolve(spec, BuiltinCatalog()).plan, load_dataset(spec.dataset)
+    data = make_data()
+    return plan_for(spec, data.shape), data
+
+
 @functools.cache
 def report(case: str, backend: str) -> Report:
     """Train the case on the backend through the Trainer protocol and record what it did."""
     spec = case_spec(case, backend)
-    plan = resolve(spec, BuiltinCatalog()).plan
-    data = load_dataset(spec.dataset)
+    plan, data = case_plan(case, backend)
     trainer = get_backend(backend).create_trainer(
         plan, data, initial_weights(plan, spec.seed), spec.device, 2
     )
@@ -172,7 +210,7 @@ each_backend = pytest.mark.parametrize("backend", BACKENDS)
 
 @each_case
 def test_case_exercises_its_op(case: str) -> None:
-    assert CASES[case].exercises(resolve(case_spec(case, REFERENCE), BuiltinCatalog()).plan)
+    assert CASES[case].exercises(case_plan(case, REFERENCE)[0])
 
 
 @each_case
@@ -259,30 +297,40 @@ def test_label_smoothing_loss_is_its_formula(backend: str) -> None:
 
 
 def pooled_logits(x: np.ndarray, kind: str, conv: LayerWeights, dense: LayerWeights) -> np.ndarray:
-    """7x7 inputs: 1x1 convolution, ReLU, 2x2 stride-2 pooling to 3x3, channels-first flatten."""
-    maps = np.einsum("nhw,c->nchw", x, conv.kernel[:, 0, 0, 0].astype(np.float64))
-    maps = np.maximum(maps, 0.0)[:, :, :6, :6].reshape(len(x), -1, 3, 2, 3, 2)
+    """(N, C, H, W) inputs: 1x1 convolution, ReLU, 2x2 stride-2 pooling, channels-first flatten.
+
+    Odd sides round down: the last row/column is dropped before pooling.
+    """
+    n, _, height, width = x.shape
+    h, w = height // 2, width // 2
+    maps = np.einsum("nchw,oc->nohw", x, conv.kernel[:, :, 0, 0].astype(np.float64))
+    maps = np.maximum(maps, 0.0)[:, :, : 2 * h, : 2 * w].reshape(n, -1, h, 2, w, 2)
     pooled = maps.max(axis=(3, 5)) if kind == "max" else maps.mean(axis=(3, 5))
-    logits: np.ndarray = pooled.reshape(len(x), -1) @ dense.kernel.T.astype(np.float64)
+    logits: np.ndarray = pooled.reshape(n, -1) @ dense.kernel.T.astype(np.float64)
     return logits
 
 
+@pytest.mark.parametrize("input_shape", [(7, 7), (3, 7, 5)], ids=["grey", "rgb"])
 @pytest.mark.parametrize("kind", ["max", "avg"])
 @each_backend
-def test_pooling_on_odd_images_is_its_formula(kind: str, backend: str) -> None:
-    # 7x7 inputs pool to 3x3 (the last row and column dropped); the untrained network's
-    # loss must be that of the same network in numpy, from the seed's weights.
+def test_pooling_on_odd_images_is_its_formula(
+    kind: str, backend: str, input_shape: tuple[int, ...]
+) -> None:
+    # 7x7 inputs pool to 3x3 and 3x7x5 ones (channels first) to 3x2, the last row and column
+    # dropped; the untrained network's loss must be that of the same network in numpy, from
+    # the seed's weights.
     spec = make_spec(
         backend=backend,
         model={"kind": "cnn", "channels": [3], "kernel_size": 1, "hidden": [], "pool": kind},
     )
-    plan = plan_for(spec, DatasetShape(input_shape=(7, 7), n_classes=3, n_samples=90))
-    assert plan.ops[-1] == Dense(3 * 3 * 3, 3)
+    plan = plan_for(spec, DatasetShape(input_shape=input_shape, n_classes=3, n_samples=90))
+    height, width = input_shape[-2:]
+    assert plan.ops[-1] == Dense(3 * (height // 2) * (width // 2), 3)
     rng = np.random.default_rng(0)
-    split = Split(x=rng.normal(size=(30, 7, 7)).astype(np.float32), y=np.arange(30) % 3)
+    split = Split(x=rng.normal(size=(30, *input_shape)).astype(np.float32), y=np.arange(30) % 3)
     weights = initial_weights(plan, spec.seed)
     data = DatasetArrays(train=split, val=split, test=split, n_classes=3)
     trainer = get_backend(backend).create_trainer(plan, data, weights, "cpu", 2)
-    logits = pooled_logits(split.x.astype(np.float64), kind, *weights)
-    expected = smoothed_cross_entropy(logits, split.y, 0.0)
+    images = split.x.astype(np.float64).reshape(30, -1, height, width)  # grey: one channel
+    expected = smoothed_cross_entropy(pooled_logits(images, kind, *weights), split.y, 0.0)
     assert trainer.evaluate("val").loss == pytest.approx(expected, rel=1e-5)

@@ -5,12 +5,20 @@ Dropout is 0 so the runs are deterministic; the only differences left are float3
 variance, Keras the biased one), which moves eval-mode losses by up to ~1/(2n) for batch n.
 """
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pytest
 
+from models.spec.plan import ChannelsFirst, Plan
+from models.spec.resolve import plan_for
 from tests.factories import EpochLog, make_spec
+from tests.workers.backends.images import rgb_arrays
+from workers.backends import get_backend
+from workers.datasets import DatasetArrays
+from workers.init_weights import initial_weights
 from workers.runner import train
 
 pytest.importorskip("tensorflow")
@@ -82,6 +90,44 @@ def test_cnn_curves_agree(model: dict[str, Any]) -> None:
     for epoch in range(1, 6):
         assert relative(torch_run[epoch]["train_loss"], keras_run[epoch]["train_loss"]) < 1e-3
         assert relative(torch_run[epoch]["val_loss"], keras_run[epoch]["val_loss"]) < 1e-3
+
+
+def trainer_curves(backend: str, plan: Plan, data: DatasetArrays) -> list[tuple[float, float]]:
+    """(train_loss, val_loss) of 5 epochs through the Trainer protocol, batches as the runner's."""
+    weights = initial_weights(plan, plan.seed)
+    trainer = get_backend(backend).create_trainer(plan, data, weights, "cpu", 2)
+    orders = np.random.default_rng([plan.seed, 1])
+    return [
+        (
+            trainer.train_epoch(orders.permutation(len(data.train))).loss,
+            trainer.evaluate("val").loss,
+        )
+        for _ in range(5)
+    ]
+
+
+# Channels-first 3x8x6 colour images; pooled 8x6 -> 4x3 -> 2x1 through two blocks.
+@pytest.mark.parametrize(
+    "model",
+    [{"channels": [4]}, {"channels": [4, 8], "pool": "max"}, {"channels": [4, 8], "pool": "avg"}],
+    ids=["no-pool", "max-pool", "avg-pool"],
+)
+def test_cnn_on_rgb_images_curves_agree(model: dict[str, Any]) -> None:
+    spec = make_spec(
+        model={"kind": "cnn", "hidden": [16], **model},
+        optimizer=OPTIMIZERS["sgd-momentum"],
+        regularization={"l2": 1e-3},
+        training={"batch_size": 64},
+    )
+    data = rgb_arrays()
+    plan = plan_for(spec, data.shape)
+    assert plan.ops[0] == ChannelsFirst(3, (8, 6))
+    torch_run = trainer_curves("torch", plan, data)
+    keras_run = trainer_curves("tensorflow", plan, data)
+    assert relative(torch_run[0][0], keras_run[0][0]) < 1e-5  # train_loss, epoch 1
+    for ours, theirs in zip(torch_run, keras_run, strict=True):
+        assert relative(ours[0], theirs[0]) < 1e-3 and relative(ours[1], theirs[1]) < 1e-3
+    assert torch_run[-1][1] < 0.7 * math.log(3)  # well below chance: it learns the colours
 
 
 def test_adam_with_batchnorm_differs_only_by_amplified_rounding() -> None:
