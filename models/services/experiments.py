@@ -62,23 +62,21 @@ def _earlier(session: Session, project_id: int, submission: Submission) -> int |
     return found.id if found else None
 
 
-def _pinned(submission: Submission, catalog: Catalog) -> Submission:
-    """The submission with its dataset's version fixed, so that all its runs see one version."""
+def validated(submission: Submission, catalog: Catalog) -> Submission:
+    """The submission with its dataset's version pinned (the newest upload, if it names
+    none, so that all its runs see one version), once its spec and every configuration of its
+    search resolve; SpecError names the field."""
     try:
         dataset = catalog.pinned(submission.spec.dataset)
-    except SpecError as exc:
-        raise exc.within("spec") from None
-    return replace(submission, spec=submission.spec.model_copy(update={"dataset": dataset}))
-
-
-def validate(submission: Submission, catalog: Catalog) -> None:
-    """Resolve the spec and every configuration of its search; SpecError names the field."""
-    try:
+        submission = replace(
+            submission, spec=submission.spec.model_copy(update={"dataset": dataset})
+        )
         resolve(submission.spec, catalog)
     except SpecError as exc:
         raise exc.within("spec") from None
     if submission.search is not None:
         validate_search(submission.spec, submission.search, catalog)
+    return submission
 
 
 def _write(
@@ -125,8 +123,7 @@ def submit_experiment(
         earlier = _earlier(session, project_id, submission)
     if earlier is not None:
         return Submitted(earlier, replayed=True)
-    submission = _pinned(submission, catalog)
-    validate(submission, catalog)
+    submission = validated(submission, catalog)
     url, search = database_url(sessions), submission.search
     study = new_study_name() if search else None
     try:

@@ -69,6 +69,25 @@ def _stratified_split(
     return rng.permutation(np.concatenate(rest)), rng.permutation(np.concatenate(held))
 
 
+def _split_indices(
+    y: Labels, spec: DatasetSpec, explicit_test: bool
+) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
+    """Indices of (train, val, test) among the examples: stratified, seeded and capped."""
+    rng = np.random.default_rng(spec.seed)
+    if explicit_test:
+        rest, test, val_share = np.arange(len(y)), np.arange(0), spec.val_fraction
+    else:
+        rest, test = _stratified_split(y, spec.test_fraction, rng)
+        val_share = spec.val_fraction / (1.0 - spec.test_fraction)
+    train_pos, val_pos = _stratified_split(y[rest], val_share, rng)
+    train, val = rest[train_pos], rest[val_pos]
+    if spec.train_limit is not None and spec.train_limit < len(train):
+        # Stratified too: a small cap keeps every class in its share.
+        _, kept = _stratified_split(y[train], spec.train_limit / len(train), rng)
+        train = train[kept[: spec.train_limit]]
+    return train, val, test
+
+
 def split_dataset(
     x: NDArray[Any],
     y: Labels,
@@ -82,18 +101,7 @@ def split_dataset(
     `spec.val_fraction` of all of it for validation; with one, validation takes
     `spec.val_fraction` of `x` and the test split is used as given.
     """
-    rng = np.random.default_rng(spec.seed)
-    if test is None:
-        rest, test_idx = _stratified_split(y, spec.test_fraction, rng)
-        val_share = spec.val_fraction / (1.0 - spec.test_fraction)
-    else:
-        rest, test_idx, val_share = np.arange(len(y)), np.arange(0), spec.val_fraction
-    train_pos, val_pos = _stratified_split(y[rest], val_share, rng)
-    train, val = rest[train_pos], rest[val_pos]
-    if spec.train_limit is not None and spec.train_limit < len(train):
-        # Stratified too: a small cap keeps every class in its share.
-        _, kept = _stratified_split(y[train], spec.train_limit / len(train), rng)
-        train = train[kept[: spec.train_limit]]
+    train, val, test_idx = _split_indices(y, spec, explicit_test=test is not None)
     # Statistics from the training split only: nothing about val/test leaks into training.
     mean = x[train].mean(axis=0, dtype=np.float64)
     std = x[train].std(axis=0, dtype=np.float64)
@@ -102,11 +110,10 @@ def split_dataset(
     def standardized(features: NDArray[Any], labels: Labels) -> Split:
         return Split(((features - mean) / std).astype(np.float32), labels.astype(np.int64))
 
-    test_split = standardized(*test) if test is not None else standardized(x[test_idx], y[test_idx])
     return DatasetArrays(
         train=standardized(x[train], y[train]),
         val=standardized(x[val], y[val]),
-        test=test_split,
+        test=standardized(*test) if test is not None else standardized(x[test_idx], y[test_idx]),
         n_classes=len(class_names),
         mean=mean,
         std=std,
