@@ -4,22 +4,24 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from models.spec import ExperimentSpec
+from models.spec.plan import Plan
 from models.spec.resolve import plan_for
+from workers.artifacts import TrainedModel
 from workers.backends import get_backend
 from workers.backends.base import EpochInterruptedError, Interrupt, Trainer
 from workers.checkpoints import Checkpoint
 from workers.datasets import DatasetArrays, load_dataset
-from workers.early_stopping import EarlyStopping
 from workers.environment import Environment, run_environment
 from workers.init_weights import initial_weights
+from workers.loop_state import LoopState, trainer_tensors
 
 log = logging.getLogger(__name__)
 StopReason = Literal["diverged", "pruned", "interrupted"]
@@ -88,12 +90,13 @@ NO_HOOKS = NoHooks()
 class Outcome:
     """How training ended: the summary, and why and at which epoch it stopped early, if it did.
 
-    A diverged or interrupted run has no summary; a pruned one has.
+    A diverged or interrupted run has no summary and no model; a pruned one has both.
     """
 
     summary: dict[str, float]
     stopped: StopReason | None = None
     stopped_at: int | None = None
+    model: TrainedModel | None = None  # the weights, for the artifacts of a run that trained
 
 
 def _summary(
@@ -139,52 +142,46 @@ def _epoch(
 
 
 @dataclass
-class LoopState:
-    """What the loop carries from epoch to epoch; with the trainer's state, a checkpoint."""
+class _Training:
+    """One attempt: the trainer, its plan and loop state, and what the summary and artifacts
+    need besides."""
 
-    n_train: int
-    order_rng: np.random.Generator  # one seeded stream for batch order, shared by every backend
-    stopper: EarlyStopping | None
-    val_accs: list[float] = field(default_factory=list)
-    seconds: float = 0.0  # training time of earlier attempts
+    trainer: Trainer
+    plan: Plan
+    state: LoopState
+    data: DatasetArrays
+    environment: Environment
+    started: float = 0.0  # the perf_counter() reading at which (all attempts') training began
 
-    @classmethod
-    def fresh(cls, spec: ExperimentSpec, n_train: int) -> "LoopState":
-        """The state before epoch 1."""
-        rule = spec.training.early_stopping
-        stopper = EarlyStopping(rule) if rule else None
-        return cls(n_train, np.random.default_rng([spec.seed, 1]), stopper)
+    def snapshot(self, epoch: int) -> Checkpoint:
+        """A checkpoint of the run as it stands after `epoch`."""
+        self.state.seconds = time.perf_counter() - self.started
+        tensors = {**self.trainer.state(), **self.state.tensors()}
+        return Checkpoint(epoch, tensors, self.state.to_json())
 
-    def next_order(self) -> NDArray[np.int64]:
-        """The order of the training examples for the next epoch."""
-        return self.order_rng.permutation(self.n_train)
-
-    def to_json(self) -> dict[str, Any]:
-        """The state as JSON (numpy's generator state is a dict of ints)."""
-        stopper = self.stopper
-        return {
-            "order_rng": self.order_rng.bit_generator.state,
-            "early_stopping": [stopper.best, stopper.stale_epochs] if stopper else None,
-            "val_accs": self.val_accs,
-            "seconds": self.seconds,
-        }
-
-    @classmethod
-    def from_json(cls, spec: ExperimentSpec, n_train: int, saved: Mapping[str, Any]) -> "LoopState":
-        """The state `to_json` wrote, for this spec."""
-        state = cls.fresh(spec, n_train)
-        state.order_rng.bit_generator.state = saved["order_rng"]
-        if state.stopper and saved["early_stopping"]:
-            state.stopper.best, state.stopper.stale_epochs = saved["early_stopping"]
-        state.val_accs = list(saved["val_accs"])
-        state.seconds = float(saved["seconds"])
-        return state
+    def finish(self, stopped: StopReason | None = None, stopped_at: int | None = None) -> Outcome:
+        """The summary (of the best epoch's weights under restore_best) and the model."""
+        final, best = self.trainer.weights(), self.state.best_weights
+        if best is not None:
+            self.trainer.load_weights(best)
+        seconds = time.perf_counter() - self.started
+        summary = _summary(self.trainer, self.plan.n_params, self.state.val_accs, seconds)
+        data = self.data
+        model = TrainedModel(
+            plan=self.plan,
+            weights=final,
+            best=best,
+            best_epoch=self.state.best_epoch,
+            environment=self.environment,
+            mean=data.mean,
+            std=data.std,
+            class_names=data.class_names,
+        )
+        return Outcome(summary, stopped, stopped_at, model)
 
 
-def _start(
-    spec: ExperimentSpec, data: DatasetArrays, threads: int, hooks: RunHooks
-) -> tuple[Trainer, LoopState, int]:
-    """A trainer, loop state and parameter count: fresh, or after the newest fitting checkpoint."""
+def _start(spec: ExperimentSpec, data: DatasetArrays, threads: int, hooks: RunHooks) -> _Training:
+    """A trainer and its loop state: fresh, or after the newest fitting checkpoint."""
     plan = plan_for(spec, data.shape)  # the stored spec was resolved before it was accepted
     backend, weights = get_backend(spec.backend), initial_weights(plan, plan.seed)
     trainer = backend.create_trainer(plan, data, weights, spec.device, threads)
@@ -192,18 +189,13 @@ def _start(
     saved = hooks.resume_from()
     if saved is not None:
         try:
-            trainer.load_state(saved.tensors)
-            state = LoopState.from_json(spec, len(data.train), saved.state)
+            trainer.load_state(trainer_tensors(saved.tensors))
+            state = LoopState.restore(spec, len(data.train), saved.state, saved.tensors)
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("checkpoint of epoch %s does not fit (%s); starting over", saved.epoch, exc)
             trainer = backend.create_trainer(plan, data, weights, spec.device, threads)
-    return trainer, state, plan.n_params
-
-
-def _snapshot(trainer: Trainer, state: LoopState, started: float, epoch: int) -> Checkpoint:
-    """A checkpoint of the run as it stands after `epoch`."""
-    state.seconds = time.perf_counter() - started
-    return Checkpoint(epoch, trainer.state(), state.to_json())
+    environment = run_environment(trainer.environment(), threads)
+    return _Training(trainer, plan, state, data, environment)
 
 
 def train(
@@ -218,28 +210,26 @@ def train(
     `data` is what it trains on: the built-in dataset its spec names when None.
     """
     data = load_dataset(spec.dataset) if data is None else data
-    trainer, state, n_params = _start(spec, data, threads, hooks)
-    hooks.started(
-        len(state.val_accs), state.seconds, run_environment(trainer.environment(), threads)
-    )
-    last, val_accs = spec.training.epochs, state.val_accs
-    started = time.perf_counter() - state.seconds
-    for epoch in range(len(val_accs) + 1, last + 1):
+    run = _start(spec, data, threads, hooks)
+    trainer, state, last = run.trainer, run.state, spec.training.epochs
+    hooks.started(len(state.val_accs), state.seconds, run.environment)
+    run.started = time.perf_counter() - state.seconds
+    for epoch in range(len(state.val_accs) + 1, last + 1):
         try:  # a stop asked for between batches abandons the epoch part-way
             metrics = _epoch(trainer, spec, state.next_order(), hooks.should_stop)
         except EpochInterruptedError:
             return Outcome(summary={}, stopped="interrupted", stopped_at=epoch - 1)
-        val_accs.append(metrics["val_acc"])
+        state.val_accs.append(metrics["val_acc"])
         hooks.epoch_done(epoch, metrics)
         if not math.isfinite(metrics["train_loss"]):
             return Outcome(summary={}, stopped="diverged", stopped_at=epoch)
         if hooks.should_stop():
             return Outcome(summary={}, stopped="interrupted", stopped_at=epoch)
+        stop = state.early_stop(epoch, metrics, trainer.weights)
         if hooks.should_prune(epoch, metrics):
-            summary = _summary(trainer, n_params, val_accs, time.perf_counter() - started)
-            return Outcome(summary, stopped="pruned", stopped_at=epoch)
-        if state.stopper and state.stopper.should_stop(metrics[state.stopper.rule.metric]):
+            return run.finish("pruned", epoch)
+        if stop:
             break
         if epoch < last:  # the finished run needs none
-            hooks.checkpoint(epoch, partial(_snapshot, trainer, state, started, epoch))
-    return Outcome(_summary(trainer, n_params, val_accs, time.perf_counter() - started))
+            hooks.checkpoint(epoch, partial(run.snapshot, epoch))
+    return run.finish()

@@ -206,6 +206,14 @@ class EarlyStoppingSpec(StrictModel):
         le=1.0,
         description="Smallest change that counts as improvement.",
     )
+    restore_best: bool = Field(
+        examples=[True],
+        default=False,
+        description="Restore the weights of the epoch with the best monitored metric when "
+        "training ends (early or not), so that the summary (test figures, weight norms) "
+        "describes them; the run then stores them as `best.safetensors` beside the final "
+        "weights. Off by default: the summary describes the last epoch's weights.",
+    )
 
 
 class TrainingSpec(StrictModel):

@@ -77,6 +77,17 @@ class Trainer(Protocol):
         """Continue from a `state()` taken from a trainer built from the same plan and spec."""
         ...
 
+    def weights(self) -> dict[str, NDArray[np.float32]]:
+        """The model's weights and BN statistics under neutral names (`backends.layout`)."""
+        ...
+
+    def load_weights(self, tensors: Mapping[str, NDArray[Any]]) -> None:
+        """Set the model to `weights()` of a model of the same plan, from any backend.
+
+        ValueError if they do not fit the plan; the optimizer's state is left as it is.
+        """
+        ...
+
     def environment(self) -> dict[str, str]:
         """`framework`, `framework_version` (and other library versions) and `device`'s name."""
         ...
@@ -120,16 +131,18 @@ def check_interrupt(interrupt: Interrupt | None) -> None:
 
 
 def expect_same_shapes(
-    tensors: Mapping[str, NDArray[Any]], expected: Mapping[str, tuple[int, ...]]
+    tensors: Mapping[str, NDArray[Any]],
+    expected: Mapping[str, tuple[int, ...]],
+    what: str = "checkpoint",
 ) -> None:
-    """Refuse a saved state whose tensors do not match this trainer's, naming the first misfit."""
+    """Refuse saved tensors that do not match this trainer's, naming the first misfit."""
     if set(tensors) != set(expected):
         odd = sorted(set(tensors) ^ set(expected))[:3]
-        raise ValueError(f"checkpoint does not fit this model: tensors {odd} differ")
+        raise ValueError(f"{what} does not fit this model: tensors {odd} differ")
     for name, shape in expected.items():
         if tuple(tensors[name].shape) != tuple(shape):
             raise ValueError(
-                f"checkpoint does not fit this model: {name} has shape "
+                f"{what} does not fit this model: {name} has shape "
                 f"{tuple(tensors[name].shape)}, expected {tuple(shape)}"
             )
 

@@ -36,6 +36,7 @@ from workers.backends.tensorflow_runtime import (
     device_name,
     device_scope,
 )
+from workers.backends.tensorflow_weights import KerasWeights
 from workers.datasets import DatasetArrays
 from workers.init_weights import LayerWeights
 
@@ -165,7 +166,7 @@ def _optimizer(plan: Plan, decayed_excluded: list[tf.Variable]) -> keras.Optimiz
     return optimizer
 
 
-class KerasTrainer:
+class KerasTrainer(KerasWeights):
     """The network, its optimizer and its data as tensors on one device."""
 
     def __init__(
@@ -181,6 +182,7 @@ class KerasTrainer:
         self._scope = device_scope(device)
         self.device = "cuda" if self._scope == GPU_SCOPE else "cpu"
         with tf.device(self._scope):
+            self.plan = plan
             self.model, weighted = build_model(plan)
             for layer, w in zip(weighted, weights, strict=True):
                 layer.kernel.assign(_keras_kernel(w.kernel))

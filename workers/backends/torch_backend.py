@@ -32,6 +32,7 @@ from workers.backends.base import (
     expect_same_shapes,
     kernel_stats_of,
 )
+from workers.backends.torch_weights import TorchWeights
 from workers.datasets import DatasetArrays
 from workers.init_weights import LayerWeights
 
@@ -105,7 +106,7 @@ def _device(requested: str) -> torch.device:
     return torch.device("cuda")
 
 
-class TorchTrainer:
+class TorchTrainer(TorchWeights):
     """The network, its optimizer and its data as tensors on one device."""
 
     def __init__(
@@ -120,6 +121,7 @@ class TorchTrainer:
         torch.manual_seed(plan.seed)  # dropout masks
         self._device = _device(device)
         self.device = self._device.type
+        self.plan = plan
         self.model = build_module(plan).to(self._device)
         weighted = [m for m in self.model if isinstance(m, nn.Linear | nn.Conv1d | nn.Conv2d)]
         with torch.no_grad():
