@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/search_at_bound.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/blob_store.py
+	$(BIN)/python bench/upload.py
 
 clean:
 	rm -rf $(VENV) .reglab .pytest_cache .mypy_cache .ruff_cache

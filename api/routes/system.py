@@ -1,4 +1,4 @@
-"""Service routes: the dataset catalog and health."""
+"""Service routes: health."""
 
 from fastapi import APIRouter, Response, status
 
@@ -6,31 +6,11 @@ from api.broker import get_broker
 from api.deps import SessionDep
 from api.json_body import StrictJsonRoute
 from api.reconciler import RECONCILER
-from api.schemas import DatasetRead, HealthRead, ReconcilerRead
+from api.schemas import HealthRead, ReconcilerRead
 from models import store
-from models.spec.catalog import BUILTIN_DATASETS
 from models.store.tables import utcnow
 
 router = APIRouter(tags=["system"], route_class=StrictJsonRoute)
-
-
-@router.get("/datasets", response_model=list[DatasetRead])
-def list_datasets() -> list[DatasetRead]:
-    """The built-in datasets, their parameters and shapes."""
-    out = []
-    for info in BUILTIN_DATASETS.values():
-        shape = info.shape({})
-        out.append(
-            DatasetRead(
-                name=info.name,
-                description=info.description,
-                input_shape=list(shape.input_shape),
-                n_classes=shape.n_classes,
-                n_samples=shape.n_samples,
-                params=dict(info.defaults),
-            )
-        )
-    return out
 
 
 @router.get(

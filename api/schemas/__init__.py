@@ -10,6 +10,15 @@ from api.schemas.analysis import (
     VerdictRead,
 )
 from api.schemas.common import SPEC_EXAMPLE, JsonFloat
+from api.schemas.datasets import (
+    BuiltinDatasetRead,
+    DatasetListRead,
+    DatasetRead,
+    DatasetVersionRead,
+    SplitRead,
+    SplitsRead,
+    UploadedDatasetRead,
+)
 from api.schemas.experiments import (
     BestRunRead,
     ExperimentCreate,
@@ -22,7 +31,6 @@ from api.schemas.runs import (
     RunRead,
 )
 from api.schemas.system import (
-    DatasetRead,
     HealthRead,
     ReconcilerRead,
     StoreUnavailableRead,
@@ -33,8 +41,11 @@ __all__ = [
     "SPEC_EXAMPLE",
     "BandRead",
     "BestRunRead",
+    "BuiltinDatasetRead",
     "CompareRead",
+    "DatasetListRead",
     "DatasetRead",
+    "DatasetVersionRead",
     "ExperimentCreate",
     "ExperimentRead",
     "HealthRead",
@@ -48,7 +59,10 @@ __all__ = [
     "RunStatusRead",
     "SeedGroupRead",
     "SettingRead",
+    "SplitRead",
+    "SplitsRead",
     "StoreUnavailableRead",
+    "UploadedDatasetRead",
     "VerdictRead",
     "WorkerRead",
 ]

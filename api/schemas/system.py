@@ -1,19 +1,8 @@
-"""Bodies of the system routes: health, datasets, workers."""
+"""Bodies of the system routes: health, workers."""
 
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
-
-
-class DatasetRead(BaseModel):
-    """A built-in dataset with its default parameters and resulting shape."""
-
-    name: str = Field(description="Use as `spec.dataset.name`.", examples=["digits"])
-    description: str = Field(description="What the data is and what `noise` means for it.")
-    input_shape: list[int] = Field(description="Shape of one example with default parameters.")
-    n_classes: int = Field(description="Number of classes with default parameters.")
-    n_samples: int = Field(description="Samples before the split, with default parameters.")
-    params: dict[str, float] = Field(description="Parameters a spec may set, with defaults.")
 
 
 class HealthRead(BaseModel):

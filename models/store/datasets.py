@@ -2,10 +2,11 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from models.store.tables import Dataset
+from models.store.pages import Page, paginate
+from models.store.tables import Artifact, Dataset, Run, RunStatus
 
 
 @dataclass(frozen=True)
@@ -46,3 +47,82 @@ def next_dataset_version(*, session: Session, project_id: int, name: str) -> int
         Dataset.project_id == project_id, Dataset.name == name
     )
     return int(session.scalar(query) or 0) + 1
+
+
+def get_dataset(*, session: Session, project_id: int, dataset_id: int) -> Dataset | None:
+    """The project's dataset version with this id, or None (another project's looks the same)."""
+    row = session.get(Dataset, dataset_id)
+    return row if row is not None and row.project_id == project_id else None
+
+
+def find_dataset_content(
+    *, session: Session, project_id: int, name: str, sha256: str, format: str, label: str
+) -> Dataset | None:
+    """The version of `name` holding these bytes read this way, if one was stored."""
+    query = select(Dataset).where(
+        Dataset.project_id == project_id,
+        Dataset.name == name,
+        Dataset.sha256 == sha256,
+        Dataset.format == format,
+        Dataset.label == label,
+    )
+    return session.scalars(query).first()
+
+
+def list_dataset_versions(*, session: Session, project_id: int, name: str) -> list[Dataset]:
+    """Every stored version of the project's dataset `name`, oldest first."""
+    query = select(Dataset).where(Dataset.project_id == project_id, Dataset.name == name)
+    return list(session.scalars(query.order_by(Dataset.version)))
+
+
+def list_datasets(
+    *, session: Session, project_id: int, limit: int, cursor: str | None
+) -> Page[Dataset]:
+    """One page of the project's uploaded dataset versions, newest first."""
+    query = select(Dataset).where(Dataset.project_id == project_id)
+    return paginate(query, session=session, id_column=Dataset.id, limit=limit, cursor=cursor)
+
+
+def add_dataset(*, session: Session, row: Dataset) -> Dataset:
+    """Add a dataset version; flushed, so that a unique-constraint race fails here."""
+    session.add(row)
+    session.flush()
+    return row
+
+
+def delete_dataset(*, session: Session, row: Dataset) -> None:
+    """Remove a dataset version's row (its blob is the caller's to collect)."""
+    session.delete(row)
+    session.flush()
+
+
+def runs_using_dataset(*, session: Session, dataset: Dataset, limit: int) -> list[int]:
+    """Ids of the project's queued or running runs that train on this version, oldest first.
+
+    A run's stored spec names the version it was pinned to at submit; a spec stored with
+    no version (before pinning existed) means the newest one.
+    """
+    spec_name = Run.spec[("dataset", "name")].as_string()
+    spec_version = Run.spec[("dataset", "version")].as_integer()
+    newest = find_dataset(session=session, project_id=dataset.project_id, name=dataset.name)
+    same_version = spec_version == dataset.version
+    if newest is not None and newest.id == dataset.id:
+        same_version = or_(same_version, spec_version.is_(None))
+    query = select(Run.id).where(
+        Run.project_id == dataset.project_id,
+        Run.status.in_((RunStatus.QUEUED, RunStatus.RUNNING)),
+        spec_name == dataset.name,
+        same_version,
+    )
+    return list(session.scalars(query.order_by(Run.id).limit(limit)))
+
+
+def blob_in_use(*, session: Session, sha256: str) -> bool:
+    """Whether any dataset version or artifact, of any project, still refers to this blob.
+
+    Blobs are shared by content across projects: another project's identical file is the
+    same blob, so this check is deliberately not scoped to one project.
+    """
+    datasets = select(Dataset.id).where(Dataset.sha256 == sha256)
+    artifacts = select(Artifact.run_id).where(Artifact.sha256 == sha256)
+    return bool(session.scalar(select(exists(datasets) | exists(artifacts))))

@@ -1,4 +1,4 @@
-"""Datasets, health, the offline docs page and the import boundary of the API."""
+"""Health, the offline docs page and the import boundary of the API."""
 
 import subprocess
 import sys
@@ -11,14 +11,6 @@ from api.reconciler import RECONCILER
 from api.settings import get_settings
 from models.store.tables import utcnow
 from tests.conftest import ROOT
-
-
-def test_datasets_list_shapes_and_classes(client: TestClient) -> None:
-    datasets = {d["name"]: d for d in client.get("/datasets").json()}
-    assert set(datasets) == {"digits", "moons", "circles", "blobs", "classification"}
-    assert datasets["digits"]["input_shape"] == [8, 8]
-    assert datasets["digits"]["n_classes"] == 10
-    assert datasets["blobs"]["params"]["n_classes"] == 3
 
 
 def test_health_reports_store_and_broker(client: TestClient) -> None:

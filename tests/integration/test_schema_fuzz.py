@@ -47,8 +47,22 @@ SEEDED_FILTERS = [
 ]
 
 
+def _seed_dataset(base_url: str) -> int:
+    """An uploaded dataset version, to offer as `dataset_id`."""
+    response = httpx.post(
+        f"{base_url}/datasets",
+        params={"name": "seeded", "format": "csv"},
+        content=b"a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n",
+        headers={"Content-Type": "application/octet-stream"},
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
 def _seed(base_url: str) -> dict[str, list[Any]]:
-    """A finished run, a finished two-run grid and a queued Keras run: ids to offer the fuzzer."""
+    """A finished run, a finished two-run grid, a queued Keras run and an uploaded dataset: ids
+    to offer the fuzzer."""
     finished = submit(base_url, {"name": "seed", "spec": SMALL})
     grid = {
         "name": "grid",
@@ -72,6 +86,7 @@ def _seed(base_url: str) -> dict[str, list[Any]]:
     assert len(run_ids) == 4 and queued in run_ids, runs
     ended = [run_id for run_id in run_ids if run_id != queued]
     return {
+        "dataset_ids": [_seed_dataset(base_url)],
         "run_ids": run_ids,
         "experiment_ids": sorted({run["experiment_id"] for run in runs}),
         "compared": [",".join(map(str, ended)), f"{ended[-1]},{queued}"],
@@ -83,6 +98,7 @@ def _config(seeded: dict[str, list[Any]]) -> str:
     """schemathesis.toml: bounded examples, the seeded values offered to the parameters."""
     offered = {
         "path.run_id": "run_ids",
+        "path.dataset_id": "dataset_ids",
         "path.experiment_id": "experiment_ids",
         "query.experiment_id": "experiment_ids",
         "query.run_ids": "compared",
