@@ -12,6 +12,7 @@ import redis
 
 from tests.factories import spec_dict
 from tests.integration.compose import migrated_stack, service
+from tests.integration.uploads import assert_uploads_train
 from tests.integration.stack import (
     assert_stack_serves,
     poll,
@@ -33,6 +34,7 @@ def test_compose_services_train_on_postgres_and_redis(redis_url: str, tmp_path: 
             running(api_command, api_env, tmp_path / "api.log"),
         ):
             assert_stack_serves(f"http://127.0.0.1:{local['REGLAB_PORT']}")
+            assert_uploads_train(f"http://127.0.0.1:{local['REGLAB_PORT']}")
 
 
 def test_one_backend_workers_take_only_their_runs(redis_url: str, tmp_path: Path) -> None:

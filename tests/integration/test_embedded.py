@@ -10,6 +10,7 @@ from tests.integration.stack import (
     process_env,
     running,
 )
+from tests.integration.uploads import assert_uploads_train
 
 pytestmark = pytest.mark.integration
 
@@ -20,4 +21,5 @@ def test_launcher_trains_on_sqlite_and_file_broker(tmp_path: Path) -> None:
     env["VENV"] = str(Path(env["PATH"].split(":")[0]).parent)
     with running(["./scripts/run_local.sh"], env, tmp_path / "stack.log"):
         assert_stack_serves(f"http://127.0.0.1:{port}")
+        assert_uploads_train(f"http://127.0.0.1:{port}")
     assert (tmp_path / "home" / "reglab.sqlite").exists()
