@@ -1,11 +1,12 @@
 """Shared fixtures: real migrated databases (SQLite and Postgres), sessions rolled back per test."""
 
+import importlib.util
 import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from alembic import command
@@ -13,7 +14,11 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.blobs import BlobStore
 from models.store.db import make_engine, make_sessionmaker
+
+if TYPE_CHECKING:
+    from tests.models.blobs.s3server import S3Server
 
 ROOT = Path(__file__).resolve().parents[1]
 # In-process API apps of the tests reconcile on demand (tests call it), not on a timer.
@@ -126,3 +131,27 @@ def session(sessions: sessionmaker[Any]) -> Iterator[Session]:
     """One rolled-back session."""
     with sessions() as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator["S3Server"]:
+    """moto's standalone server for the whole session (dev extras: `moto[server]`)."""
+    # Imported here: s3server needs this module's ROOT, and only S3 tests pay for s3fs.
+    from tests.models.blobs.s3server import moto_server
+
+    if importlib.util.find_spec("moto") is None:
+        unavailable("moto (pip install -e '.[dev]')")
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as server:
+        yield server
+
+
+@pytest.fixture(params=["local", "s3"])
+def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
+    """An empty blob store: a folder, or a fresh prefix of the test bucket with its own spool."""
+    if request.param == "local":
+        return BlobStore(str(tmp_path / "blobs"))
+    from tests.models.blobs.s3server import BUCKET
+
+    server: S3Server = request.getfixturevalue("s3_server")
+    url = f"s3://{BUCKET}/{uuid.uuid4().hex}"
+    return BlobStore(url, spool_dir=tmp_path / "spool", **server.options)

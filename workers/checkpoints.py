@@ -1,33 +1,43 @@
-"""A run's checkpoints on disk: atomic safetensors files, the newest two kept, nothing unpickled."""
+"""A run's checkpoints in the blob store: whole safetensors objects, the newest two kept.
+
+Named objects `checkpoints/run-<id>/epoch-NNNNNN.safetensors` of `REGLAB_STORAGE_URL`, so that
+workers on several hosts that share the store resume each other's runs. Nothing is unpickled.
+"""
 
 import hashlib
 import json
 import logging
 import os
 import re
-import shutil
-import socket
+import tempfile
 import time
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from shutil import copyfileobj
 from typing import Any
 
 import numpy as np
+from botocore.exceptions import BotoCoreError  # type: ignore[import-untyped]
 from numpy.typing import NDArray
 from safetensors import SafetensorError, safe_open
-from safetensors.numpy import save
+from safetensors.numpy import save_file
 
+from models.blobs import BlobStore
 from models.fingerprint import fingerprint
-from models.settings import owner_only_folder
 
 log = logging.getLogger(__name__)
 
 FORMAT = "reglab-checkpoint/1"
+PREFIX = "checkpoints"
 KEEP = 2  # the newest and one to fall back on if the newest is unreadable
+COPY_BYTES = 2**20
 _NAME = re.compile(r"^epoch-(\d{6})\.safetensors$")
-_RUN = re.compile(r"^run-(\d+)$")  # a run's folder, as `CheckpointStore.of_run` names it
+_RUN = re.compile(r"^run-(\d+)$")  # a run's prefix, as `CheckpointStore.of_run` names it
+# What an unreachable or failing store raises: s3fs turns S3's answers into OSErrors but lets
+# botocore's own (no connection, timeouts) through.
+STORE_ERRORS = (OSError, BotoCoreError)
 
 Tensors = dict[str, NDArray[Any]]
 
@@ -42,7 +52,7 @@ class Checkpoint:
 
 
 class CorruptCheckpointError(Exception):
-    """A checkpoint file that cannot be read back as written."""
+    """A checkpoint that cannot be read back as written."""
 
 
 def _digest(tensors: Tensors, *texts: str) -> str:
@@ -52,27 +62,23 @@ def _digest(tensors: Tensors, *texts: str) -> str:
     for name in sorted(tensors):
         array = np.require(tensors[name], requirements="C")
         digest.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
-        digest.update(array.tobytes())
+        digest.update(array.reshape(-1).view(np.uint8).data)  # the buffer itself, not a copy
     return digest.hexdigest()
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that a reader sees the old file or the whole new one."""
-    # Unique across hosts sharing the volume (containers often share pids).
-    tmp = path.with_name(f".{path.name}.{socket.gethostname()}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)  # the rename itself survives a power cut
-    finally:
-        os.close(folder)
+def write_checkpoint(path: Path, checkpoint: Checkpoint, identity: str) -> None:
+    """Write `checkpoint` of the run `identity` names as the safetensors file `path`."""
+    # safetensors writes an array's buffer as it lies (no copy): make each one contiguous.
+    tensors = {k: np.require(v, requirements="C") for k, v in checkpoint.tensors.items()}
+    epoch, state = str(checkpoint.epoch), json.dumps(checkpoint.state)
+    meta = {
+        "format": FORMAT,
+        "epoch": epoch,
+        "state": state,
+        "identity": identity,
+        "sha256": _digest(tensors, state, epoch, identity),
+    }
+    save_file(tensors, path, metadata=meta)
 
 
 def read_checkpoint(path: Path, identity: str) -> Checkpoint:
@@ -86,67 +92,83 @@ def read_checkpoint(path: Path, identity: str) -> Checkpoint:
             meta = handle.metadata() or {}
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
         if meta.get("format") != FORMAT:
-            raise CorruptCheckpointError(f"{path.name}: not a {FORMAT} file")
+            raise CorruptCheckpointError(f"not a {FORMAT} file")
         if meta.get("sha256") != _digest(tensors, meta["state"], meta["epoch"], meta["identity"]):
-            raise CorruptCheckpointError(f"{path.name}: contents do not match their checksum")
+            raise CorruptCheckpointError("contents do not match their checksum")
         if meta["identity"] != identity:
-            raise CorruptCheckpointError(f"{path.name}: written for another run")
+            raise CorruptCheckpointError("written for another run")
         return Checkpoint(int(meta["epoch"]), tensors, json.loads(meta["state"]))
     except (SafetensorError, OSError, ValueError, KeyError) as exc:
-        raise CorruptCheckpointError(f"{path.name}: {exc}") from exc
+        raise CorruptCheckpointError(str(exc)) from exc
+
+
+@contextmanager
+def _scratch_file() -> Iterator[Path]:
+    """A temporary file of this process (mode 0600), removed after the block."""
+    fd, name = tempfile.mkstemp(prefix="reglab-checkpoint-")
+    os.close(fd)
+    try:
+        yield Path(name)
+    finally:
+        Path(name).unlink(missing_ok=True)
 
 
 class CheckpointStore:
-    """One run's checkpoint folder: `epoch-NNNNNN.safetensors` files, newest `KEEP` kept.
+    """One run's checkpoints under `prefix` of a blob store, the newest `KEEP` kept.
 
-    `identity` ties the files to one run (a hash of its resolved spec, say).
+    `identity` ties the objects to one run (a hash of its resolved spec, say).
     """
 
-    def __init__(self, folder: Path, identity: str) -> None:
-        self.folder = folder
+    def __init__(self, blobs: BlobStore, prefix: str, identity: str) -> None:
+        self.blobs = blobs
+        self.prefix = prefix
         self.identity = identity
 
     @classmethod
-    def of_run(cls, root: Path, run_id: int, spec: Mapping[str, Any]) -> "CheckpointStore":
-        """The checkpoints of run `run_id` under `root`, tied to its spec."""
-        return cls(root / f"run-{run_id}", fingerprint(spec))
+    def of_run(cls, blobs: BlobStore, run_id: int, spec: Mapping[str, Any]) -> "CheckpointStore":
+        """The checkpoints of run `run_id` in `blobs`, tied to its spec."""
+        return cls(blobs, f"{PREFIX}/run-{run_id}", fingerprint(spec))
 
-    def _files(self) -> list[tuple[int, Path]]:
-        """(epoch, path) of every checkpoint file, newest first."""
-        if not self.folder.is_dir():
-            return []
-        found = [(int(m[1]), p) for p in self.folder.iterdir() if (m := _NAME.match(p.name))]
+    def keys(self) -> list[tuple[int, str]]:
+        """(epoch, key) of every checkpoint object, newest first."""
+        found = []
+        for key in self.blobs.list_named(self.prefix):
+            if match := _NAME.match(key.rsplit("/", 1)[-1]):
+                found.append((int(match[1]), key))
         return sorted(found, reverse=True)
 
-    def save(self, checkpoint: Checkpoint) -> Path:
-        """Write a checkpoint atomically, then drop all but the newest `KEEP`."""
-        owner_only_folder(self.folder)  # REGLAB_CHECKPOINT_DIR may lie outside the home
-        # safetensors writes an array's buffer as it lies: make each one contiguous first.
-        tensors = {k: np.require(v, requirements="C") for k, v in checkpoint.tensors.items()}
-        epoch, state = str(checkpoint.epoch), json.dumps(checkpoint.state)
-        meta = {
-            "format": FORMAT,
-            "epoch": epoch,
-            "state": state,
-            "identity": self.identity,
-            "sha256": _digest(tensors, state, epoch, self.identity),
-        }
-        path = self.folder / f"epoch-{checkpoint.epoch:06d}.safetensors"
-        _write_atomically(path, save(tensors, metadata=meta))
-        for _, old in self._files()[KEEP:]:
-            old.unlink(missing_ok=True)
-        return path
+    def save(self, checkpoint: Checkpoint) -> str:
+        """Store a checkpoint as one object (readers see all of it or none), then drop all but
+        the newest `KEEP`; returns its key."""
+        key = f"{self.prefix}/epoch-{checkpoint.epoch:06d}.safetensors"
+        with _scratch_file() as scratch:
+            write_checkpoint(scratch, checkpoint, self.identity)
+            self.blobs.put_named(key, scratch)
+        for _, old in self.keys()[KEEP:]:
+            self.blobs.delete_prefix(old)
+        return key
+
+    def read(self, key: str) -> Checkpoint:
+        """The checkpoint stored under `key`; CorruptCheckpointError if it is not intact."""
+        with _scratch_file() as scratch:
+            try:
+                # A local file to map: tensors are copied out of it once, not out of a buffer.
+                with self.blobs.open_named(key) as source, scratch.open("wb") as copy:
+                    copyfileobj(source, copy, COPY_BYTES)
+                return read_checkpoint(scratch, self.identity)
+            except (CorruptCheckpointError, LookupError, *STORE_ERRORS) as exc:
+                raise CorruptCheckpointError(f"{key}: {exc}") from exc
 
     def latest(self) -> Checkpoint | None:
         """The newest checkpoint that reads back intact; older ones stand in for broken ones."""
         try:
-            files = self._files()
-        except OSError:
-            log.exception("cannot list the checkpoints in %s", self.folder)
+            keys = self.keys()
+        except STORE_ERRORS:
+            log.exception("cannot list the checkpoints under %s", self.prefix)
             return None
-        for _, path in files:
+        for _, key in keys:
             try:
-                return read_checkpoint(path, self.identity)
+                return self.read(key)
             except CorruptCheckpointError as exc:
                 log.warning("skipping checkpoint %s", exc)
         return None
@@ -154,44 +176,49 @@ class CheckpointStore:
     def drop_after(self, epoch: int) -> None:
         """Delete checkpoints of epochs after `epoch` (broken, or of an attempt now replaced)."""
         try:
-            for newer, path in self._files():
+            for newer, key in self.keys():
                 if newer > epoch:
-                    path.unlink(missing_ok=True)
-        except OSError:
-            log.exception("cannot clear the checkpoints in %s", self.folder)
+                    self.blobs.delete_prefix(key)
+        except STORE_ERRORS:
+            log.exception("cannot clear the checkpoints under %s", self.prefix)
 
     def remove(self) -> None:
         """Delete the run's checkpoints (the run has ended)."""
-        shutil.rmtree(self.folder, ignore_errors=True)
+        try:
+            self.blobs.delete_prefix(self.prefix)
+        except STORE_ERRORS:
+            log.exception("cannot remove the checkpoints under %s", self.prefix)
 
 
 class OrphanSweep:
-    """Clears checkpoint folders of runs that are over, at most once per `every` seconds.
+    """Clears checkpoints of runs that are over, at most once per `every` seconds.
 
     A run failed `worker_lost` was ended by the reconciler, and no worker saw its end, so its
-    folder stays behind until a sweep. The first call sweeps; a failed sweep is only logged.
+    checkpoints stay behind until a sweep. The first call sweeps; a failed sweep is only logged.
     """
 
-    def __init__(self, root: Path, every: float) -> None:
-        self.root = root
+    def __init__(self, blobs: BlobStore, every: float) -> None:
+        self.blobs = blobs
         self.every = every
         self._last = -float("inf")
 
     def maybe_run(self, ended: Callable[[set[int]], set[int]]) -> list[int]:
-        """Sweep if due: `ended` says which of the run ids found on disk are over."""
+        """Sweep if due: `ended` says which of the run ids found in the store are over."""
         if time.monotonic() - self._last < self.every:
             return []
         self._last = time.monotonic()
-        if not self.root.is_dir():
-            return []
         try:
-            folders = {int(m[1]): p for p in self.root.iterdir() if (m := _RUN.match(p.name))}
-            cleared = sorted(ended(set(folders))) if folders else []
+            runs = {
+                m[1]
+                for key in self.blobs.list_named(PREFIX)
+                if (m := _RUN.match(key.split("/")[1]))
+            }
+            cleared = sorted(ended({int(run) for run in runs})) if runs else []
+            for run_id in cleared:
+                self.blobs.delete_prefix(f"{PREFIX}/run-{run_id}")
         except Exception:
             log.exception("could not sweep the checkpoints of ended runs")
             return []
-        for run_id in cleared:
-            shutil.rmtree(folders[run_id], ignore_errors=True)
         return cleared
 
 
@@ -231,8 +258,9 @@ class RunCheckpoints:
             return
         # The curves first: a checkpoint never runs ahead of the stored epochs.
         self.before_save()
+        checkpoint = snapshot()
         try:
-            self.store.save(snapshot())
-        except OSError:
+            self.store.save(checkpoint)
+        except (SafetensorError, *STORE_ERRORS):  # safetensors reports a full disk its own way
             log.exception("could not save the checkpoint of epoch %s", epoch)
         self._last_saved = time.monotonic()

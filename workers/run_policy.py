@@ -3,11 +3,11 @@
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import sessionmaker
 
+from models.blobs import BlobStore, blob_store
 from models.spec import ExperimentSpec
 from workers.checkpoints import CheckpointStore, RunCheckpoints
 from workers.epoch_recorder import EpochRecorder
@@ -25,7 +25,7 @@ class RunPolicy:
     lease_seconds: float = 60.0
     time_limit_seconds: float = 86400.0  # a spec's own limit may only be shorter
     db_retry_seconds: float = 60.0  # how long writes are retried while the store is away
-    checkpoint_dir: Path | None = None  # runs' checkpoint folders live here; None: none taken
+    checkpoint_store: BlobStore | None = None  # runs' checkpoints live here; None: none taken
     checkpoint_every_epochs: int = 1
     checkpoint_min_seconds: float = 0.0  # at least this long between a run's checkpoints
 
@@ -38,7 +38,7 @@ class RunPolicy:
             lease_seconds=settings.lease_seconds,
             time_limit_seconds=settings.run_time_limit_seconds,
             db_retry_seconds=settings.db_retry_seconds,
-            checkpoint_dir=settings.resolved_checkpoint_dir(),
+            checkpoint_store=blob_store(settings) if settings.checkpoint_every_epochs else None,
             checkpoint_every_epochs=settings.checkpoint_every_epochs,
             checkpoint_min_seconds=settings.checkpoint_min_seconds,
         )
@@ -59,10 +59,10 @@ class RunPolicy:
 
     def checkpoints(self, claimed: ClaimedRun, recorder: EpochRecorder) -> RunCheckpoints | None:
         """The run's checkpointing under this policy (None if the worker takes none)."""
-        if self.checkpoint_dir is None:
+        if self.checkpoint_store is None:
             return None
         return RunCheckpoints(
-            CheckpointStore.of_run(self.checkpoint_dir, claimed.run_id, claimed.spec),
+            CheckpointStore.of_run(self.checkpoint_store, claimed.run_id, claimed.spec),
             every_epochs=self.checkpoint_every_epochs,
             min_seconds=self.checkpoint_min_seconds,
             before_save=recorder.flush,

@@ -66,18 +66,13 @@ class Settings(SharedSettings):
         description="A worker child using more resident memory than this after a run is "
         "replaced by a fresh process.",
     )
-    checkpoint_dir: Path | None = Field(
-        default=None,
-        description="Folder for runs' checkpoints, shared by every worker that may resume a "
-        "run (a shared volume across hosts) and by no other deployment: workers clear the "
-        "folders of runs their store does not know. Empty means `<home>/checkpoints`.",
-    )
     checkpoint_every_epochs: int = Field(
         default=1,
         ge=0,
         le=100000,
         description="Checkpoint a run after every this many epochs (0: never), so a lost "
-        "worker's run resumes where it was.",
+        "worker's run resumes where it was, on any worker sharing the blob store "
+        "(`storage_url`).",
     )
     checkpoint_min_seconds: float = Field(
         default=10.0,
@@ -122,12 +117,6 @@ class Settings(SharedSettings):
         backends = [name.strip() for name in self.backends.split(",") if name.strip()]
         devices = ["auto", "cuda"] if self.cuda else ["auto"]
         return [queue_for(b, d) for b in backends for d in devices]
-
-    def resolved_checkpoint_dir(self) -> Path | None:
-        """Where runs' checkpoints go; None if checkpoints are off."""
-        if not self.checkpoint_every_epochs:
-            return None
-        return (self.checkpoint_dir or self.home / "checkpoints").resolve()
 
     def resolved_blob_cache_dir(self) -> Path:
         """Where the worker caches blobs."""

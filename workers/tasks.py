@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from models import store
+from models.blobs import blob_store
 from models.messaging.broker import Broker
 from models.messaging.dispatcher import Dispatcher
 from models.messaging.queue import TRAIN_RUN_TASK
@@ -36,8 +37,10 @@ def _sessions() -> sessionmaker[Any]:
 
 @lru_cache
 def _orphan_sweep() -> OrphanSweep | None:
-    root = get_settings().resolved_checkpoint_dir()
-    return OrphanSweep(root, every=ORPHAN_SWEEP_SECONDS) if root else None
+    settings = get_settings()
+    if not settings.checkpoint_every_epochs:
+        return None
+    return OrphanSweep(blob_store(settings), every=ORPHAN_SWEEP_SECONDS)
 
 
 def _ended_runs(run_ids: set[int]) -> set[int]:

@@ -98,6 +98,13 @@ class BlobStore:
         """The named object's content; BlobNotFoundError if there is none."""
         return self._open(self._named_key(key), f"object {key!r}")
 
+    def list_named(self, prefix: str) -> list[str]:
+        """The keys of every named object under `prefix/`, sorted (none: an empty list)."""
+        base = self._named_key(prefix) + "/"
+        # fsspec names local files by absolute path and S3 objects as bucket/key, as `_root`.
+        found = [str(path) for path in self.fs.find(base)]
+        return sorted(f"{prefix}/{path[len(base) :]}" for path in found if path.startswith(base))
+
     def delete_prefix(self, prefix: str) -> None:
         """Remove `prefix` and every named object under `prefix/` (a no-op if none)."""
         with contextlib.suppress(FileNotFoundError):

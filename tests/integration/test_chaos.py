@@ -15,6 +15,7 @@ import httpx
 import pytest
 import redis
 
+from models.blobs import BlobStore
 from models.messaging.broker import MARKER_QUEUE
 from tests.integration.compose import migrated_stack, service
 from tests.integration.servers import PrivateRedis
@@ -79,7 +80,7 @@ def test_killed_worker_run_resumes_to_the_same_curves(
             run: dict[str, Any] = httpx.get(f"{base_url}/runs/{run_id}").json()
             return run if run["epochs_done"] >= 6 else None
 
-        # Epoch 6 is stored only after the checkpoint of epoch 5 is on disk.
+        # Epoch 6 is stored only after the checkpoint of epoch 5 is in the blob store.
         kill_worker_of(poll(past_epoch_six, timeout=120, interval=0.05))
         run = wait_terminal(base_url, run_id, timeout=180)
         assert (run["status"], run["attempts"], run["epochs_done"]) == ("succeeded", 2, 30)
@@ -92,7 +93,8 @@ def test_killed_worker_run_resumes_to_the_same_curves(
         expected = curves(base_url, reference_id)
         for key in KEYS:
             assert again["series"][key] == pytest.approx(expected["series"][key], abs=1e-6)
-        assert not (tmp_path / "checkpoints" / f"run-{run_id}").exists()  # removed at the end
+        # Removed at the end (from the default store, the folder $REGLAB_HOME/blobs):
+        assert BlobStore(str(tmp_path / "blobs")).list_named(f"checkpoints/run-{run_id}") == []
 
 
 def test_run_whose_worker_always_dies_fails_as_worker_lost(redis_url: str, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import httpx
 import psutil  # type: ignore[import-untyped]
 import pytest
 
+from models.blobs import BlobStore
 from tests.conftest import ROOT
 from tests.integration.stack import (
     free_port,
@@ -102,12 +103,12 @@ def started(command: list[str], env: dict[str, str], log: Path) -> Iterator[int]
 
 
 def in_flight(base_url: str, run_id: int, home: Path) -> dict[str, Any]:
-    """Wait until the run trains with a checkpoint on disk; returns the run."""
-    folder = home / "checkpoints" / f"run-{run_id}"
+    """Wait until the run trains with a checkpoint saved; returns the run."""
+    blobs = BlobStore(str(home / "blobs"))  # the default store, in the stack's home
 
     def training() -> dict[str, Any] | None:
         run: dict[str, Any] = httpx.get(f"{base_url}/runs/{run_id}", timeout=5).json()
-        saved = folder.is_dir() and any(folder.glob("epoch-*.safetensors"))
+        saved = bool(blobs.list_named(f"checkpoints/run-{run_id}"))
         return run if run["status"] == "running" and saved else None
 
     run = poll(training, timeout=120)

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import sessionmaker
 
+from models.blobs import BlobStore
 from models.services.searches import top_up
 from tests.api.conftest import client_on
 from tests.factories import spec_dict
@@ -48,7 +49,7 @@ def finished(thread: threading.Thread, client: TestClient, run_id: int) -> Any:
 
 
 def train_in_background(
-    sessions: sessionmaker[Any], run_id: int, checkpoint_dir: Path | None = None
+    sessions: sessionmaker[Any], run_id: int, checkpoints: BlobStore | None = None
 ) -> threading.Thread:
     """execute_run in a thread, as a worker child would run it."""
     thread = threading.Thread(
@@ -58,7 +59,7 @@ def train_in_background(
             "sessions": sessions,
             "threads": 1,
             "worker": "test",
-            "policy": RunPolicy(heartbeat_seconds=CHECK_SECONDS, checkpoint_dir=checkpoint_dir),
+            "policy": RunPolicy(heartbeat_seconds=CHECK_SECONDS, checkpoint_store=checkpoints),
         },
     )
     thread.start()
@@ -81,10 +82,11 @@ def test_running_run_stops_within_an_epoch_and_keeps_its_curves(
     api: TestClient, fresh_sessions: sessionmaker[Any], tmp_path: Path
 ) -> None:
     run_id = submit_long(api, 20000, 128, epochs=200, batch_size=32)
-    thread = train_in_background(fresh_sessions, run_id, checkpoint_dir=tmp_path)
-    checkpoints = tmp_path / f"run-{run_id}"
+    blobs = BlobStore(str(tmp_path))
+    thread = train_in_background(fresh_sessions, run_id, blobs)
+    checkpoints = f"checkpoints/run-{run_id}"
     poll(lambda: api.get(f"/runs/{run_id}").json()["epochs_done"] >= 2 or None, timeout=120)
-    poll(lambda: any(checkpoints.glob("*.safetensors")) or None, timeout=60)
+    poll(lambda: blobs.list_named(checkpoints) or None, timeout=60)
     at_cancel = api.post(f"/runs/{run_id}/cancel").json()["epochs_done"]
     run = finished(thread, api, run_id)
     assert run["status"] == "cancelled" and run["summary"] is None and run["error"] is None
@@ -94,7 +96,7 @@ def test_running_run_stops_within_an_epoch_and_keeps_its_curves(
     curves = api.get(f"/runs/{run_id}/metrics", params={"keys": "train_loss"}).json()
     assert curves["epochs"] == list(range(1, run["epochs_done"] + 1))
     assert api.post(f"/runs/{run_id}/cancel").status_code == 409
-    assert not checkpoints.exists()  # a cancelled run will not resume
+    assert blobs.list_named(checkpoints) == []  # a cancelled run will not resume
 
 
 def test_a_long_epoch_is_abandoned_part_way(

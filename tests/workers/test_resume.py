@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from models.blobs import BlobStore
 from models.fingerprint import fingerprint
 from models.spec import ExperimentSpec
 from tests.factories import EpochLog, make_spec
@@ -20,7 +21,7 @@ ADAM = {"name": "adam", "lr": 0.003}
 
 
 class Attempt(EpochLog):
-    """One call of `train` against a checkpoint folder, and what it produced."""
+    """One call of `train` against a run's checkpoints, and what it produced."""
 
     def __init__(self, checkpoints: RunCheckpoints | None, stop_after: int | None) -> None:
         super().__init__()
@@ -49,15 +50,15 @@ class Attempt(EpochLog):
 
 def attempt(
     spec: ExperimentSpec,
-    folder: Path | None,
+    blobs: BlobStore | None,
     stop_after: int | None = None,
     identity: str | None = None,
 ) -> Attempt:
     """Train `spec`; with `stop_after`, stop (like a lost worker) once that epoch is recorded."""
     checkpoints = None
-    if folder is not None:
+    if blobs is not None:
         checkpoints = RunCheckpoints(
-            CheckpointStore(folder, identity or fingerprint(spec.model_dump())),
+            CheckpointStore(blobs, "checkpoints/run-1", identity or fingerprint(spec.model_dump())),
             every_epochs=1,
             min_seconds=0.0,
             before_save=lambda: None,
@@ -106,14 +107,14 @@ def regularized(
 @pytest.mark.parametrize("optimizer", [ADAM, SGD], ids=["adam", "sgd-nesterov"])
 @pytest.mark.parametrize("backend", sorted(BACKEND_MODULES))
 def test_resumed_run_equals_uninterrupted_run(
-    backend: str, optimizer: dict[str, Any], tmp_path: Path
+    backend: str, optimizer: dict[str, Any], blobs: BlobStore
 ) -> None:
     spec = regularized(backend, optimizer, epochs=6)
     whole = attempt(spec, None)
-    first = attempt(spec, tmp_path, stop_after=4)
+    first = attempt(spec, blobs, stop_after=4)
     assert first.outcome is not None and first.outcome.stopped == "interrupted"
     # The 4th epoch's checkpoint is never written: the run stops right after the epoch.
-    second = attempt(spec, tmp_path)
+    second = attempt(spec, blobs)
     assert second.resumed == [3]
     assert sorted(second.epochs) == [4, 5, 6]
     assert_same_epochs(first.epochs, whole)
@@ -124,10 +125,13 @@ def test_resumed_run_equals_uninterrupted_run(
 def test_corrupt_newest_checkpoint_resumes_from_the_previous(tmp_path: Path) -> None:
     spec = regularized("torch", ADAM, epochs=6)
     whole = attempt(spec, None)
-    attempt(spec, tmp_path, stop_after=4)
-    newest = max(tmp_path.iterdir())
-    newest.write_bytes(newest.read_bytes()[:100])
-    second = attempt(spec, tmp_path)
+    blobs = BlobStore(str(tmp_path / "blobs"))
+    attempt(spec, blobs, stop_after=4)
+    newest = blobs.list_named("checkpoints/run-1")[-1]
+    with blobs.open_named(newest) as stored:
+        (tmp_path / "torn").write_bytes(stored.read(100))
+    blobs.put_named(newest, tmp_path / "torn")
+    second = attempt(spec, blobs)
     assert second.resumed == [2]
     assert sorted(second.epochs) == [3, 4, 5, 6]
     assert_same_epochs(second.epochs, whole)
@@ -149,8 +153,9 @@ def test_early_stopping_state_survives_a_resume(tmp_path: Path) -> None:
     whole = attempt(spec, None)
     stop = max(whole.epochs)
     assert 3 < stop < 40  # 15 here; 17 with torch 2.11 on another machine
-    attempt(spec, tmp_path, stop_after=stop)
-    second = attempt(spec, tmp_path)
+    blobs = BlobStore(str(tmp_path))
+    attempt(spec, blobs, stop_after=stop)
+    second = attempt(spec, blobs)
     assert second.resumed == [stop - 1]
     assert sorted(second.epochs) == [stop]
     assert_same_summary(second.outcome, whole.outcome)
@@ -159,9 +164,10 @@ def test_early_stopping_state_survives_a_resume(tmp_path: Path) -> None:
 def test_checkpoint_that_does_not_fit_the_model_is_ignored(tmp_path: Path) -> None:
     # Same identity, other shapes: what a worker upgraded to another plan would find.
     small = make_spec(model={"kind": "mlp", "hidden": [8]}, training={"epochs": 3})
-    attempt(small, tmp_path, identity="one run")
+    blobs = BlobStore(str(tmp_path))
+    attempt(small, blobs, identity="one run")
     spec = make_spec(model={"kind": "mlp", "hidden": [16]}, training={"epochs": 3})
-    fresh = attempt(spec, tmp_path, identity="one run")
+    fresh = attempt(spec, blobs, identity="one run")
     assert fresh.resumed == []
     assert sorted(fresh.epochs) == [1, 2, 3]
     assert_same_epochs(fresh.epochs, attempt(spec, None))

@@ -9,6 +9,7 @@ from celery.exceptions import Reject
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import sessionmaker
 
+from models.blobs import BlobStore
 from tests.integration.stack import poll
 from tests.workers.test_cancellation import (  # noqa: F401 (the `api` fixture)
     api,
@@ -32,17 +33,18 @@ def test_a_run_in_flight_is_handed_back_and_resumes(
     stopping = threading.Event()
     monkeypatch.setattr(shutdown, "requested", stopping.is_set)
     run_id = submit_long(api, 3000, 32, epochs=EPOCHS, batch_size=32)
-    thread = train_in_background(fresh_sessions, run_id, checkpoint_dir=tmp_path)
-    checkpoints = tmp_path / f"run-{run_id}"
-    poll(lambda: any(checkpoints.glob("*.safetensors")) or None, timeout=120)
+    blobs = BlobStore(str(tmp_path))
+    thread = train_in_background(fresh_sessions, run_id, blobs)
+    checkpoints = f"checkpoints/run-{run_id}"
+    poll(lambda: blobs.list_named(checkpoints) or None, timeout=120)
     stopping.set()
     run = finished(thread, api, run_id)
     assert (run["status"], run["attempts"], run["worker"]) == ("queued", 0, None), run
     assert 1 <= run["epochs_done"] < EPOCHS
-    assert any(checkpoints.glob("*.safetensors")), "kept for the next worker"
+    assert blobs.list_named(checkpoints), "kept for the next worker"
 
     stopping.clear()
-    policy = RunPolicy(checkpoint_dir=tmp_path, checkpoint_min_seconds=600)
+    policy = RunPolicy(checkpoint_store=blobs, checkpoint_min_seconds=600)
     assert execute_run(run_id, sessions=fresh_sessions, threads=1, worker="w2", policy=policy) == (
         "succeeded"
     )
@@ -50,7 +52,7 @@ def test_a_run_in_flight_is_handed_back_and_resumes(
     assert run["attempts"] == 1 and run["resumed_from_epoch"] >= 1, run
     curves = api.get(f"/runs/{run_id}/metrics", params={"keys": "train_loss"}).json()
     assert curves["epochs"] == list(range(1, EPOCHS + 1))
-    assert not checkpoints.exists()  # the run ended
+    assert blobs.list_named(checkpoints) == []  # the run ended
 
 
 def test_a_stopping_worker_puts_a_new_delivery_back(monkeypatch: pytest.MonkeyPatch) -> None:

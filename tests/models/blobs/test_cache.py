@@ -23,12 +23,12 @@ def cached(cache_folder: Path) -> set[str]:
     return {p.name for p in (cache_folder / "sha256").iterdir()}
 
 
-def test_downloaded_once_owner_only(store: BlobStore, tmp_path: Path) -> None:
-    ref = store.put_bytes(b"a dataset")
-    cache = BlobCache(store, tmp_path / "cache", max_bytes=10**6)
+def test_downloaded_once_owner_only(blobs: BlobStore, tmp_path: Path) -> None:
+    ref = blobs.put_bytes(b"a dataset")
+    cache = BlobCache(blobs, tmp_path / "cache", max_bytes=10**6)
     path = cache.path(ref.sha256)
     assert path.read_bytes() == b"a dataset"
-    store.delete(ref.sha256)  # a second call must not need the store
+    blobs.delete(ref.sha256)  # a second call must not need the store
     assert cache.path(ref.sha256) == path
     assert path.read_bytes() == b"a dataset"
     modes = {
@@ -37,9 +37,9 @@ def test_downloaded_once_owner_only(store: BlobStore, tmp_path: Path) -> None:
     assert modes == {path.name: 0o600, "sha256": 0o700, "cache": 0o700}
 
 
-def test_least_recently_used_go_first_under_the_bound(store: BlobStore, tmp_path: Path) -> None:
-    a, b, c, d = (store.put_bytes(bytes([i]) * 1000).sha256 for i in range(4))
-    cache = BlobCache(store, tmp_path / "cache", max_bytes=3000)
+def test_least_recently_used_go_first_under_the_bound(blobs: BlobStore, tmp_path: Path) -> None:
+    a, b, c, d = (blobs.put_bytes(bytes([i]) * 1000).sha256 for i in range(4))
+    cache = BlobCache(blobs, tmp_path / "cache", max_bytes=3000)
     for digest in [a, b, c, a, d]:
         cache.path(digest)
     assert cached(tmp_path / "cache") == {a, c, d}
@@ -47,9 +47,9 @@ def test_least_recently_used_go_first_under_the_bound(store: BlobStore, tmp_path
     assert cached(tmp_path / "cache") == {a, d, b}
 
 
-def test_an_open_copy_outlives_its_eviction(store: BlobStore, tmp_path: Path) -> None:
-    first, *others = (store.put_bytes(bytes([i]) * 1000).sha256 for i in range(3))
-    cache = BlobCache(store, tmp_path / "cache", max_bytes=2000)
+def test_an_open_copy_outlives_its_eviction(blobs: BlobStore, tmp_path: Path) -> None:
+    first, *others = (blobs.put_bytes(bytes([i]) * 1000).sha256 for i in range(3))
+    cache = BlobCache(blobs, tmp_path / "cache", max_bytes=2000)
     with cache.open(first) as file:
         for digest in others:
             cache.path(digest)
@@ -57,24 +57,24 @@ def test_an_open_copy_outlives_its_eviction(store: BlobStore, tmp_path: Path) ->
         assert file.read() == bytes([0]) * 1000
 
 
-def test_a_damaged_copy_is_fetched_again(store: BlobStore, tmp_path: Path) -> None:
-    ref = store.put_bytes(b"the real content")
-    cache = BlobCache(store, tmp_path / "cache", max_bytes=10**6)
+def test_a_damaged_copy_is_fetched_again(blobs: BlobStore, tmp_path: Path) -> None:
+    ref = blobs.put_bytes(b"the real content")
+    cache = BlobCache(blobs, tmp_path / "cache", max_bytes=10**6)
     path = cache.path(ref.sha256)
     path.write_bytes(b"the bad content!")  # same size: only the digest tells
     assert cache.path(ref.sha256).read_bytes() == b"the real content"
 
 
-def test_what_cannot_be_cached_leaves_nothing(store: BlobStore, tmp_path: Path) -> None:
-    cache = BlobCache(store, tmp_path / "cache", max_bytes=100)
+def test_what_cannot_be_cached_leaves_nothing(blobs: BlobStore, tmp_path: Path) -> None:
+    cache = BlobCache(blobs, tmp_path / "cache", max_bytes=100)
     missing = hashlib.sha256(b"never stored").hexdigest()
     with pytest.raises(BlobNotFoundError, match=missing):
         cache.path(missing)
-    big = store.put_bytes(b"x" * 101).sha256
+    big = blobs.put_bytes(b"x" * 101).sha256
     with pytest.raises(BlobTooLargeError, match=f"blob sha256:{big} \\(101 bytes\\) is larger"):
         cache.path(big)
-    stored = store.put_bytes(b"stored").sha256
-    with store.fs.open(f"{store.url}/sha256/{stored[:2]}/{stored}", "wb") as key:
+    stored = blobs.put_bytes(b"stored").sha256
+    with blobs.fs.open(f"{blobs.url}/sha256/{stored[:2]}/{stored}", "wb") as key:
         key.write(b"bitrot")  # the store's copy no longer matches its name
     with pytest.raises(BlobCorruptError, match=f"sha256:{stored} in .* reads back as sha256:"):
         cache.path(stored)
@@ -96,11 +96,11 @@ def fetch_all(
     return wrong
 
 
-def test_two_processes_share_one_cache(store: BlobStore, tmp_path: Path) -> None:
-    digests = [store.put_bytes(os.urandom(1000)).sha256 for _ in range(5)]
-    options = {k: v for k, v in store.fs.storage_options.items() if k != "use_listings_cache"}
+def test_two_processes_share_one_cache(blobs: BlobStore, tmp_path: Path) -> None:
+    digests = [blobs.put_bytes(os.urandom(1000)).sha256 for _ in range(5)]
+    options = {k: v for k, v in blobs.fs.storage_options.items() if k != "use_listings_cache"}
     jobs = [
-        (store.url, options, tmp_path / "cache", order, 20) for order in [digests, digests[::-1]]
+        (blobs.url, options, tmp_path / "cache", order, 20) for order in [digests, digests[::-1]]
     ]
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         assert pool.starmap(fetch_all, jobs) == [[], []]

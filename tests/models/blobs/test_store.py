@@ -17,10 +17,10 @@ from tests.models.blobs.s3server import BUCKET, S3Server
 MiB = 2**20
 
 
-def leftovers(store: BlobStore, tmp_path: Path) -> set[str]:
+def leftovers(blobs: BlobStore, tmp_path: Path) -> set[str]:
     """Every object under the store's URL and every file under the test's folder (spools)."""
     files = {str(p) for p in tmp_path.rglob("*") if p.is_file()}
-    return files | {str(key) for key in store.fs.find(store.url)}
+    return files | {str(key) for key in blobs.fs.find(blobs.url)}
 
 
 def chunks(n: int, size: int = MiB) -> Iterator[bytes]:
@@ -29,49 +29,49 @@ def chunks(n: int, size: int = MiB) -> Iterator[bytes]:
         yield bytes([i % 251]) * size
 
 
-def test_round_trip(store: BlobStore, tmp_path: Path) -> None:
+def test_round_trip(blobs: BlobStore, tmp_path: Path) -> None:
     data = os.urandom(3 * MiB + 17)
-    ref = store.put(io.BytesIO(data), max_bytes=len(data))
+    ref = blobs.put(io.BytesIO(data), max_bytes=len(data))
     assert ref == BlobRef(hashlib.sha256(data).hexdigest(), len(data))
-    with store.open(ref.sha256) as stored:
+    with blobs.open(ref.sha256) as stored:
         assert stored.read() == data
-    assert (store.exists(ref.sha256), store.size(ref.sha256)) == (True, len(data))
-    store.download(ref.sha256, tmp_path / "copy")
+    assert (blobs.exists(ref.sha256), blobs.size(ref.sha256)) == (True, len(data))
+    blobs.download(ref.sha256, tmp_path / "copy")
     assert (tmp_path / "copy").read_bytes() == data
-    assert store.put_bytes(b"") == BlobRef(hashlib.sha256(b"").hexdigest(), 0)
-    store.delete(ref.sha256)
-    assert not store.exists(ref.sha256)
+    assert blobs.put_bytes(b"") == BlobRef(hashlib.sha256(b"").hexdigest(), 0)
+    blobs.delete(ref.sha256)
+    assert not blobs.exists(ref.sha256)
 
 
-def test_same_content_is_stored_once(store: BlobStore, tmp_path: Path) -> None:
+def test_same_content_is_stored_once(blobs: BlobStore, tmp_path: Path) -> None:
     data = b"".join(chunks(3, 1000))
-    first = store.put(chunks(3, 1000), max_bytes=10**6)
-    again = store.put_bytes(data)
+    first = blobs.put(chunks(3, 1000), max_bytes=10**6)
+    again = blobs.put_bytes(data)
     assert first == again == BlobRef(hashlib.sha256(data).hexdigest(), 3000)
     digest = first.sha256
-    assert sorted(store.fs.find(store.url)) == [
-        store.fs._strip_protocol(f"{store.url}/sha256/{digest[:2]}/{digest}")
+    assert sorted(blobs.fs.find(blobs.url)) == [
+        blobs.fs._strip_protocol(f"{blobs.url}/sha256/{digest[:2]}/{digest}")
     ]
-    assert leftovers(store, tmp_path) == {str(key) for key in store.fs.find(store.url)}
+    assert leftovers(blobs, tmp_path) == {str(key) for key in blobs.fs.find(blobs.url)}
 
 
-def test_50_mb_stream_in_and_out_in_bounded_memory(store: BlobStore, tmp_path: Path) -> None:
+def test_50_mb_stream_in_and_out_in_bounded_memory(blobs: BlobStore, tmp_path: Path) -> None:
     expected = hashlib.sha256()
     for chunk in chunks(50):
         expected.update(chunk)
-    store.open(store.put_bytes(b"warm-up").sha256).close()  # the S3 client's one-off setup
+    blobs.open(blobs.put_bytes(b"warm-up").sha256).close()  # the S3 client's one-off setup
     tracemalloc.start()
     try:
-        ref = store.put(chunks(50), max_bytes=50 * MiB)
+        ref = blobs.put(chunks(50), max_bytes=50 * MiB)
         put_peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.reset_peak()
         read_back = hashlib.sha256()
-        with store.open(ref.sha256) as stored:
+        with blobs.open(ref.sha256) as stored:
             while chunk := stored.read(MiB):
                 read_back.update(chunk)
         get_peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.reset_peak()
-        store.download(ref.sha256, tmp_path / "copy")
+        blobs.download(ref.sha256, tmp_path / "copy")
         download_peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -84,7 +84,7 @@ def test_50_mb_stream_in_and_out_in_bounded_memory(store: BlobStore, tmp_path: P
     assert get_peak < 24 * MiB, get_peak
 
 
-def test_past_max_bytes_nothing_is_left(store: BlobStore, tmp_path: Path) -> None:
+def test_past_max_bytes_nothing_is_left(blobs: BlobStore, tmp_path: Path) -> None:
     consumed = []
 
     def body() -> Iterator[bytes]:
@@ -93,39 +93,39 @@ def test_past_max_bytes_nothing_is_left(store: BlobStore, tmp_path: Path) -> Non
             yield chunk
 
     with pytest.raises(BlobTooLargeError, match=f"larger than {5 * MiB} bytes") as error:
-        store.put(body(), max_bytes=5 * MiB)
+        blobs.put(body(), max_bytes=5 * MiB)
     assert error.value.max_bytes == 5 * MiB
     assert len(consumed) == 6  # it stops reading at the first chunk past the bound
-    assert leftovers(store, tmp_path) == set()
+    assert leftovers(blobs, tmp_path) == set()
 
 
-def test_a_writer_can_be_checked_before_commit_or_dropped(store: BlobStore, tmp_path: Path) -> None:
-    with store.writer(max_bytes=100) as writer:
+def test_a_writer_can_be_checked_before_commit_or_dropped(blobs: BlobStore, tmp_path: Path) -> None:
+    with blobs.writer(max_bytes=100) as writer:
         writer.write(b"not what we wanted")
         assert writer.spooled().read_bytes() == b"not what we wanted"
-    assert leftovers(store, tmp_path) == set()
-    with store.writer(max_bytes=100) as writer:
+    assert leftovers(blobs, tmp_path) == set()
+    with blobs.writer(max_bytes=100) as writer:
         writer.write(b"fine")
         ref = writer.commit()
-    with store.open(ref.sha256) as stored:
+    with blobs.open(ref.sha256) as stored:
         assert stored.read() == b"fine"
 
 
-def test_missing_and_malformed_digests(store: BlobStore, tmp_path: Path) -> None:
+def test_missing_and_malformed_digests(blobs: BlobStore, tmp_path: Path) -> None:
     digest = hashlib.sha256(b"never stored").hexdigest()
     with pytest.raises(BlobNotFoundError, match=f"no blob sha256:{digest} in the blob store"):
-        store.open(digest)
+        blobs.open(digest)
     with pytest.raises(BlobNotFoundError, match=digest):
-        store.size(digest)
+        blobs.size(digest)
     with pytest.raises(BlobNotFoundError, match=digest):
-        store.download(digest, tmp_path / "copy")
-    assert not store.exists(digest)
-    store.delete(digest)  # a no-op: deletes can be retried
+        blobs.download(digest, tmp_path / "copy")
+    assert not blobs.exists(digest)
+    blobs.delete(digest)  # a no-op: deletes can be retried
     with pytest.raises(ValueError, match="not a sha256 hex digest"):
-        store.open("../../etc/passwd")
+        blobs.open("../../etc/passwd")
 
 
-def test_named_objects_are_replaced_and_deleted_by_prefix(store: BlobStore, tmp_path: Path) -> None:
+def test_named_objects_are_replaced_and_deleted_by_prefix(blobs: BlobStore, tmp_path: Path) -> None:
     source = tmp_path / "source"
     for key, content in [
         ("ckpt/run-1/a", b"1a"),
@@ -133,33 +133,49 @@ def test_named_objects_are_replaced_and_deleted_by_prefix(store: BlobStore, tmp_
         ("ckpt/run-10/a", b"10"),
     ]:
         source.write_bytes(content)
-        store.put_named(key, source)
-    with store.open_named("ckpt/run-1/a") as stored:
+        blobs.put_named(key, source)
+    with blobs.open_named("ckpt/run-1/a") as stored:
         assert stored.read() == b"1a'"
-    store.delete_prefix("ckpt/run-1")
-    store.delete_prefix("ckpt/run-1")  # again: nothing there, no error
+    blobs.delete_prefix("ckpt/run-1")
+    blobs.delete_prefix("ckpt/run-1")  # again: nothing there, no error
     with pytest.raises(BlobNotFoundError, match="no object 'ckpt/run-1/a'"):
-        store.open_named("ckpt/run-1/a")
-    with store.open_named("ckpt/run-10/a") as stored:
+        blobs.open_named("ckpt/run-1/a")
+    with blobs.open_named("ckpt/run-10/a") as stored:
         assert stored.read() == b"10"
     for bad in ["../x", "/abs", "a//b", ".spool/x", "a/../b", ""]:
         with pytest.raises(ValueError, match="not a blob key"):
-            store.put_named(bad, source)
+            blobs.put_named(bad, source)
+
+
+def test_named_objects_are_listed_under_a_prefix(blobs: BlobStore, tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    source.write_bytes(b"x")
+    assert blobs.list_named("ckpt") == []  # nothing stored yet: no prefix, no error
+    for key in ["ckpt/run-2/b", "ckpt/run-1/a", "ckpt/run-10/a", "ckpt-old/run-1/a"]:
+        blobs.put_named(key, source)
+    blobs.put_bytes(b"a blob, not a named object")
+    assert blobs.list_named("ckpt") == ["ckpt/run-1/a", "ckpt/run-10/a", "ckpt/run-2/b"]
+    assert blobs.list_named("ckpt/run-1") == ["ckpt/run-1/a"]
+    assert blobs.list_named("ckpt/run-1/a") == []  # an object, not a prefix
+    blobs.delete_prefix("ckpt/run-1/a")
+    assert blobs.list_named("ckpt/run-1") == []
+    with pytest.raises(ValueError, match="not a blob key"):
+        blobs.list_named("../sha256")
 
 
 def test_local_blobs_are_owner_only(tmp_path: Path) -> None:
     previous = os.umask(0o022)  # under which plain creation would be world-readable
     try:
         settings = Settings(home=tmp_path / "home")
-        store = blob_store(settings)
-        ref = store.put_bytes(b"secret data")
+        blobs = blob_store(settings)
+        ref = blobs.put_bytes(b"secret data")
         source = tmp_path / "plain"
         source.write_bytes(b"checkpoint")
-        store.put_named("ckpt/x", source)
+        blobs.put_named("ckpt/x", source)
     finally:
         os.umask(previous)
     root = settings.home.resolve() / "blobs"
-    assert store.url == str(root)
+    assert blobs.url == str(root)
     files = [root / "sha256" / ref.sha256[:2] / ref.sha256, root / "named" / "ckpt" / "x"]
     folders = [
         settings.home,
@@ -183,8 +199,8 @@ def test_settings_reach_s3_through_the_aws_variables(
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
         monkeypatch.setenv(name, value)
-    store = blob_store(Settings(home=tmp_path / "home"))
-    ref = store.put_bytes(b"via the environment")
+    blobs = blob_store(Settings(home=tmp_path / "home"))
+    ref = blobs.put_bytes(b"via the environment")
     with BlobStore(f"s3://{BUCKET}/from-settings", **s3_server.options).open(ref.sha256) as f:
         assert f.read() == b"via the environment"
     assert list((tmp_path / "home" / "spool").iterdir()) == []
