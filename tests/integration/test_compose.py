@@ -12,7 +12,6 @@ import redis
 
 from tests.factories import spec_dict
 from tests.integration.compose import migrated_stack, service
-from tests.integration.uploads import assert_uploads_train
 from tests.integration.stack import (
     assert_stack_serves,
     poll,
@@ -21,6 +20,7 @@ from tests.integration.stack import (
     wait_healthy,
     wait_terminal,
 )
+from tests.integration.uploads import assert_uploads_train
 
 pytestmark = pytest.mark.integration
 

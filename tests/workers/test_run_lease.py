@@ -15,6 +15,7 @@ from models.services.experiments import cancel_run
 from models.store.tables import DEFAULT_PROJECT_ID, RunStatus, utcnow
 from tests.factories import create_run, make_spec
 from tests.integration.stack import poll
+from workers.datasets import DatasetArrays
 from workers.execution import RunPolicy, execute_run
 from workers.run_lease import RunLease
 from workers.runner import Outcome, RunHooks, train
@@ -58,10 +59,10 @@ def test_lease_is_renewed_while_training_is_blocked(
 ) -> None:
     release = threading.Event()
 
-    def slow_start(spec: Any, *, threads: int, hooks: RunHooks) -> Outcome:
+    def slow_start(spec: Any, *, threads: int, hooks: RunHooks, data: DatasetArrays) -> Outcome:
         # Like a framework import on a loaded machine: no hook is called for a long while.
         assert release.wait(timeout=120)
-        return train(spec, threads=threads, hooks=hooks)
+        return train(spec, threads=threads, hooks=hooks, data=data)
 
     monkeypatch.setattr("workers.execution.train", slow_start)
     thread, statuses = in_background(fresh_sessions, run_id)
@@ -91,7 +92,7 @@ def test_cancel_stops_training_through_the_flag_alone(
         renewed_by.add(threading.current_thread().name)
         return renew_lease(**kwargs)
 
-    def train_until_stopped(spec: Any, *, threads: int, hooks: RunHooks) -> Outcome:
+    def train_until_stopped(spec: Any, *, threads: int, hooks: RunHooks, data: Any) -> Outcome:
         deadline = time.monotonic() + 60
         while not hooks.should_stop():  # what the loop asks between batches
             assert time.monotonic() < deadline, "the cancel never reached the loop"
