@@ -137,17 +137,30 @@ class BlobStore:
                 str(source), key, chunksize=PART_BYTES, max_concurrency=PART_CONCURRENCY
             )
             return
-        owner_only_folder(Path(key).parent)
+        folder = owner_only_folder(Path(key).parent)
         if move:
+            _sync_file(source)
             os.replace(source, key)
-            return
-        fd, spool = tempfile.mkstemp(dir=self._spool_dir, prefix="named-")  # mode 0600
-        try:
-            with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-                shutil.copyfileobj(src, out, CHUNK_BYTES)
-            os.replace(spool, key)
-        finally:
-            Path(spool).unlink(missing_ok=True)
+        else:
+            fd, spool = tempfile.mkstemp(dir=self._spool_dir, prefix="named-")  # mode 0600
+            try:
+                with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+                    shutil.copyfileobj(src, out, CHUNK_BYTES)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(spool, key)
+            finally:
+                Path(spool).unlink(missing_ok=True)
+        _sync_file(folder)  # the rename itself survives a power cut
+
+
+def _sync_file(path: Path) -> None:
+    """Flush a file's (or a folder's entries') data to disk: published means durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def blob_store(settings: Settings) -> BlobStore:
