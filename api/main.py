@@ -12,7 +12,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import error_item, http_error, refused, validation_error
 from api.reconciler import reconciler
-from api.routes import compare, datasets, experiments, reports, runs, system, workers
+from api.routes import (
+    artifacts,
+    compare,
+    datasets,
+    experiments,
+    reports,
+    runs,
+    system,
+    workers,
+)
 from api.schemas import StoreUnavailableRead
 from models.services.errors import ConflictError, NotFoundError
 from models.spec import SpecError
@@ -72,7 +81,7 @@ def create_app() -> FastAPI:
     app = FastAPIOffline(
         title="reglab", version="1.0.0", description=DESCRIPTION, lifespan=reconciler
     )
-    for module in (experiments, reports, runs, compare, datasets, system, workers):
+    for module in (experiments, reports, runs, artifacts, compare, datasets, system, workers):
         app.include_router(module.router, responses=STORE_UNAVAILABLE)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(CursorError, _bad_cursor)

@@ -102,6 +102,7 @@ def _dataset(run: RunInfo) -> dict[str, Any]:
         "version": stored.version,
         "sha256": stored.sha256,
         "format": stored.format,
+        "label": stored.label or None,
         "params": params,
     }
 

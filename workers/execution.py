@@ -71,7 +71,7 @@ def execute_run(
         objective = (
             objective_value(search, result.summary, recorder.last_values) if search else None
         )
-        finished = record.finish(result, objective, recorder.take_pending())
+        finished = record.finish(result, objective, recorder.take_pending(), policy.artifact_store)
     if finished:
         _continue_search(record, result, objective, dispatcher)
     if checkpoints and (finished or record.has_ended()):
@@ -166,8 +166,8 @@ def _result_of(outcome: Outcome, deadline: Deadline) -> RunResult:
     if outcome.stopped == "interrupted":
         return RunResult(RunStatus.CANCELLED)
     if outcome.stopped == "pruned":
-        return RunResult(RunStatus.PRUNED, summary=outcome.summary)
-    return RunResult(RunStatus.SUCCEEDED, summary=outcome.summary)
+        return RunResult(RunStatus.PRUNED, summary=outcome.summary, model=outcome.model)
+    return RunResult(RunStatus.SUCCEEDED, summary=outcome.summary, model=outcome.model)
 
 
 def _failure(record: RunRecord, recorder: EpochRecorder, exc: Exception) -> RunResult:

@@ -28,6 +28,7 @@ class RunPolicy:
     checkpoint_store: BlobStore | None = None  # runs' checkpoints live here; None: none taken
     checkpoint_every_epochs: int = 1
     checkpoint_min_seconds: float = 0.0  # at least this long between a run's checkpoints
+    artifact_store: BlobStore | None = None  # trained runs' artifacts go here; None: not kept
 
     @classmethod
     def of(cls, settings: Settings) -> "RunPolicy":
@@ -41,6 +42,7 @@ class RunPolicy:
             checkpoint_store=blob_store(settings) if settings.checkpoint_every_epochs else None,
             checkpoint_every_epochs=settings.checkpoint_every_epochs,
             checkpoint_min_seconds=settings.checkpoint_min_seconds,
+            artifact_store=blob_store(settings),
         )
 
     def deadline(self, spec: ExperimentSpec) -> "Deadline":

@@ -9,11 +9,14 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from models import store
+from models.blobs import BlobStore
 from models.search.spec import SearchSpec
 from models.store import RunError
+from models.store.artifacts import add_artifacts
 from models.store.datasets import DatasetRef
 from models.store.db import with_retries
 from models.store.tables import RunStatus
+from workers.artifacts import TrainedModel, write_artifacts
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +28,7 @@ class RunResult:
     status: RunStatus
     summary: dict[str, float] = field(default_factory=dict)
     error: RunError | None = None
+    model: TrainedModel | None = None  # a run that trained: what its artifacts hold
 
 
 @dataclass(frozen=True)
@@ -114,18 +118,21 @@ class RunRecord:
         result: RunResult,
         objective: float | None,
         last_epochs: Mapping[int, Mapping[str, float]],
+        artifact_store: BlobStore | None = None,
     ) -> bool:
-        """Write the last epochs and, if the run is still this worker's, its terminal status.
+        """Write the last epochs and, if the run is still this worker's, its terminal status
+        and its artifacts (a model it trained, put in `artifact_store` first).
 
         One transaction: the curves are kept either way (a cancelled run keeps them too).
         True if the status was written.
         """
         claimed = self.claimed
+        artifacts = write_artifacts(artifact_store, claimed, result.model)
 
         def write() -> bool:
             with self.sessions.begin() as session:
                 store.record_epochs(session=session, run_id=claimed.run_id, epochs=last_epochs)
-                return store.finish_run(
+                finished = store.finish_run(
                     session=session,
                     run_id=claimed.run_id,
                     worker=claimed.worker,
@@ -134,6 +141,9 @@ class RunRecord:
                     error=result.error,
                     objective_value=objective,
                 )
+                if finished and artifacts:
+                    add_artifacts(session=session, run_id=claimed.run_id, files=artifacts)
+                return finished
 
         return with_retries(write, seconds=self.retry_seconds)
 

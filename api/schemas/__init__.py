@@ -9,6 +9,7 @@ from api.schemas.analysis import (
     SettingRead,
     VerdictRead,
 )
+from api.schemas.artifacts import ArtifactRead
 from api.schemas.common import SPEC_EXAMPLE, JsonFloat
 from api.schemas.datasets import (
     BuiltinDatasetRead,
@@ -39,6 +40,7 @@ from api.schemas.system import (
 
 __all__ = [
     "SPEC_EXAMPLE",
+    "ArtifactRead",
     "BandRead",
     "BestRunRead",
     "BuiltinDatasetRead",
