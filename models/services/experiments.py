@@ -67,10 +67,11 @@ def validated(submission: Submission, catalog: Catalog) -> Submission:
     none, so that all its runs see one version), once its spec and every configuration of its
     search resolve; SpecError names the field."""
     try:
-        dataset = catalog.pinned(submission.spec.dataset)
-        submission = replace(
-            submission, spec=submission.spec.model_copy(update={"dataset": dataset})
-        )
+        # A search over dataset names cannot pin one name's version: its runs find theirs.
+        if submission.search is None or "dataset.name" not in submission.search.space:
+            dataset = catalog.pinned(submission.spec.dataset)
+            spec = submission.spec.model_copy(update={"dataset": dataset})
+            submission = replace(submission, spec=spec)
         resolve(submission.spec, catalog)
     except SpecError as exc:
         raise exc.within("spec") from None
