@@ -1,5 +1,7 @@
 """A submission's uploaded dataset is pinned to one version, unless its search varies the name."""
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from models.search.spec import SearchSpec
@@ -10,7 +12,7 @@ from tests.factories import make_spec
 from tests.models.store.test_catalog import add_version
 
 
-def submission(session: Session, search: dict[str, object] | None = None) -> Submission:
+def submission(session: Session, search: dict[str, Any] | None = None) -> Submission:
     add_version(session, "spectra", 1, 50)
     add_version(session, "spectra", 2, 80)
     add_version(session, "other", 1, 60)
