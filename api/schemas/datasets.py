@@ -54,7 +54,8 @@ class UploadedDatasetRead(BaseModel):
         description="Use as `spec.dataset.name` (with `version` to fix one).", examples=["iris"]
     )
     version: int = Field(
-        description="1 for the first upload of the name, then one more for each new content.",
+        description="1 for the first upload of the name, then one more for each new content; "
+        "a deleted version's number is never given again.",
         examples=[2],
     )
     sha256: str = Field(description="The sha256 of the file: its address in the blob store.",

@@ -1,4 +1,5 @@
-"""datasets and artifacts: uploaded dataset versions, what a run trained on and left behind
+"""datasets and artifacts: uploaded dataset versions (numbers never reused), what a run
+trained on and left behind
 
 Revision ID: 0009
 Revises: 0008
@@ -46,6 +47,16 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_dataset_sha256"), "dataset", ["sha256"], unique=False)
     op.create_table(
+        "dataset_name",
+        sa.Column("project_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("last_version", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["project_id"], ["project.id"], name=op.f("fk_dataset_name_project_id_project")
+        ),
+        sa.PrimaryKeyConstraint("project_id", "name", name=op.f("pk_dataset_name")),
+    )
+    op.create_table(
         "artifact",
         sa.Column("run_id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
@@ -71,5 +82,6 @@ def downgrade() -> None:
         batch.drop_column("dataset_version")
     op.drop_index(op.f("ix_artifact_sha256"), table_name="artifact")
     op.drop_table("artifact")
+    op.drop_table("dataset_name")
     op.drop_index(op.f("ix_dataset_sha256"), table_name="dataset")
     op.drop_table("dataset")

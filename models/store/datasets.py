@@ -2,11 +2,12 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import exists, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from models.store.pages import Page, paginate
-from models.store.tables import Artifact, Dataset, Run, RunStatus
+from models.store.tables import Artifact, Dataset, DatasetName, Run, RunStatus
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,22 @@ def dataset_versions(*, session: Session, project_id: int, name: str) -> list[in
 
 
 def next_dataset_version(*, session: Session, project_id: int, name: str) -> int:
-    """The version a new upload of `name` gets: one past the highest ever stored."""
-    query = select(func.max(Dataset.version)).where(
-        Dataset.project_id == project_id, Dataset.name == name
+    """Take the version a new upload of `name` gets: one past every number it ever had.
+
+    A deleted version's number is never given again, so `{"name": n, "version": v}` names
+    one file for good; the count is a row of its own, locked until the upload commits.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(DatasetName)
+    statement = (
+        insert.values(project_id=project_id, name=name, last_version=1)
+        .on_conflict_do_update(
+            index_elements=["project_id", "name"],
+            set_={"last_version": DatasetName.last_version + 1},
+        )
+        .returning(DatasetName.last_version)
     )
-    return int(session.scalar(query) or 0) + 1
+    return int(session.execute(statement).scalar_one())
 
 
 def get_dataset(*, session: Session, project_id: int, dataset_id: int) -> Dataset | None:

@@ -210,6 +210,16 @@ class Dataset(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class DatasetName(Base):
+    """How many versions a project's dataset name has ever had: deleted numbers stay used."""
+
+    __tablename__ = "dataset_name"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    last_version: Mapped[int]
+
+
 class Artifact(Base):
     """A file a run left behind (weights, manifest), by name, stored as a blob."""
 

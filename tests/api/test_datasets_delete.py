@@ -143,3 +143,13 @@ def test_a_blob_shared_with_another_version_or_an_artifact_stays(
     again = client.get("/datasets").json()["items"][0]
     assert client.delete(f"/datasets/{again['id']}").status_code == 204
     assert stored_files(blob_folder) == []
+
+
+def test_a_deleted_version_number_is_never_given_again(
+    client: TestClient, blob_folder: Path
+) -> None:
+    first, second = uploaded(client, seed=0), uploaded(client, seed=1)
+    assert client.delete(f"/datasets/{second['id']}").status_code == 204
+    third = uploaded(client, seed=2)
+    # Version 2 named seed 1's file; a spec naming it must never train on seed 2's.
+    assert (first["version"], second["version"], third["version"]) == (1, 2, 3)
