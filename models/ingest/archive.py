@@ -1,6 +1,7 @@
 """Zip archives (NPZ, image_zip) checked from their directory before any member is read."""
 
 import re
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -19,7 +20,17 @@ DIRECTORY_BYTES_PER_MEMBER = 200
 DRIVE = re.compile(r"^[A-Za-z]:")
 # What reading a damaged member raises: zipfile's own errors, zlib's for a corrupt deflate
 # stream, EOFError for a cut one, NotImplementedError for a compression zipfile lacks.
-ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError)
+# numpy parses a .npy header as a Python literal: a mangled one raises tokenize's and ast's errors.
+ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    ValueError,
+    NotImplementedError,
+    SyntaxError,
+    tokenize.TokenError,
+)
 END_ENTRIES, END_DIRECTORY_BYTES = 4, 5  # zipfile's _ECD_ENTRIES_TOTAL and _ECD_SIZE
 
 

@@ -163,3 +163,14 @@ def test_digits_read_back_exactly_as_the_built_in_dataset_holds_them(tmp_path: P
     np.testing.assert_array_equal(data.y, digits.target)
     assert data.shape == BUILTIN_DATASETS["digits"].fixed_shape
     assert data.class_names == [str(k) for k in range(10)]
+
+
+@pytest.mark.parametrize("header", [b"{'descr': '<f8', 'shape': (4, 2", b"{'descr': '<f8'; 1}"])
+def test_a_mangled_array_header_is_refused(tmp_path: Path, header: bytes) -> None:
+    # numpy reads the header as a Python literal: unbalanced or bad syntax raised past us (a 500).
+    magic = b"\x93NUMPY\x01\x00"
+    padded = header + b" " * (118 - len(header)) + b"\n"
+    member = magic + len(padded).to_bytes(2, "little") + padded + bytes(64)
+    members = {"x.npy": member, "y.npy": npy_bytes(Y)}
+    error = refused(write_zip(tmp_path / "mangled.npz", members), "npz")
+    assert error.loc == ("body",) and "x" in error.message
