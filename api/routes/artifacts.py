@@ -7,7 +7,7 @@ from fastapi import APIRouter, Header, Path, Response
 from fastapi.responses import StreamingResponse
 
 from api.blobs import BlobStoreDep
-from api.deps import ProjectDep, RunId, SessionDep
+from api.deps import ProjectDep, RunId, SessionDep, SessionmakerDep
 from api.errors import not_found, not_found_response
 from api.json_body import StrictJsonRoute
 from api.schemas import ArtifactRead
@@ -80,7 +80,7 @@ def list_run_artifacts(
 def download_artifact(
     run_id: RunId,
     name: ArtifactName,
-    session: SessionDep,
+    sessions: SessionmakerDep,
     project_id: ProjectDep,
     blobs: BlobStoreDep,
     if_none_match: Annotated[
@@ -88,8 +88,10 @@ def download_artifact(
     ] = None,
 ) -> Response:
     """Download one artifact, streamed from the blob store."""
-    _check_run(session, project_id, run_id)
-    artifact = get_artifact(session=session, run_id=run_id, name=name)
+    # A session of its own, closed before the transfer: a slow download holds no connection.
+    with sessions() as session:
+        _check_run(session, project_id, run_id)
+        artifact = get_artifact(session=session, run_id=run_id, name=name)
     if artifact is None:
         raise not_found(("path", "name"), f"run {run_id} has no artifact {name!r}")
     etag = f'"{artifact.sha256}"'
