@@ -111,13 +111,14 @@ def delete_dataset(*, session: Session, row: Dataset) -> None:
 def runs_using_dataset(*, session: Session, dataset: Dataset, limit: int) -> list[int]:
     """Ids of the project's queued or running runs that train on this version, oldest first.
 
-    A run's stored spec names the version it was pinned to at submit; a spec stored with
-    no version (before pinning existed) means the newest one.
+    A run's stored spec names the version it was pinned to at submit; a spec with no
+    version (a search over dataset names) means the newest one until its run starts, then
+    the version it started on.
     """
     spec_name = Run.spec[("dataset", "name")].as_string()
     spec_version = Run.spec[("dataset", "version")].as_integer()
     newest = find_dataset(session=session, project_id=dataset.project_id, name=dataset.name)
-    same_version = spec_version == dataset.version
+    same_version = or_(spec_version == dataset.version, Run.dataset_version == dataset.version)
     if newest is not None and newest.id == dataset.id:
         same_version = or_(same_version, spec_version.is_(None))
     query = select(Run.id).where(

@@ -58,6 +58,7 @@ def run_assignment(*, session: Session, run_id: int) -> RunAssignment | None:
             Experiment.search,
             Experiment.study_name,
             Run.project_id,
+            Run.dataset_version,
         )
         .join(Experiment, Run.experiment_id == Experiment.id)
         .where(Run.id == run_id)
@@ -71,7 +72,8 @@ def run_assignment(*, session: Session, run_id: int) -> RunAssignment | None:
             session=session,
             project_id=row.project_id,
             name=dataset["name"],
-            version=dataset.get("version"),
+            # An unpinned spec (a search over names) keeps the version its first attempt took.
+            version=dataset.get("version") or row.dataset_version,
         )
     return RunAssignment(
         row.attempts,
