@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     )
     storage_url: str = Field(
         default="",
-        description="fsspec URL of the blob store (uploaded datasets, artifacts): "
+        description="fsspec URL of the blob store (uploaded datasets, artifacts, checkpoints): "
         "`s3://bucket/prefix` for a deployment, its endpoint and credentials from the standard "
         "AWS variables (`AWS_ENDPOINT_URL_S3`, `AWS_ACCESS_KEY_ID`, ...); empty means the "
         "folder `<home>/blobs`, readable by its owner only.",
