@@ -146,19 +146,28 @@ def delete_dataset(
             raise NotFoundError(f"dataset {dataset_id} not found")
         users = store.runs_using_dataset(session=session, dataset=row, limit=MAX_RUNS_LISTED + 1)
         if users:
-            raise ConflictError(_in_use(row, users))
+            raise ConflictError(_in_use(row, "queued or running runs", users, "runs"))
+        searches = store.searches_using_dataset(
+            session=session, dataset=row, limit=MAX_RUNS_LISTED + 1
+        )
+        if searches:
+            raise ConflictError(
+                _in_use(
+                    row, "searches that will start more runs: experiments", searches, "experiments"
+                )
+            )
         sha256 = row.sha256
         store.delete_dataset(session=session, row=row)
     _collect(sessions, blobs, sha256)
 
 
-def _in_use(row: Dataset, run_ids: list[int]) -> str:
-    """Which runs keep a version from being deleted, and what to do about it."""
-    listed = ", ".join(map(str, run_ids[:MAX_RUNS_LISTED]))
-    more = " and more" if len(run_ids) > MAX_RUNS_LISTED else ""
+def _in_use(row: Dataset, users: str, ids: list[int], route: str) -> str:
+    """Which runs or searches keep a version from being deleted, and what to do about it."""
+    listed = ", ".join(map(str, ids[:MAX_RUNS_LISTED]))
+    more = " and more" if len(ids) > MAX_RUNS_LISTED else ""
     return (
-        f"dataset {row.name!r} version {row.version} is used by queued or running runs "
-        f"{listed}{more}: cancel them (POST /runs/{{id}}/cancel) or wait until they end"
+        f"dataset {row.name!r} version {row.version} is used by {users} {listed}{more}: "
+        f"cancel them (POST /{route}/{{id}}/cancel) or wait until they end"
     )
 
 

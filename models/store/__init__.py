@@ -13,6 +13,7 @@ from models.store.datasets import (
     list_datasets,
     next_dataset_version,
     runs_using_dataset,
+    searches_using_dataset,
 )
 from models.store.experiments import (
     SearchRecord,
@@ -118,6 +119,7 @@ __all__ = [
     "resend_queued",
     "run_assignment",
     "runs_using_dataset",
+    "searches_using_dataset",
     "stalled_searches",
     "worker_seen",
 ]

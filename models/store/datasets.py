@@ -7,7 +7,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from models.store.pages import Page, paginate
-from models.store.tables import Artifact, Dataset, DatasetName, Run, RunStatus
+from models.store.tables import Artifact, Dataset, DatasetName, Experiment, Run, RunStatus
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,28 @@ def runs_using_dataset(*, session: Session, dataset: Dataset, limit: int) -> lis
         same_version,
     )
     return list(session.scalars(query.order_by(Run.id).limit(limit)))
+
+
+def searches_using_dataset(*, session: Session, dataset: Dataset, limit: int) -> list[int]:
+    """Ids of the project's searches that will start more runs on this version, oldest first.
+
+    Their later runs are made from the experiment's spec, which names the version it was
+    pinned to at submit (none for a search over dataset names: then the newest).
+    """
+    spec_name = Experiment.spec[("dataset", "name")].as_string()
+    spec_version = Experiment.spec[("dataset", "version")].as_integer()
+    same_version = spec_version == dataset.version
+    newest = find_dataset(session=session, project_id=dataset.project_id, name=dataset.name)
+    if newest is not None and newest.id == dataset.id:
+        same_version = or_(same_version, spec_version.is_(None))
+    query = select(Experiment.id).where(
+        Experiment.project_id == dataset.project_id,
+        Experiment.cancelled_at.is_(None),
+        Experiment.configurations_started < Experiment.configurations_planned,
+        spec_name == dataset.name,
+        same_version,
+    )
+    return list(session.scalars(query.order_by(Experiment.id).limit(limit)))
 
 
 def blob_in_use(*, session: Session, sha256: str) -> bool:

@@ -153,3 +153,22 @@ def test_a_deleted_version_number_is_never_given_again(
     third = uploaded(client, seed=2)
     # Version 2 named seed 1's file; a spec naming it must never train on seed 2's.
     assert (first["version"], second["version"], third["version"]) == (1, 2, 3)
+
+
+def test_a_search_that_will_start_more_runs_holds_its_version(
+    client: TestClient, blob_folder: Path, sessions: sessionmaker[Any]
+) -> None:
+    only = uploaded(client)
+    spec = {**spec_dict(), "dataset": {"name": "iris"}}
+    search = {"space": {"regularization.dropout": [0.0, 0.1, 0.2]}, "max_parallel": 1}
+    response = client.post("/experiments", json={"name": "s", "spec": spec, "search": search})
+    assert response.status_code == 202, response.text
+    experiment = response.json()
+    with sessions.begin() as session:  # its first run over, the next not yet started
+        session.get_one(Run, experiment["runs"][0]["id"]).status = "succeeded"
+    assert conflict(client.delete(f"/datasets/{only['id']}")) == (
+        "dataset 'iris' version 1 is used by searches that will start more runs: experiments "
+        f"{experiment['id']}: cancel them (POST /experiments/{{id}}/cancel) or wait until they end"
+    )
+    assert client.post(f"/experiments/{experiment['id']}/cancel").status_code == 200
+    assert client.delete(f"/datasets/{only['id']}").status_code == 204
