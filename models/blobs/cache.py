@@ -13,6 +13,8 @@ import hashlib
 import os
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
@@ -54,6 +56,17 @@ class BlobCache:
         """The blob's local copy, opened for reading: an eviction cannot take an open file."""
         with self._lock(check_digest(digest)):
             return self._ready(digest).open("rb")
+
+    @contextmanager
+    def held(self, digest: str) -> Iterator[Path]:
+        """The blob's local copy, kept from eviction until the block ends.
+
+        For readers that need a path and open it more than once (an NPZ's headers, then its
+        arrays): the digest's lock is held throughout, so no process sharing the cache evicts
+        the file in between, and fetching the same blob elsewhere waits.
+        """
+        with self._lock(check_digest(digest)):
+            yield self._ready(digest)
 
     def _ready(self, digest: str) -> Path:
         """The intact local copy, fetched if need be and marked as just used (under its lock)."""

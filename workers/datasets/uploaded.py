@@ -14,11 +14,11 @@ from workers.settings import get_settings
 
 @lru_cache(maxsize=2)
 def _load(spec: DatasetSpec, ref: DatasetRef, cache: BlobCache) -> DatasetArrays:
-    # Read at once: another process sharing the cache may evict the file later.
-    path = cache.path(ref.sha256)
-    data = read_dataset(
-        path, cast(Format, ref.format), label=ref.label or None, limits=get_ingest_limits()
-    )
+    # Held while read: another process sharing the cache cannot evict it in between.
+    with cache.held(ref.sha256) as path:
+        data = read_dataset(
+            path, cast(Format, ref.format), label=ref.label or None, limits=get_ingest_limits()
+        )
     test = (
         (data.x_test, data.y_test) if data.x_test is not None and data.y_test is not None else None
     )

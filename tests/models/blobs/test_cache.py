@@ -57,6 +57,19 @@ def test_an_open_copy_outlives_its_eviction(blobs: BlobStore, tmp_path: Path) ->
         assert file.read() == bytes([0]) * 1000
 
 
+def test_a_held_copy_is_not_evicted_by_another_process(blobs: BlobStore, tmp_path: Path) -> None:
+    first, *others = (blobs.put_bytes(bytes([i]) * 1000).sha256 for i in range(3))
+    mine = BlobCache(blobs, tmp_path / "cache", max_bytes=2000)
+    theirs = BlobCache(blobs, tmp_path / "cache", max_bytes=2000)  # its own locks, like a process
+    with mine.held(first) as path:
+        for digest in others:
+            theirs.path(digest)
+        assert first in cached(tmp_path / "cache")
+        assert path.read_bytes() == bytes([0]) * 1000  # opened a second time, still there
+    theirs.path(others[0])
+    assert first not in cached(tmp_path / "cache")  # released: least recently used goes
+
+
 def test_a_damaged_copy_is_fetched_again(blobs: BlobStore, tmp_path: Path) -> None:
     ref = blobs.put_bytes(b"the real content")
     cache = BlobCache(blobs, tmp_path / "cache", max_bytes=10**6)
