@@ -11,6 +11,7 @@ from sqlalchemy.orm import sessionmaker
 from models import store
 from models.blobs import BlobStore
 from models.search.spec import SearchSpec
+from models.services.blobs import collect_unused
 from models.store import RunError
 from models.store.artifacts import add_artifacts
 from models.store.datasets import DatasetRef
@@ -145,7 +146,11 @@ class RunRecord:
                     add_artifacts(session=session, run_id=claimed.run_id, files=artifacts)
                 return finished
 
-        return with_retries(write, seconds=self.retry_seconds)
+        finished = with_retries(write, seconds=self.retry_seconds)
+        if artifacts and not finished and artifact_store is not None:
+            # The run ended elsewhere (a cancel, a lost lease): no row came to hold these.
+            collect_unused(self.sessions, artifact_store, [a.sha256 for a in artifacts])
+        return finished
 
     def hand_back(self, last_epochs: Mapping[int, Mapping[str, float]]) -> bool:
         """Write the last epochs and queue the run again, its attempt unspent (a stopping worker).

@@ -15,6 +15,7 @@ from models import store
 from models.blobs import BlobRef, BlobStore, BlobWriter
 from models.ingest import DatasetSummary, Format, IngestError, IngestLimits, inspect_dataset
 from models.ingest.reader import DEFAULT_LABEL
+from models.services.blobs import collect_unused
 from models.services.errors import ConflictError, NotFoundError
 from models.spec.catalog import BUILTIN_DATASETS
 from models.store.tables import Dataset
@@ -77,7 +78,7 @@ def store_upload(
     try:
         return _record(sessions, project_id, upload, ref, summary)
     except BaseException:
-        _collect(sessions, blobs, ref.sha256)
+        collect_unused(sessions, blobs, [ref.sha256])
         raise
 
 
@@ -158,7 +159,7 @@ def delete_dataset(
             )
         sha256 = row.sha256
         store.delete_dataset(session=session, row=row)
-    _collect(sessions, blobs, sha256)
+    collect_unused(sessions, blobs, [sha256])
 
 
 def _in_use(row: Dataset, users: str, ids: list[int], route: str) -> str:
@@ -169,15 +170,3 @@ def _in_use(row: Dataset, users: str, ids: list[int], route: str) -> str:
         f"dataset {row.name!r} version {row.version} is used by {users} {listed}{more}: "
         f"cancel them (POST /{route}/{{id}}/cancel) or wait until they end"
     )
-
-
-def _collect(sessions: sessionmaker[Any], blobs: BlobStore, sha256: str) -> None:
-    """Remove the blob unless a dataset version or an artifact (of any project) refers to it.
-
-    Without a lock across the store and the blobs, an upload of the same bytes committing
-    in the same instant can lose the blob; its runs then fail saying the data is gone.
-    """
-    with sessions() as session:
-        in_use = store.blob_in_use(session=session, sha256=sha256)
-    if not in_use:
-        blobs.delete(sha256)

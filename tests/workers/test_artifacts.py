@@ -23,6 +23,7 @@ from tests.factories import IN_ONE_CONNECTION, create_run, make_spec
 from workers.artifacts import BEST_WEIGHTS, MANIFEST, MANIFEST_FORMAT, WEIGHTS
 from workers.execution import _result_of, execute_run
 from workers.run_policy import Deadline
+from workers.run_record import RunRecord, RunResult
 from workers.runner import NoHooks, train
 
 
@@ -182,3 +183,22 @@ def test_predict_numpy_command_line_on_a_stored_run(
     rows = [line.split("\t") for line in lines]
     assert [row[0] for row in rows] == ["0", "1", "2"]
     assert all(row[1] in ("0", "1") and 0.5 <= float(row[2]) <= 1.0 for row in rows)
+
+
+def test_artifacts_of_a_run_that_ended_elsewhere_are_removed(
+    sessions: sessionmaker[Any], tmp_path: Path
+) -> None:
+    blobs = BlobStore(str(tmp_path / "blobs"))
+    with sessions.begin() as session:
+        run_id = create_run(session, make_spec()).id
+    record = RunRecord.claim(
+        run_id, sessions=sessions, worker="test", lease_seconds=60, retry_seconds=1
+    )
+    assert record is not None
+    outcome = train(make_spec(), threads=1)
+    with sessions.begin() as session:  # cancelled while its worker wrote the artifacts
+        store.cancel_runs(session=session, project_id=DEFAULT_PROJECT_ID, where=Run.id == run_id)
+    result = RunResult(RunStatus.SUCCEEDED, summary=outcome.summary, model=outcome.model)
+    assert record.finish(result, None, {}, blobs) is False
+    assert stored(sessions, blobs, run_id) == {}
+    assert [p for p in (tmp_path / "blobs" / "sha256").rglob("*") if p.is_file()] == []
