@@ -229,7 +229,7 @@ def _item(row: Dataset) -> dict[str, Any]:
         "label": row.label or None,
         "input_shape": row.input_shape,
         "n_classes": len(row.class_names),
-        "n_examples": sum(row.class_counts) + sum(row.test_class_counts or ()),
+        "n_examples": row.n_examples,
         "created_at": row.created_at,
     }
 

@@ -5,7 +5,7 @@ from sqlalchemy.orm import Session
 from models.spec.base import SpecError
 from models.spec.catalog import BUILTIN_DATASETS, BuiltinCatalog, DatasetShape
 from models.spec.dataset import DatasetSpec
-from models.store.datasets import dataset_versions, find_dataset
+from models.store.datasets import find_dataset, list_dataset_versions
 from models.store.tables import Dataset
 
 NAME, VERSION = ("dataset", "name"), ("dataset", "version")
@@ -33,8 +33,7 @@ class StoredCatalog:
                 ("dataset", param),
                 f"dataset.{param} applies to generated datasets, not to the upload {row.name!r}",
             )
-        n_samples = sum(row.class_counts) + sum(row.test_class_counts or ())
-        return DatasetShape(tuple(row.input_shape), len(row.class_names), n_samples)
+        return DatasetShape(tuple(row.input_shape), len(row.class_names), row.n_examples)
 
     def pinned(self, dataset: DatasetSpec) -> DatasetSpec:
         """`dataset` with the version it names, the newest one if it names none."""
@@ -58,11 +57,11 @@ class StoredCatalog:
         )
         if row is not None:
             return row
-        versions = dataset_versions(
+        versions = list_dataset_versions(
             session=self.session, project_id=self.project_id, name=dataset.name
         )
         if versions:
-            listed = ", ".join(map(str, versions))
+            listed = ", ".join(str(v.version) for v in versions)
             message = f"dataset.version: {dataset.name!r} has no version {dataset.version}; "
             raise SpecError(VERSION, message + f"its versions are {listed}")
         known = ", ".join(BUILTIN_DATASETS)

@@ -36,12 +36,6 @@ def find_dataset(
     return session.scalars(query.order_by(Dataset.version.desc()).limit(1)).first()
 
 
-def dataset_versions(*, session: Session, project_id: int, name: str) -> list[int]:
-    """The versions of the project's dataset `name`, oldest first (empty if none)."""
-    query = select(Dataset.version).where(Dataset.project_id == project_id, Dataset.name == name)
-    return list(session.scalars(query.order_by(Dataset.version)))
-
-
 def next_dataset_version(*, session: Session, project_id: int, name: str) -> int:
     """Take the version a new upload of `name` gets: one past every number it ever had.
 

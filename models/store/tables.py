@@ -209,6 +209,11 @@ class Dataset(Base):
     test_class_counts: Mapped[list[int] | None] = mapped_column(JsonType)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
+    @property
+    def n_examples(self) -> int:
+        """Every example in the file: x and the explicit test split."""
+        return sum(self.class_counts) + sum(self.test_class_counts or ())
+
 
 class DatasetName(Base):
     """How many versions a project's dataset name has ever had: deleted numbers stay used."""
