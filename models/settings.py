@@ -1,10 +1,15 @@
-"""Settings shared by every process: where the store and the broker live."""
+"""Settings shared by every process: where the store and the broker live, the server secret."""
 
+import os
+import secrets
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_KEY_LENGTH = 32
 
 
 def owner_only_folder(path: Path) -> Path:
@@ -14,10 +19,35 @@ def owner_only_folder(path: Path) -> Path:
     return path
 
 
+def create_owner_only_file(path: Path, text: str) -> bool:
+    """Write `text` to a new file readable by its owner only; False if `path` already exists.
+
+    The file appears whole or not at all (written aside, then hard-linked into place, which
+    fails if the name is taken): a process starting at the same moment reads either nothing
+    or all of it, and two such processes end up sharing the first one's file.
+    """
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.link(temporary, path)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(temporary)
+    return True
+
+
 class Settings(BaseSettings):
     """Store and broker locations; empty URLs mean the embedded defaults under `home`."""
 
-    model_config = SettingsConfigDict(env_prefix="REGLAB_", extra="ignore")
+    # Settings hold credentials (database URLs, the secret key): an error names the variable
+    # and the rule it breaks, never the value.
+    model_config = SettingsConfigDict(
+        env_prefix="REGLAB_", extra="ignore", hide_input_in_errors=True
+    )
 
     home: Path = Field(
         default=Path(".reglab"),
@@ -38,6 +68,13 @@ class Settings(BaseSettings):
         "`s3://bucket/prefix` for a deployment, its endpoint and credentials from the standard "
         "AWS variables (`AWS_ENDPOINT_URL_S3`, `AWS_ACCESS_KEY_ID`, ...); empty means the "
         "folder `<home>/blobs`, readable by its owner only.",
+    )
+    secret_key: str = Field(
+        default="",
+        repr=False,
+        description="Server secret the API keys' HMACs are made with (at least 32 characters); "
+        "empty means a random one generated once into `<home>/secret_key` (owner-only). "
+        "Changing it invalidates every API key.",
     )
 
     lease_seconds: float = Field(
@@ -69,6 +106,30 @@ class Settings(BaseSettings):
         "long is sent to its queue again. A broker that lost its messages and sends that "
         "failed in the API are caught within one pass; a duplicate delivery is skipped.",
     )
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: str) -> str:
+        """A short secret could be guessed, and every key's HMAC with it."""
+        if value and len(value) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(
+                f"REGLAB_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters (e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`), or empty to "
+                "have one generated into <home>/secret_key"
+            )
+        return value
+
+    def resolved_secret_key(self) -> bytes:
+        """The server secret: REGLAB_SECRET_KEY, else `<home>/secret_key` (made on first use)."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = owner_only_folder(self.home.resolve()) / "secret_key"
+        if not path.exists():
+            create_owner_only_file(path, secrets.token_urlsafe(48) + "\n")
+        key = path.read_text().strip()
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(f"{path} holds fewer than {MIN_SECRET_KEY_LENGTH} characters")
+        return key.encode()
 
     def resolved_database_url(self) -> str:
         """The store URL, falling back to the embedded SQLite file."""

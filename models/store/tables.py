@@ -1,4 +1,5 @@
-"""SQL tables: projects, experiments, runs, metrics, summaries, workers, datasets, artifacts."""
+"""SQL tables: projects, API keys, experiments, runs, metrics, summaries, workers, datasets,
+artifacts."""
 
 import re
 from datetime import UTC, datetime
@@ -56,6 +57,28 @@ class Project(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class ApiKey(Base):
+    """A project's API key: looked up by its public `key_id`, the secret kept only as an HMAC."""
+
+    __tablename__ = "api_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(24), unique=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    scopes: Mapped[list[str]] = mapped_column(JsonType)
+    # HMAC-SHA256 of the secret under the server's secret key, hex: a leaked row opens nothing.
+    secret_hmac: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Written at most once a minute, so reads do not each become a write.
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The keys that made and revoked this one; None when done with the admin CLI.
+    created_by_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"))
+    revoked_by_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"))
+
+
 class Experiment(Base):
     """A named base spec; it expands into one or more runs."""
 
@@ -80,6 +103,9 @@ class Experiment(Base):
     # Set by a cancel: a search starts no configuration after it.
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # The API keys that created and cancelled it; None before keys existed, or from the CLI.
+    created_by_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"))
+    cancelled_by_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"))
 
     runs: Mapped[list["Run"]] = relationship(
         back_populates="experiment", order_by="Run.id", lazy="selectin"
@@ -130,6 +156,8 @@ class Run(Base):
     # The uploaded dataset the latest attempt trained on (None for built-in data).
     dataset_version: Mapped[int | None]
     dataset_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The API key that cancelled it (None: not cancelled by a key).
+    cancelled_by_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"))
 
     experiment: Mapped[Experiment] = relationship(back_populates="runs", lazy="raise")
     summary_rows: Mapped[list["RunSummary"]] = relationship(lazy="selectin")
@@ -208,6 +236,8 @@ class Dataset(Base):
     class_counts: Mapped[list[int]] = mapped_column(JsonType)
     test_class_counts: Mapped[list[int] | None] = mapped_column(JsonType)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # The API key that uploaded it; None before keys existed.
+    created_by_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"))
 
     @property
     def n_examples(self) -> int:

@@ -1,0 +1,205 @@
+"""Projects and API keys: keys made at random and shown once, kept as an HMAC, checked in
+constant time.
+
+A raw key is `rl_<key id>_<secret>`: the prefix lets secret scanners spot a leaked one, the
+public key id finds its row, and the secret (256 bits) is stored only as HMAC-SHA256 under the
+server secret, so a copy of the database opens nothing.
+"""
+
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import store
+from models.services.errors import ConflictError, NotFoundError
+from models.settings import create_owner_only_file, owner_only_folder
+from models.store.db import Sessions
+from models.store.tables import ApiKey, Project
+
+SCOPES = ("read", "write", "admin")
+# token_hex(6): 12 lowercase hex digits; token_urlsafe(32): 43 characters of unpadded base64url.
+RAW_KEY = re.compile(r"rl_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
+# last_used_at is written at most this often per key, so reads do not each become a write.
+TOUCH_EVERY = timedelta(minutes=1)
+LOCAL_PROJECT = "local"
+LOCAL_KEY_NAME = "local admin"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class KeyIdentity:
+    """An authenticated key: its row id, public key id, project and scopes."""
+
+    id: int
+    key_id: str
+    project_id: int
+    scopes: frozenset[str]
+
+
+class _KeyFileTakenError(Exception):
+    """Another process wrote the key file first."""
+
+
+def new_raw_key() -> str:
+    """A fresh raw key, `rl_<12 hex key id>_<256-bit urlsafe secret>`."""
+    return f"rl_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"
+
+
+def parse_raw_key(raw_key: str) -> tuple[str, str] | None:
+    """The (key id, secret) of a well-formed raw key; None for anything else."""
+    match = RAW_KEY.fullmatch(raw_key)
+    return (match[1], match[2]) if match else None
+
+
+def key_hmac(secret_key: bytes, secret: str) -> str:
+    """HMAC-SHA256 of a key's secret under the server secret, hex: what the store keeps."""
+    return hmac.new(secret_key, secret.encode(), hashlib.sha256).hexdigest()
+
+
+def check_scopes(scopes: Iterable[str]) -> list[str]:
+    """The scopes in canonical order; ValueError if none, or one is unknown."""
+    chosen = set(scopes)
+    if not chosen or not chosen <= set(SCOPES):
+        raise ValueError(f"scopes must be one or more of {', '.join(SCOPES)}; got {sorted(chosen)}")
+    return [scope for scope in SCOPES if scope in chosen]
+
+
+def _add_key(session: Session, raw_key: str, secret_key: bytes, **fields: Any) -> ApiKey:
+    """Store a key of a project that must exist; NotFoundError if it does not."""
+    if session.get(Project, fields["project_id"]) is None:
+        raise NotFoundError(f"project {fields['project_id']} not found")
+    parsed = parse_raw_key(raw_key)
+    assert parsed is not None, "new_raw_key makes well-formed keys"
+    key_id, secret = parsed
+    secret_hmac = key_hmac(secret_key, secret)
+    return store.add_key(session=session, key_id=key_id, secret_hmac=secret_hmac, **fields)
+
+
+def create_key(
+    sessions: sessionmaker[Any],
+    *,
+    project_id: int,
+    name: str,
+    scopes: Iterable[str],
+    expires_at: datetime | None,
+    secret_key: bytes,
+    created_by: int | None,
+) -> tuple[int, str]:
+    """Make a key for the project: its row id and the raw key, which is never seen again."""
+    chosen = check_scopes(scopes)
+    raw_key = new_raw_key()
+    with sessions.begin() as session:
+        key = _add_key(
+            session,
+            raw_key,
+            secret_key,
+            project_id=project_id,
+            name=name,
+            scopes=chosen,
+            expires_at=expires_at,
+            created_by=created_by,
+        )
+        return key.id, raw_key
+
+
+def _record_use(session: Session, key: ApiKey, now: datetime) -> None:
+    """Set last_used_at in a transaction of its own, leaving the caller's session as it was.
+
+    A store that cannot take the write now (locked, read-only, away) costs one timestamp,
+    never the request.
+    """
+    writer = Sessions(bind=session.get_bind(), join_transaction_mode="create_savepoint")
+    try:
+        with writer.begin() as write:
+            store.touch_key(session=write, row_id=key.id, now=now, every=TOUCH_EVERY)
+    except SQLAlchemyError:
+        log.warning("could not record the use of API key %s", key.key_id, exc_info=True)
+
+
+def authenticate(
+    session: Session, raw_key: str, secret_key: bytes, now: datetime
+) -> KeyIdentity | None:
+    """The identity of a valid key; None if malformed, unknown, wrong, expired or revoked."""
+    parsed = parse_raw_key(raw_key)
+    if parsed is None:
+        return None
+    key_id, secret = parsed
+    key = store.find_key(session=session, key_id=key_id)
+    if key is None or not hmac.compare_digest(key.secret_hmac, key_hmac(secret_key, secret)):
+        return None
+    if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
+        return None
+    if key.last_used_at is None or key.last_used_at <= now - TOUCH_EVERY:
+        _record_use(session, key, now)
+    return KeyIdentity(key.id, key.key_id, key.project_id, frozenset(key.scopes))
+
+
+def revoke(
+    sessions: sessionmaker[Any], *, key_id: str, now: datetime, revoked_by: int | None = None
+) -> ApiKey:
+    """Revoke a key by its key id (again: no change) and return it; NotFoundError if none."""
+    with sessions.begin() as session:
+        key = store.revoke_key(session=session, key_id=key_id, now=now, revoked_by=revoked_by)
+    if key is None:
+        raise NotFoundError(f"API key {key_id} not found")
+    return key
+
+
+def create_project(sessions: sessionmaker[Any], *, name: str) -> int:
+    """Make a project and return its id; ConflictError if the name is taken."""
+    taken = ConflictError(f"a project named {name!r} exists already")
+    try:
+        with sessions.begin() as session:
+            if store.get_project_by_name(session=session, name=name) is not None:
+                raise taken
+            return store.create_project(session=session, name=name).id
+    except IntegrityError:  # made by another process since the check
+        raise taken from None
+
+
+def project_id(sessions: sessionmaker[Any], name: str) -> int:
+    """The id of the project called `name`; NotFoundError if there is none."""
+    with sessions() as session:
+        project = store.get_project_by_name(session=session, name=name)
+    if project is None:
+        raise NotFoundError(f"no project named {name!r}")
+    return project.id
+
+
+def bootstrap_local(sessions: sessionmaker[Any], key_file: Path, secret_key: bytes) -> str | None:
+    """On first start, make project "local" and an admin key for it, write the raw key to
+    `key_file` (owner-only) and return it; None if `key_file` exists (nothing is made)."""
+    if key_file.exists():
+        return None
+    try:
+        local = create_project(sessions, name=LOCAL_PROJECT)
+    except ConflictError:  # made by an earlier start whose key file is gone, or concurrently
+        local = project_id(sessions, LOCAL_PROJECT)
+    owner_only_folder(key_file.parent)
+    raw_key = new_raw_key()
+    written = False
+    try:
+        with sessions.begin() as session:
+            fields = {"project_id": local, "name": LOCAL_KEY_NAME, "scopes": list(SCOPES)}
+            _add_key(session, raw_key, secret_key, expires_at=None, created_by=None, **fields)
+            # Written before the commit, so no key is made that no file holds.
+            written = create_owner_only_file(key_file, raw_key + "\n")
+            if not written:
+                raise _KeyFileTakenError  # another process's key is the one in use: roll ours back
+    except _KeyFileTakenError:
+        return None
+    except BaseException:
+        if written:  # the commit failed: the file would hold a key that does not exist
+            key_file.unlink()
+        raise
+    return raw_key
