@@ -4,13 +4,16 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Path, Query
+from fastapi import Depends, HTTPException, Path, Query, Request, Security, status
+from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.auth import BEARER, check_key
 from api.errors import not_found, unprocessable
 from api.settings import get_settings
 from models import store
 from models.metric_names import EPOCH_METRICS
+from models.services.keys import KeyIdentity
 from models.spec.catalog import Catalog
 from models.store.catalog import StoredCatalog
 from models.store.db import make_engine, make_sessionmaker
@@ -22,7 +25,7 @@ from models.store.run_filter import (
     parse_filter,
     parse_order,
 )
-from models.store.tables import DEFAULT_PROJECT_ID, MAX_INT, Experiment
+from models.store.tables import MAX_INT, Experiment
 
 
 @lru_cache
@@ -37,13 +40,32 @@ def get_session() -> Iterator[Session]:
         yield session
 
 
-def get_project_id() -> int:
-    """The caller's project (the default project until API keys exist)."""
-    return DEFAULT_PROJECT_ID
-
-
 SessionDep = Annotated[Session, Depends(get_session)]
 SessionmakerDep = Annotated[sessionmaker[Any], Depends(get_sessionmaker)]
+
+
+def get_caller(
+    request: Request,
+    sessions: SessionmakerDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
+) -> KeyIdentity | None:
+    """The caller's API key (None on a public route); 401 or 403 if it does not do."""
+    # A session of its own, closed before the route runs: the route's reads and writes are
+    # never nested in the key check's transaction.
+    with sessions() as session:
+        return check_key(session, request, credentials.credentials if credentials else None)
+
+
+CallerDep = Annotated[KeyIdentity | None, Depends(get_caller)]
+
+
+def get_project_id(caller: CallerDep) -> int:
+    """The caller's project: the one its key belongs to."""
+    if caller is None:  # a public route asking for a project is a bug: refuse, never guess
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "this route needs an API key")
+    return caller.project_id
+
+
 ProjectDep = Annotated[int, Depends(get_project_id)]
 
 

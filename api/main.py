@@ -3,13 +3,17 @@
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request, status
+from fastapi import Depends, FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from api.auth import PUBLIC_PATHS, UNAUTHORIZED
+from api.deps import get_caller
 from api.errors import error_item, http_error, refused, validation_error
 from api.reconciler import reconciler
 from api.routes import (
@@ -23,6 +27,7 @@ from api.routes import (
     workers,
 )
 from api.schemas import StoreUnavailableRead
+from api.settings import get_settings
 from models.services.errors import ConflictError, NotFoundError
 from models.spec import SpecError
 from models.store.db import is_outage
@@ -76,13 +81,49 @@ async def _spec_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
+def _browser_guards(app: FastAPI) -> None:
+    """Only the configured Host names (no DNS rebinding); CORS only for configured origins."""
+    settings = get_settings()
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_host_list())
+    if origins := settings.cors_origin_list():
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
+        )
+
+
+def _openapi_without_keys_on_public_routes(app: FastAPI) -> None:
+    """The docs show the lock on every route but the public ones."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        for path in PUBLIC_PATHS:
+            for operation in schema["paths"].get(path, {}).values():
+                operation.pop("security", None)
+                for code in UNAUTHORIZED:
+                    operation["responses"].pop(str(code), None)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app() -> FastAPI:
-    """Build the API; the docs page is served locally, with no CDN."""
+    """Build the API, closed by default; the docs page is served locally, with no CDN."""
     app = FastAPIOffline(
-        title="reglab", version="1.0.0", description=DESCRIPTION, lifespan=reconciler
+        title="reglab",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=reconciler,
+        dependencies=[Depends(get_caller)],
+        responses=UNAUTHORIZED,
     )
     for module in (experiments, reports, runs, artifacts, compare, datasets, system, workers):
         app.include_router(module.router, responses=STORE_UNAVAILABLE)
+    _browser_guards(app)
+    _openapi_without_keys_on_public_routes(app)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(CursorError, _bad_cursor)
     app.add_exception_handler(SpecError, _spec_error)

@@ -21,6 +21,27 @@ class Settings(SharedSettings):
         "their own limit.",
     )
 
+    allowed_hosts: str = Field(
+        default="localhost,127.0.0.1,[::1]",
+        description="Comma-separated Host names the API answers to (`*.example.com` for "
+        "subdomains); any other Host is refused with 400, so a DNS-rebinding page cannot "
+        "reach it through a browser. Add the name clients use (the compose service name, a "
+        "load balancer's).",
+    )
+    cors_origins: str = Field(
+        default="",
+        description="Comma-separated origins (`https://app.example.com`) whose pages may "
+        "call the API from a browser; empty turns CORS off.",
+    )
+
+    def allowed_host_list(self) -> list[str]:
+        """`allowed_hosts` as a list."""
+        return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
+
+    def cors_origin_list(self) -> list[str]:
+        """`cors_origins` as a list (empty: CORS off)."""
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 # In-process API apps of the tests reconcile on demand (tests call it), not on a timer.
 os.environ.setdefault("REGLAB_RECONCILE_SECONDS", "0")
+# TestClient sends `Host: testserver`; the API refuses Host names it was not given.
+os.environ.setdefault("REGLAB_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_ADMIN_URL = os.environ.get(
     "REGLAB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

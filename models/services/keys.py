@@ -31,7 +31,8 @@ SCOPES = ("read", "write", "admin")
 RAW_KEY = re.compile(r"rl_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
 # last_used_at is written at most this often per key, so reads do not each become a write.
 TOUCH_EVERY = timedelta(minutes=1)
-LOCAL_PROJECT = "local"
+# The project every row lived in before keys existed: an upgraded laptop keeps its history.
+LOCAL_PROJECT = "default"
 LOCAL_KEY_NAME = "local admin"
 log = logging.getLogger(__name__)
 
@@ -177,7 +178,7 @@ def project_id(sessions: sessionmaker[Any], name: str) -> int:
 
 
 def bootstrap_local(sessions: sessionmaker[Any], key_file: Path, secret_key: bytes) -> str | None:
-    """On first start, make project "local" and an admin key for it, write the raw key to
+    """On first start, make an admin key for project "default", write the raw key to
     `key_file` (owner-only) and return it; None if `key_file` exists (nothing is made)."""
     if key_file.exists():
         return None

@@ -8,13 +8,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.auth import secret_key
 from api.deps import get_session, get_sessionmaker
 from api.main import app
+from models.services.keys import create_key
+from models.store.tables import DEFAULT_PROJECT_ID
 
 
 @contextmanager
 def client_on(sessions: sessionmaker[Any]) -> Iterator[TestClient]:
-    """The app with every request (and every search top-up) using `sessions`."""
+    """The app with every request (and every search top-up) using `sessions`, each sent with
+    an admin key of the default project."""
 
     def session() -> Iterator[Session]:
         with sessions() as s:
@@ -22,7 +26,16 @@ def client_on(sessions: sessionmaker[Any]) -> Iterator[TestClient]:
 
     app.dependency_overrides[get_session] = session
     app.dependency_overrides[get_sessionmaker] = lambda: sessions
-    with TestClient(app) as client:
+    _, raw_key = create_key(
+        sessions,
+        project_id=DEFAULT_PROJECT_ID,
+        name="tests",
+        scopes=["admin"],
+        expires_at=None,
+        secret_key=secret_key(),
+        created_by=None,
+    )
+    with TestClient(app, headers={"Authorization": f"Bearer {raw_key}"}) as client:
         yield client
     app.dependency_overrides.clear()
 

@@ -110,5 +110,5 @@ def test_bootstrap_writes_a_local_admin_key_once(env: dict[str, str]) -> None:
     again = admin(env, "bootstrap", "--key-file", str(key_file))
     assert (again.stdout, again.stderr) == ("", "")
     assert key_file.read_text() == raw_key + "\n"
-    listed = admin(env, "list-keys", "--project", "local").stdout.splitlines()
+    listed = admin(env, "list-keys", "--project", "default").stdout.splitlines()
     assert len(listed) == 2 and "local admin" in listed[1]

@@ -196,9 +196,9 @@ def test_project_names_are_unique(sessions: sessionmaker[Any]) -> None:
 
 
 def local_keys(sessions: sessionmaker[Any]) -> list[ApiKey]:
-    """Every key of the project "local"."""
+    """Every key of the project "default"."""
     with sessions() as session:
-        return store.list_keys(session=session, project_id=keys.project_id(sessions, "local"))
+        return store.list_keys(session=session, project_id=keys.project_id(sessions, "default"))
 
 
 def test_bootstrap_makes_one_admin_key_into_an_owner_only_file(
@@ -214,7 +214,7 @@ def test_bootstrap_makes_one_admin_key_into_an_owner_only_file(
         identity = authenticate(session, raw_key, SECRET_KEY, T0)
     assert identity is not None
     assert identity.scopes == {"read", "write", "admin"}
-    assert identity.project_id == keys.project_id(sessions, "local")
+    assert identity.project_id == keys.project_id(sessions, "default")
 
     assert keys.bootstrap_local(sessions, key_file, SECRET_KEY) is None
     assert key_file.read_text() == raw_key + "\n"

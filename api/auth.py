@@ -1,0 +1,74 @@
+"""Authentication for the whole app: every route needs a project's API key unless public.
+
+The key is a bearer token (`Authorization: Bearer rl_<id>_<secret>`), never a cookie or a
+query parameter: a cross-site form or link cannot carry it, so it cannot act for a user.
+GET and HEAD need the `read` scope, other methods `write`, `/admin` routes `admin`.
+"""
+
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from fastapi import HTTPException, Request, status
+from fastapi.security import HTTPBearer
+from sqlalchemy.orm import Session
+
+from api.errors import error_item, error_list_response
+from api.settings import get_settings
+from models.services.keys import KeyIdentity, authenticate
+
+# Routes that answer without a key: health, and the docs pages. `/openapi.json` and the
+# docs' own scripts and styles are not API routes (no dependency runs for them).
+PUBLIC_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc"})
+ADMIN_PREFIX = "/admin"
+READ_METHODS = frozenset({"GET", "HEAD"})
+# What each scope allows besides itself.
+IMPLIED = {"admin": {"admin", "write", "read"}, "write": {"write", "read"}, "read": {"read"}}
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="A project's API key, `rl_<key id>_<secret>` (`python -m api admin "
+    "create-key`, or `$REGLAB_HOME/api_key` after `make run`).",
+)
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: error_list_response("No API key, or one that is unknown, expired or revoked."),
+    403: error_list_response("The key lacks the scope this route needs."),
+}
+
+
+@lru_cache
+def secret_key() -> bytes:
+    """This deployment's key for hashing API keys (REGLAB_SECRET_KEY, or its home's file)."""
+    return get_settings().resolved_secret_key()
+
+
+def _refusal(code: int, message: str, kind: str) -> HTTPException:
+    headers = {"WWW-Authenticate": "Bearer"} if code == status.HTTP_401_UNAUTHORIZED else None
+    return HTTPException(code, [error_item(("header", "Authorization"), message, kind)], headers)
+
+
+def required_scope(method: str, path: str) -> str:
+    """The scope a request needs: admin under /admin, read to read, write to change."""
+    if path == ADMIN_PREFIX or path.startswith(f"{ADMIN_PREFIX}/"):
+        return "admin"
+    return "read" if method in READ_METHODS else "write"
+
+
+def check_key(session: Session, request: Request, raw_key: str | None) -> KeyIdentity | None:
+    """The caller's key if the route needs one and it has the scope; 401 or 403 if not."""
+    path = request.url.path
+    if path in PUBLIC_PATHS:
+        return None
+    if raw_key is None:
+        message = "this route needs an API key: send `Authorization: Bearer <key>`"
+        raise _refusal(status.HTTP_401_UNAUTHORIZED, message, "missing_key")
+    identity = authenticate(session, raw_key, secret_key(), datetime.now(UTC))
+    if identity is None:
+        message = "the API key is unknown, expired or revoked"
+        raise _refusal(status.HTTP_401_UNAUTHORIZED, message, "invalid_key")
+    needed = required_scope(request.method, path)
+    if not any(needed in IMPLIED.get(scope, ()) for scope in identity.scopes):
+        held = ", ".join(sorted(identity.scopes))
+        message = f"this route needs the {needed!r} scope; the key has {held}"
+        raise _refusal(status.HTTP_403_FORBIDDEN, message, "insufficient_scope")
+    return identity
