@@ -17,6 +17,7 @@ from api.deps import get_caller
 from api.errors import error_item, http_error, refused, validation_error
 from api.reconciler import reconciler
 from api.routes import (
+    admin,
     artifacts,
     compare,
     datasets,
@@ -120,7 +121,8 @@ def create_app() -> FastAPI:
         dependencies=[Depends(get_caller)],
         responses=UNAUTHORIZED,
     )
-    for module in (experiments, reports, runs, artifacts, compare, datasets, system, workers):
+    routes = (experiments, reports, runs, artifacts, compare, datasets, system, workers, admin)
+    for module in routes:
         app.include_router(module.router, responses=STORE_UNAVAILABLE)
     _browser_guards(app)
     _openapi_without_keys_on_public_routes(app)

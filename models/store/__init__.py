@@ -31,6 +31,7 @@ from models.store.keys import (
     find_key,
     get_project_by_name,
     list_keys,
+    list_projects,
     revoke_key,
     touch_key,
 )
@@ -114,6 +115,7 @@ __all__ = [
     "list_datasets",
     "list_experiments",
     "list_keys",
+    "list_projects",
     "list_runs",
     "live_queues",
     "live_workers",

@@ -86,3 +86,8 @@ def touch_key(*, session: Session, row_id: int, now: datetime, every: timedelta)
         )
         .values(last_used_at=now)
     )
+
+
+def list_projects(*, session: Session) -> list[Project]:
+    """Every project, oldest first."""
+    return list(session.scalars(select(Project).order_by(Project.id)))
