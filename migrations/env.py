@@ -3,6 +3,7 @@
 from logging.config import fileConfig
 
 from alembic import context
+from sqlalchemy import Connection
 
 from models.search.study import storage
 from models.settings import get_settings
@@ -31,7 +32,20 @@ def run_migrations() -> None:
     storage(url)  # creates Optuna's tables now, not in a race between the first users
 
 
-def _migrate(connection: object) -> None:
+def _foreign_keys(connection: Connection, on: bool) -> None:
+    """Turn SQLite's foreign-key enforcement on or off: on the driver's own connection, as
+    the pragma is ignored inside a transaction (and SQLAlchemy would begin one)."""
+    pragma = f"PRAGMA foreign_keys={'ON' if on else 'OFF'}"
+    connection.connection.dbapi_connection.execute(pragma)  # type: ignore[union-attr]
+
+
+def _migrate(connection: Connection) -> None:
+    # SQLite alters a table by copying it and dropping the old one; with foreign keys
+    # enforced, that drop cascades (every metric of `run` gone) or fails. They are off while
+    # migrating, and checked before the commit instead.
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        _foreign_keys(connection, on=False)
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
@@ -40,6 +54,10 @@ def _migrate(connection: object) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        if sqlite and (broken := connection.exec_driver_sql("PRAGMA foreign_key_check").all()):
+            raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
+    if sqlite:
+        _foreign_keys(connection, on=True)
 
 
 run_migrations()
