@@ -59,11 +59,19 @@ def get_caller(
 CallerDep = Annotated[KeyIdentity | None, Depends(get_caller)]
 
 
-def get_project_id(caller: CallerDep) -> int:
-    """The caller's project: the one its key belongs to."""
-    if caller is None:  # a public route asking for a project is a bug: refuse, never guess
+def get_key(caller: CallerDep) -> KeyIdentity:
+    """The caller's key, on a route that acts as it (its project, who did what)."""
+    if caller is None:  # a public route asking for a key is a bug: refuse, never guess
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "this route needs an API key")
-    return caller.project_id
+    return caller
+
+
+KeyDep = Annotated[KeyIdentity, Depends(get_key)]
+
+
+def get_project_id(key: KeyDep) -> int:
+    """The caller's project: the one its key belongs to."""
+    return key.project_id
 
 
 ProjectDep = Annotated[int, Depends(get_project_id)]

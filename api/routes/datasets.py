@@ -4,6 +4,7 @@ An upload is the raw request body, streamed to a spool file while it is hashed a
 (never held whole in memory), validated in a thread, then stored under its sha256.
 """
 
+from collections.abc import Mapping
 from functools import partial
 from typing import Annotated, Any
 
@@ -12,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, st
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.blobs import BlobStoreDep
-from api.deps import Cursor, Limit, ProjectDep, SessionDep, SessionmakerDep
+from api.deps import Cursor, KeyDep, Limit, ProjectDep, SessionDep, SessionmakerDep
 from api.errors import (
     conflict_response,
     error_item,
@@ -35,6 +36,7 @@ from models.blobs import BlobStore, BlobWriter
 from models.ingest import Format, IngestError, IngestLimits, get_ingest_limits
 from models.services import datasets as services
 from models.spec.catalog import BUILTIN_DATASETS
+from models.store.actors import public_key_ids
 from models.store.tables import MAX_INT, Dataset
 
 router = APIRouter(prefix="/datasets", tags=["datasets"], route_class=StrictJsonRoute)
@@ -177,7 +179,7 @@ async def upload_dataset(
     name: DatasetName,
     format: DatasetFormat,
     sessions: SessionmakerDep,
-    project_id: ProjectDep,
+    key: KeyDep,
     blobs: BlobStoreDep,
     response: Response,
     label: LabelColumn = None,
@@ -185,12 +187,12 @@ async def upload_dataset(
     """Upload a dataset file (the raw body): checked, stored by sha256, a new version of `name`
     (201), or the version that already holds these bytes (200)."""
     _check_type(request)
-    upload, limits = services.Upload(name, format, label), get_ingest_limits()
+    upload, limits = services.Upload(name, format, label, key.id), get_ingest_limits()
     try:
         services.check_name(name)  # before a byte is read
         with blobs.writer(max_bytes=limits.max_bytes) as writer:
             await _receive(request, writer, limits)
-            work = partial(_store, sessions, project_id, upload, writer, blobs, limits)
+            work = partial(_store, sessions, key.project_id, upload, writer, blobs, limits)
             read, created = await anyio.to_thread.run_sync(work, limiter=INSPECTORS)
     except IngestError as exc:
         raise _refusal(exc) from None
@@ -217,7 +219,7 @@ def builtin_datasets() -> list[BuiltinDatasetRead]:
     return out
 
 
-def _item(row: Dataset) -> dict[str, Any]:
+def _item(row: Dataset, keys: Mapping[int | None, str]) -> dict[str, Any]:
     """The fields of an uploaded version that lists show."""
     return {
         "id": row.id,
@@ -231,6 +233,7 @@ def _item(row: Dataset) -> dict[str, Any]:
         "n_classes": len(row.class_names),
         "n_examples": row.n_examples,
         "created_at": row.created_at,
+        "created_by_key": keys.get(row.created_by_key_id),
     }
 
 
@@ -245,8 +248,9 @@ def _detail(session: Session, project_id: int, dataset_id: int) -> DatasetRead:
         test=SplitRead(examples=sum(test), class_counts=test) if test is not None else None,
     )
     versions = store.list_dataset_versions(session=session, project_id=project_id, name=row.name)
+    keys = public_key_ids(session=session, row_ids=[row.created_by_key_id])
     return DatasetRead(
-        **_item(row),
+        **_item(row, keys),
         class_names=row.class_names,
         splits=splits,
         versions=[DatasetVersionRead.model_validate(v) for v in versions],
@@ -259,9 +263,10 @@ def list_datasets(
 ) -> DatasetListRead:
     """The built-in datasets, and a page of the project's uploaded versions, newest first."""
     page = store.list_datasets(session=session, project_id=project_id, limit=limit, cursor=cursor)
+    keys = public_key_ids(session=session, row_ids=[row.created_by_key_id for row in page.items])
     return DatasetListRead(
         builtin=builtin_datasets(),
-        items=[UploadedDatasetRead(**_item(row)) for row in page.items],
+        items=[UploadedDatasetRead(**_item(row, keys)) for row in page.items],
         total=page.total,
         next_cursor=page.next_cursor,
     )

@@ -1,17 +1,20 @@
 """Experiments: submit a spec, list and read experiments."""
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Body, Response, status
 from fastapi.openapi.models import Example
+from sqlalchemy.orm import Session
 
 from api.broker import DispatcherDep
 from api.deps import (
     CatalogDep,
     Cursor,
     ExperimentId,
+    KeyDep,
     Limit,
     ProjectDep,
     SessionDep,
@@ -34,6 +37,7 @@ from models.search.spec import SearchSpec
 from models.services import experiments as services
 from models.services.experiments import Submission, submit_experiment
 from models.services.searches import send_top_up
+from models.store.actors import public_key_ids
 from models.store.pages import Page
 from models.store.tables import Experiment, Run, RunStatus
 
@@ -91,7 +95,13 @@ def _best_run(search: SearchSpec, runs: list[Run]) -> BestRunRead | None:
     )
 
 
-def _read(experiment: Experiment) -> ExperimentRead:
+def _key_ids(session: Session, experiments: Sequence[Experiment]) -> dict[int | None, str]:
+    """The public ids of the keys that created or cancelled these experiments: one query."""
+    row_ids = [i for e in experiments for i in (e.created_by_key_id, e.cancelled_by_key_id)]
+    return public_key_ids(session=session, row_ids=row_ids)
+
+
+def _read(experiment: Experiment, keys: Mapping[int | None, str]) -> ExperimentRead:
     counts = Counter(RunStatus(run.status) for run in experiment.runs)
     search = SearchSpec.model_validate(experiment.search) if experiment.search else None
     seeds = len(search.seed_list(experiment.spec["seed"])) if search else 1
@@ -103,11 +113,19 @@ def _read(experiment: Experiment) -> ExperimentRead:
         search=experiment.search,
         created_at=experiment.created_at,
         cancelled_at=experiment.cancelled_at,
+        created_by_key=keys.get(experiment.created_by_key_id),
+        cancelled_by_key=keys.get(experiment.cancelled_by_key_id),
         runs=[RunStatusRead.model_validate(run) for run in experiment.runs],
         progress={s: counts.get(s, 0) for s in RunStatus},
         runs_planned=planned,
         best_run=_best_run(search, experiment.runs) if search else None,
     )
+
+
+def _read_one(session: Session, project_id: int, experiment_id: int) -> ExperimentRead:
+    """The project's experiment as read; 404 if there is none."""
+    experiment = experiment_or_404(session, project_id, experiment_id)
+    return _read(experiment, _key_ids(session, [experiment]))
 
 
 @router.post(
@@ -128,7 +146,7 @@ def create_experiment(
     background: BackgroundTasks,
     catalog: CatalogDep,
     dispatcher: DispatcherDep,
-    project_id: ProjectDep,
+    key: KeyDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> ExperimentRead:
@@ -139,10 +157,11 @@ def create_experiment(
         search=body.search,
         idempotency_key=idempotency_key,
         fingerprint=request_fingerprint(body) if idempotency_key else None,
+        created_by=key.id,
     )
     submitted = submit_experiment(
         sessions,
-        project_id=project_id,
+        project_id=key.project_id,
         submission=submission,
         catalog=catalog,
         dispatcher=dispatcher,
@@ -155,7 +174,7 @@ def create_experiment(
         )
     response.headers["Location"] = f"/experiments/{submitted.experiment_id}"
     with sessions() as session:
-        return _read(experiment_or_404(session, project_id, submitted.experiment_id))
+        return _read_one(session, key.project_id, submitted.experiment_id)
 
 
 @router.get("", response_model=Page[ExperimentRead])
@@ -166,8 +185,9 @@ def list_experiments(
     page = store.list_experiments(
         session=session, project_id=project_id, limit=limit, cursor=cursor
     )
+    keys = _key_ids(session, page.items)
     return Page[ExperimentRead](
-        items=[_read(e) for e in page.items], total=page.total, next_cursor=page.next_cursor
+        items=[_read(e, keys) for e in page.items], total=page.total, next_cursor=page.next_cursor
     )
 
 
@@ -176,7 +196,7 @@ def get_experiment(
     experiment_id: ExperimentId, session: SessionDep, project_id: ProjectDep
 ) -> ExperimentRead:
     """Read one experiment with the status of each of its runs."""
-    return _read(experiment_or_404(session, project_id, experiment_id))
+    return _read_one(session, project_id, experiment_id)
 
 
 @router.post("/{experiment_id}/cancel", response_model=ExperimentRead, responses=NOT_FOUND)
@@ -185,10 +205,14 @@ def cancel_experiment(
     session: SessionDep,
     sessions: SessionmakerDep,
     dispatcher: DispatcherDep,
-    project_id: ProjectDep,
+    key: KeyDep,
 ) -> ExperimentRead:
     """Cancel every queued and running run of an experiment; a search starts no more."""
     services.cancel_experiment(
-        sessions, project_id=project_id, experiment_id=experiment_id, dispatcher=dispatcher
+        sessions,
+        project_id=key.project_id,
+        experiment_id=experiment_id,
+        dispatcher=dispatcher,
+        cancelled_by=key.id,
     )
-    return _read(experiment_or_404(session, project_id, experiment_id))
+    return _read_one(session, key.project_id, experiment_id)

@@ -1,6 +1,6 @@
 """Runs: status, summary, error and per-epoch curves."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import (
     Cursor,
+    KeyDep,
     Limit,
     ProjectDep,
     RunFilter,
@@ -24,6 +25,7 @@ from models import store
 from models.messaging.queue import queue_for
 from models.metric_names import EPOCH_METRICS
 from models.services.experiments import cancel_run as cancel
+from models.store.actors import public_key_ids
 from models.store.pages import Page
 from models.store.tables import MAX_INT, Run, RunStatus, utcnow
 
@@ -46,15 +48,26 @@ def _waiting_for(run: Run, live_queues: set[str]) -> str | None:
     return f"a worker{' with CUDA' if device == 'cuda' else ''} for {run.backend}"
 
 
-def _read(run: Run, live_queues: set[str]) -> RunRead:
+def _read(run: Run, live_queues: set[str], keys: Mapping[int | None, str]) -> RunRead:
     error = (
         RunErrorRead(type=run.error_type, message=run.error_message or "", epoch=run.error_epoch)
         if run.error_type
         else None
     )
-    derived = {"error": error, "waiting_for": _waiting_for(run, live_queues)}
+    derived = {
+        "error": error,
+        "waiting_for": _waiting_for(run, live_queues),
+        "cancelled_by_key": keys.get(run.cancelled_by_key_id),
+    }
     stored = {c: getattr(run, c) for c in RunRead.model_fields if c not in derived}
     return RunRead.model_validate({**stored, **derived})
+
+
+def _read_all(session: Session, runs: Sequence[Run]) -> list[RunRead]:
+    """The runs as read, with one query for live queues and one for the keys that cancelled."""
+    live_queues = _live_queues(session, runs)
+    keys = public_key_ids(session=session, row_ids=[run.cancelled_by_key_id for run in runs])
+    return [_read(run, live_queues, keys) for run in runs]
 
 
 def _get(run_id: int, session: SessionDep, project_id: int) -> Run:
@@ -86,11 +99,8 @@ def list_runs(
         limit=limit,
         cursor=cursor,
     )
-    live_queues = _live_queues(session, page.items)
     return Page[RunRead](
-        items=[_read(r, live_queues) for r in page.items],
-        total=page.total,
-        next_cursor=page.next_cursor,
+        items=_read_all(session, page.items), total=page.total, next_cursor=page.next_cursor
     )
 
 
@@ -100,19 +110,17 @@ def list_runs(
     responses={**NOT_FOUND, **conflict_response("The run has already finished.")},
 )
 def cancel_run(
-    run_id: RunId, session: SessionDep, sessions: SessionmakerDep, project_id: ProjectDep
+    run_id: RunId, session: SessionDep, sessions: SessionmakerDep, key: KeyDep
 ) -> RunRead:
     """Cancel a run: a queued one never starts, a running one stops within seconds."""
-    cancel(sessions, project_id=project_id, run_id=run_id)
-    run = _get(run_id, session, project_id)
-    return _read(run, _live_queues(session, [run]))
+    cancel(sessions, project_id=key.project_id, run_id=run_id, cancelled_by=key.id)
+    return _read_all(session, [_get(run_id, session, key.project_id)])[0]
 
 
 @router.get("/{run_id}", response_model=RunRead, responses=NOT_FOUND)
 def get_run(run_id: RunId, session: SessionDep, project_id: ProjectDep) -> RunRead:
     """Read one run: status, epochs done, summary, error, and what a queued one waits for."""
-    run = _get(run_id, session, project_id)
-    return _read(run, _live_queues(session, [run]))
+    return _read_all(session, [_get(run_id, session, project_id)])[0]
 
 
 @router.get(

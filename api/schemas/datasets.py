@@ -4,6 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.common import KEY_ID_EXAMPLE, key_field
 from models.ingest import Format
 
 SHA256_EXAMPLE = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
@@ -78,6 +79,7 @@ class UploadedDatasetRead(BaseModel):
     created_at: datetime = Field(
         description="When it was uploaded (UTC).", examples=[CREATED_EXAMPLE]
     )
+    created_by_key: str | None = key_field("uploaded")
 
 
 class SplitRead(BaseModel):
@@ -144,6 +146,7 @@ UPLOADED_EXAMPLE = {
     "n_classes": 3,
     "n_examples": 150,
     "created_at": CREATED_EXAMPLE,
+    "created_by_key": KEY_ID_EXAMPLE,
 }
 
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.common import SPEC_EXAMPLE, JsonFloat
+from api.schemas.common import SPEC_EXAMPLE, JsonFloat, key_field
 from models.search.spec import SearchSpec
 from models.spec import ExperimentSpec
 from models.store.tables import RunStatus
@@ -66,6 +66,8 @@ class ExperimentRead(BaseModel):
     spec: dict[str, Any] = Field(description="The base spec, defaults filled.")
     created_at: datetime = Field(description="When it was accepted (UTC).")
     cancelled_at: datetime | None = Field(description="When it was cancelled (UTC), if it was.")
+    created_by_key: str | None = key_field("submitted")
+    cancelled_by_key: str | None = key_field("cancelled")
     search: dict[str, Any] | None = Field(description="The search, defaults filled; null: one run.")
     runs: list[RunStatusRead] = Field(description="Its runs, oldest first.")
     progress: dict[RunStatus, int] = Field(description="Number of runs in each status.")

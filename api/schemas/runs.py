@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.common import JsonFloat
+from api.schemas.common import JsonFloat, key_field
 from models.metric_names import SUMMARY_METRICS
 from models.store.tables import RunStatus
 
@@ -52,6 +52,7 @@ class RunRead(BaseModel):
     created_at: datetime = Field(description="When the run was accepted (UTC).")
     started_at: datetime | None = Field(description="When a worker claimed it (UTC).")
     finished_at: datetime | None = Field(description="When it reached a terminal status (UTC).")
+    cancelled_by_key: str | None = key_field("cancelled")
     environment: dict[str, str | int | None] | None = Field(
         description="What its latest attempt trained in, recorded as it started: `framework` "
         "and `framework_version` (`keras_version` too on tensorflow), `device` (`cpu` or the "

@@ -29,11 +29,13 @@ MAX_RUNS_LISTED = 10
 
 @dataclass(frozen=True)
 class Upload:
-    """A dataset file as a client sends it: under which name, in which format, which label."""
+    """A dataset file as a client sends it: under which name, in which format, which label,
+    and the row id of the API key that sent it (None from code that acts with no key)."""
 
     name: str
     format: Format
     label: str | None = None
+    created_by: int | None = None
 
     @property
     def label_column(self) -> str:
@@ -130,6 +132,7 @@ def _find_or_add(
         class_names=summary.class_names,
         class_counts=summary.class_counts,
         test_class_counts=summary.test_class_counts,
+        created_by_key_id=upload.created_by,
     )
     return Stored(store.add_dataset(session=session, row=row).id, created=True)
 

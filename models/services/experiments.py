@@ -28,13 +28,15 @@ from models.store.tables import Experiment, Run
 
 @dataclass(frozen=True)
 class Submission:
-    """An experiment as a client asks for it, with its Idempotency-Key and request hash."""
+    """An experiment as a client asks for it, with its Idempotency-Key, request hash, and the
+    row id of the API key that sent it (None from code that acts with no key)."""
 
     name: str
     spec: ExperimentSpec
     search: SearchSpec | None = None
     idempotency_key: str | None = None
     fingerprint: str | None = None
+    created_by: int | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ def _write(
         search=record,
         idempotency_key=submission.idempotency_key,
         request_fingerprint=submission.fingerprint,
+        created_by=submission.created_by,
     )
     runs = list(experiment.runs)
     for proposal in proposals:
@@ -150,27 +153,47 @@ def submit_experiment(
 
 
 def cancel_experiment(
-    sessions: sessionmaker[Any], *, project_id: int, experiment_id: int, dispatcher: Dispatcher
+    sessions: sessionmaker[Any],
+    *,
+    project_id: int,
+    experiment_id: int,
+    dispatcher: Dispatcher,
+    cancelled_by: int | None = None,
 ) -> None:
     """Cancel the experiment's queued and running runs, and take their messages out of the
-    queues so that no worker waits behind them; its search starts no more."""
+    queues so that no worker waits behind them; its search starts no more. The experiment
+    and each run it cancels record `cancelled_by` (an API key's row id)."""
     with sessions.begin() as session:
         found = store.get_experiment(
             session=session, project_id=project_id, experiment_id=experiment_id
         )
         if found is None:
             raise NotFoundError(f"experiment {experiment_id} not found")
-        store.mark_cancelled(session=session, project_id=project_id, experiment_id=experiment_id)
+        store.mark_cancelled(
+            session=session,
+            project_id=project_id,
+            experiment_id=experiment_id,
+            cancelled_by=cancelled_by,
+        )
         cancelled = store.cancel_runs(
-            session=session, project_id=project_id, where=Run.experiment_id == experiment_id
+            session=session,
+            project_id=project_id,
+            where=Run.experiment_id == experiment_id,
+            cancelled_by=cancelled_by,
         )
     dispatcher.withdraw(set(cancelled))
 
 
-def cancel_run(sessions: sessionmaker[Any], *, project_id: int, run_id: int) -> None:
-    """Cancel a queued or running run; ConflictError if it has already finished."""
+def cancel_run(
+    sessions: sessionmaker[Any], *, project_id: int, run_id: int, cancelled_by: int | None = None
+) -> None:
+    """Cancel a queued or running run, recording the key's row id `cancelled_by`;
+    ConflictError if it has already finished."""
     with sessions.begin() as session:
-        if store.cancel_runs(session=session, project_id=project_id, where=Run.id == run_id):
+        where = Run.id == run_id
+        if store.cancel_runs(
+            session=session, project_id=project_id, where=where, cancelled_by=cancelled_by
+        ):
             return
         # Nothing to cancel: say whether the run is missing or already over.
         run = store.get_run(session=session, project_id=project_id, run_id=run_id)

@@ -28,11 +28,12 @@ def create_experiment(
     search: SearchRecord | None = None,
     idempotency_key: str | None = None,
     request_fingerprint: str | None = None,
+    created_by: int | None = None,
 ) -> Experiment:
     """Add an experiment to the session; without a search, with its single run (queued).
 
-    A search's runs are added configuration by configuration (`add_configuration_runs`).
-    The caller commits.
+    A search's runs are added configuration by configuration (`add_configuration_runs`);
+    `created_by` is the API key's row id. The caller commits.
     """
     experiment = Experiment(
         project_id=project_id,
@@ -43,6 +44,7 @@ def create_experiment(
         study_name=search.study_name if search else None,
         idempotency_key=idempotency_key,
         request_fingerprint=request_fingerprint,
+        created_by_key_id=created_by,
     )
     if search is None:
         experiment.runs.append(
@@ -93,8 +95,11 @@ def is_cancelled(*, session: Session, experiment_id: int) -> bool:
     return session.scalar(query) is not None
 
 
-def mark_cancelled(*, session: Session, project_id: int, experiment_id: int) -> None:
-    """Stop the project's experiment's search from starting more configurations."""
+def mark_cancelled(
+    *, session: Session, project_id: int, experiment_id: int, cancelled_by: int | None = None
+) -> None:
+    """Stop the project's experiment's search from starting more configurations; the first
+    cancel is the one recorded, with the key (`cancelled_by`, a row id) that made it."""
     session.execute(
         update(Experiment)
         .where(
@@ -102,5 +107,5 @@ def mark_cancelled(*, session: Session, project_id: int, experiment_id: int) -> 
             Experiment.project_id == project_id,
             Experiment.cancelled_at.is_(None),
         )
-        .values(cancelled_at=utcnow())
+        .values(cancelled_at=utcnow(), cancelled_by_key_id=cancelled_by)
     )

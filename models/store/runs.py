@@ -92,15 +92,22 @@ def ended_runs(*, session: Session, run_ids: Collection[int]) -> set[int]:
     return set(run_ids) - set(live)
 
 
-def cancel_runs(*, session: Session, project_id: int, where: ColumnElement[bool]) -> list[int]:
+def cancel_runs(
+    *,
+    session: Session,
+    project_id: int,
+    where: ColumnElement[bool],
+    cancelled_by: int | None = None,
+) -> list[int]:
     """Cancel the project's queued or running runs matching `where`; returns their ids.
 
     A queued run is then never claimed; a running one's worker notices and stops.
+    `cancelled_by` is the row id of the API key that asked, recorded on each run.
     """
     result = session.execute(
         update(Run)
         .where(Run.project_id == project_id, Run.status.in_(LIVE), where)
-        .values(status=RunStatus.CANCELLED, finished_at=utcnow())
+        .values(status=RunStatus.CANCELLED, finished_at=utcnow(), cancelled_by_key_id=cancelled_by)
         .returning(Run.id)
     )
     return list(result.scalars())
