@@ -3,7 +3,8 @@
 Prints p50/p95 of `POST /experiments`, of `GET /runs/{id}/metrics` on a run holding
 10,000 epochs of the 8 per-epoch metrics (whole history, and `max_points=500`), and the
 submit-to-running delay with an idle worker (the run's `started_at - created_at`, both
-stamped by the servers). Real processes: the API and a worker, started as `make run` does.
+stamped by the servers). Real processes: the API and a worker, started as `make run` does,
+every request with the admin key it makes. What the key check costs: bench/auth_latency.py.
 
     python bench/api_latency.py [--stack embedded|postgres|both]
 """
@@ -32,6 +33,8 @@ from models.store.tables import Run, RunStatus  # noqa: E402
 from tests.conftest import REDIS_URL, migrate, scratch_postgres  # noqa: E402
 from tests.integration.stack import (  # noqa: E402
     TINY,
+    api_client,
+    bootstrap_key,
     free_port,
     process_env,
     running,
@@ -117,16 +120,17 @@ def measure(kind: str, home: Path) -> None:
         env = stack.enter_context(stack_env(kind, home))
         env["REGLAB_PORT"] = str(port)
         base = f"http://127.0.0.1:{port}"
+        key = bootstrap_key(process_env(env))  # as `make run` does before the API starts
         stack.enter_context(
             running([sys.executable, "-m", "api"], process_env(env), home / "api.log")
         )
         wait_healthy(base)
-        client = stack.enter_context(httpx.Client(base_url=base, timeout=30))
+        client = stack.enter_context(api_client(base, key))
         print(f"\n[{kind}] store {env['REGLAB_DATABASE_URL'].split('@')[-1]}")
 
         post = timings(lambda: client.post("/experiments", json=TINY), 200)
         print(f"POST /experiments                      {percentiles(post)}")
-        run_id = submit(base, TINY)
+        run_id = submit(client, TINY)
         seed_long_history(env["REGLAB_DATABASE_URL"], run_id, 10_000)
         url = f"/runs/{run_id}/metrics"
         full = timings(lambda: client.get(url), 20)
@@ -139,10 +143,10 @@ def measure(kind: str, home: Path) -> None:
         empty_broker(env)
         worker = ["celery", "-A", "workers.celery_app", "worker", "--loglevel", "INFO"]
         stack.enter_context(running(worker, process_env(env), home / "worker.log"))
-        wait_terminal(base, submit(base, TINY), timeout=120)  # worker up, child warm
+        wait_terminal(client, submit(client, TINY), timeout=120)  # worker up, child warm
         delays = []
         for _ in range(20):
-            run = wait_terminal(base, submit(base, TINY), timeout=60)
+            run = wait_terminal(client, submit(client, TINY), timeout=60)
             assert run["status"] == "succeeded", run
             started = _stamp(run["started_at"]) - _stamp(run["created_at"])
             delays.append(started)

@@ -27,7 +27,14 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from tests.conftest import migrate  # noqa: E402
-from tests.integration.stack import free_port, process_env, running, wait_healthy  # noqa: E402
+from tests.integration.stack import (  # noqa: E402
+    api_client,
+    bootstrap_key,
+    free_port,
+    process_env,
+    running,
+    wait_healthy,
+)
 
 LIMIT = 1024 * 1024
 BIG = 50 * 1000 * 1000
@@ -105,14 +112,16 @@ def get_latencies(client: httpx.Client, samples: int) -> list[float]:
     return out
 
 
-def under_load(base: str, body: bytes, samples: int) -> tuple[list[float], list[float], set[int]]:
+def under_load(
+    base: str, key: str, body: bytes, samples: int
+) -> tuple[list[float], list[float], set[int]]:
     """GET latencies while another client POSTs `body` back to back; and the POSTs' durations."""
     stop = threading.Event()
     posts: list[float] = []
     codes: set[int] = set()
 
     def hammer() -> None:
-        with httpx.Client(base_url=base, timeout=120) as poster:
+        with api_client(base, key, timeout=120) as poster:
             while not stop.is_set():
                 start = time.perf_counter()
                 codes.add(poster.post("/experiments", content=body, headers=JSON).status_code)
@@ -121,7 +130,7 @@ def under_load(base: str, body: bytes, samples: int) -> tuple[list[float], list[
     thread = threading.Thread(target=hammer)
     thread.start()
     try:
-        with httpx.Client(base_url=base, timeout=120) as client:
+        with api_client(base, key, timeout=120) as client:
             while not posts:  # measure with the big bodies already flowing
                 time.sleep(0.01)
             gets = get_latencies(client, samples)
@@ -131,11 +140,14 @@ def under_load(base: str, body: bytes, samples: int) -> tuple[list[float], list[
     return gets, posts, codes
 
 
-def refused_in(port: int, chunked: bool) -> tuple[float, str, int]:
+def refused_in(port: int, key: str, chunked: bool) -> tuple[float, str, int]:
     """Seconds until a 50 MB body, sent as fast as the server reads, is answered: with the
     status line and the body bytes the client got to send by then."""
     framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {BIG}"
-    head = "POST /experiments HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+    head = (
+        "POST /experiments HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {key}\r\n"
+    )
     piece = b" " * 65536
     frame = b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece
     with socket.create_connection(("127.0.0.1", port)) as sock:
@@ -173,23 +185,24 @@ def measure(home: Path, samples: int) -> None:
     env = {"REGLAB_HOME": str(home), "REGLAB_DATABASE_URL": url, "REGLAB_PORT": str(port)}
     env["REGLAB_RECONCILE_SECONDS"] = "0"
     base = f"http://127.0.0.1:{port}"
+    key = bootstrap_key(process_env(env))
     with ExitStack() as stack:
         stack.enter_context(
             running([sys.executable, "-m", "api"], process_env(env), home / "api.log")
         )
         wait_healthy(base)
-        with httpx.Client(base_url=base) as client:
+        with api_client(base, key) as client:
             get_latencies(client, 50)  # warm up
             alone = get_latencies(client, samples)
             baseline = stats(alone)[1]
             print(row("GET /experiments alone (baseline)", alone))
         for name, body in bodies().items():
             assert len(body) == LIMIT, (name, len(body))
-            gets, posts, codes = under_load(base, body, samples)
+            gets, posts, codes = under_load(base, key, body, samples)
             print(row(f"  while POSTing {name}", gets, baseline))
             print(row(f"    (the POSTs, answered {sorted(codes)})", posts))
         for chunked in (False, True):
-            seconds, status, sent = refused_in(port, chunked)
+            seconds, status, sent = refused_in(port, key, chunked)
             kind = "chunked" if chunked else "with Content-Length"
             print(
                 f"50 MB body, {kind:20} {status!r} in {seconds * 1000:6.1f} ms, "

@@ -37,7 +37,14 @@ from models.spec import ExperimentSpec  # noqa: E402
 from models.store.db import make_engine, make_sessionmaker  # noqa: E402
 from models.store.tables import Experiment, Metric, Run, RunStatus, RunSummary  # noqa: E402
 from tests.conftest import migrate, scratch_postgres  # noqa: E402
-from tests.integration.stack import free_port, process_env, running, wait_healthy  # noqa: E402
+from tests.integration.stack import (  # noqa: E402
+    api_client,
+    bootstrap_key,
+    free_port,
+    process_env,
+    running,
+    wait_healthy,
+)
 
 BASE_SPEC = ExperimentSpec.model_validate(
     {"dataset": {"name": "digits"}, "model": {"hidden": [64]}}
@@ -176,9 +183,10 @@ def main() -> None:
             print(f"plan of a metric read, {label}: {plan_of_metric_read(url, run_id)}")
         port = free_port()
         env = {"REGLAB_DATABASE_URL": url, "REGLAB_HOME": home, "REGLAB_PORT": str(port)}
+        key = bootstrap_key(process_env(env))
         with running([sys.executable, "-m", "api"], process_env(env), Path(home) / "api.log"):
             wait_healthy(f"http://127.0.0.1:{port}")
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            with api_client(f"http://127.0.0.1:{port}", key, timeout=60) as client:
                 ours = measure(client, ids, args.repeats)
     print("\nreglab (Postgres, HTTP)")
     for name, samples in ours.items():

@@ -29,6 +29,8 @@ from models.settings import Settings  # noqa: E402
 from tests.conftest import migrate  # noqa: E402
 from tests.integration.stack import (  # noqa: E402
     TINY,
+    api_client,
+    bootstrap_key,
     free_port,
     poll,
     process_env,
@@ -123,12 +125,13 @@ def main() -> None:
             {"REGLAB_HOME": str(home), "REGLAB_PORT": str(port), "REGLAB_BACKENDS": "torch"}
         )
         migrate(f"sqlite:///{home / 'reglab.sqlite'}")
+        key = bootstrap_key(env)
         stack.enter_context(running([sys.executable, "-m", "api"], env, home / "api.log"))
         worker = ["celery", "-A", "workers.celery_app", "worker", "--loglevel", "WARNING"]
         stack.enter_context(running(worker, env, home / "worker.log"))
         base = f"http://127.0.0.1:{port}"
         wait_healthy(base)
-        with httpx.Client(base_url=base, timeout=600) as client:
+        with api_client(base, key, timeout=600) as client:
             measure(client, home)
 
 

@@ -38,7 +38,13 @@ from models.ingest import IngestLimits, read_dataset  # noqa: E402
 from models.spec import DatasetSpec  # noqa: E402
 from models.store.datasets import DatasetRef  # noqa: E402
 from tests.conftest import migrate  # noqa: E402
-from tests.integration.stack import free_port, process_env, wait_healthy  # noqa: E402
+from tests.integration.stack import (  # noqa: E402
+    api_client,
+    bootstrap_key,
+    free_port,
+    process_env,
+    wait_healthy,
+)
 from tests.models.ingest.files import image_bytes, npy_bytes, npy_header, write_zip  # noqa: E402
 from workers.datasets.uploaded import load_uploaded  # noqa: E402
 
@@ -123,11 +129,11 @@ def measured(pid: int, action: Callable[[], Any]) -> tuple[Any, float, int, int]
     return result, time.perf_counter() - start, before, status(pid, "VmHWM")
 
 
-def post_file(base: str, name: str, fmt: str, path: Path, **params: str) -> httpx.Response:
+def post_file(api: httpx.Client, name: str, fmt: str, path: Path, **params: str) -> httpx.Response:
     """POST the file streamed from disk (httpx reads the file object a chunk at a time)."""
     with path.open("rb") as body:
-        return httpx.post(
-            f"{base}/datasets",
+        return api.post(
+            "/datasets",
             params={"name": name, "format": fmt, **params},
             content=body,
             headers=OCTET,
@@ -135,11 +141,12 @@ def post_file(base: str, name: str, fmt: str, path: Path, **params: str) -> http
         )
 
 
-def declared_too_large(port: int) -> str:
+def declared_too_large(port: int, authorization: str) -> str:
     """The status line answering a POST that declares 600 MB (none of it sent)."""
     head = (
-        f"POST /datasets?name=big&format=csv HTTP/1.1\r\nHost: bench\r\n"
-        f"Content-Type: application/octet-stream\r\nContent-Length: {600 * 10**6}\r\n\r\n"
+        f"POST /datasets?name=big&format=csv HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: {authorization}\r\nContent-Type: application/octet-stream\r\n"
+        f"Content-Length: {600 * 10**6}\r\n\r\n"
     )
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.sendall(head.encode())
@@ -147,8 +154,9 @@ def declared_too_large(port: int) -> str:
 
 
 @contextmanager
-def api_server(home: Path) -> Iterator[tuple[str, int, int]]:
-    """The API on a free port: its base URL, port and pid (uvicorn serves in that process)."""
+def api_server(home: Path) -> Iterator[tuple[httpx.Client, int, int]]:
+    """The API on a free port: a client sending its admin key, its port and pid (uvicorn
+    serves in that process)."""
     url = f"sqlite:///{home}/reglab.sqlite"
     migrate(url)
     port = free_port()
@@ -158,6 +166,7 @@ def api_server(home: Path) -> Iterator[tuple[str, int, int]]:
         "REGLAB_PORT": str(port),
         "REGLAB_RECONCILE_SECONDS": "0",
     }
+    key = bootstrap_key(process_env(env))
     with (home / "api.log").open("wb") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "api"],
@@ -169,7 +178,8 @@ def api_server(home: Path) -> Iterator[tuple[str, int, int]]:
         try:
             base = f"http://127.0.0.1:{port}"
             wait_healthy(base)
-            yield base, port, server.pid
+            with api_client(base, key) as api:
+                yield api, port, server.pid
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -184,15 +194,17 @@ def report(label: str, size: int, seconds: float, before: int, peak: int, outcom
     )
 
 
-def upload_figures(base: str, port: int, pid: int, files: dict[str, Path]) -> dict[str, Any]:
+def upload_figures(
+    api: httpx.Client, port: int, pid: int, files: dict[str, Path]
+) -> dict[str, Any]:
     """Upload the CSV and the NPZ, then every malicious file; the stored versions by format."""
     warm = files["csv"].with_name("warm.csv")
     warm.write_text("a,label\n1,x\n2,y\n")  # lazy imports (pyarrow's CSV reader) before measuring
-    assert post_file(base, "warm", "csv", warm).status_code == 201
+    assert post_file(api, "warm", "csv", warm).status_code == 201
     stored = {}
     for fmt, path in files.items():
         response, seconds, before, peak = measured(
-            pid, lambda p=path, f=fmt: post_file(base, f"bench-{f}", f, p)
+            pid, lambda p=path, f=fmt: post_file(api, f"bench-{f}", f, p)
         )
         assert response.status_code == 201, response.text
         stored[fmt] = response.json()
@@ -207,15 +219,17 @@ def upload_figures(base: str, port: int, pid: int, files: dict[str, Path]) -> di
     print()
     for name, (fmt, path) in malicious_files(files["csv"].parent).items():
         response, seconds, before, peak = measured(
-            pid, lambda f=fmt, p=path: post_file(base, "bad", f, p)
+            pid, lambda f=fmt, p=path: post_file(api, "bad", f, p)
         )
         message = response.json()["detail"][0]["msg"][:70]
         report(
             name, path.stat().st_size, seconds, before, peak, f"{response.status_code} {message}"
         )
-    line, seconds, before, peak = measured(pid, lambda: declared_too_large(port))
+    line, seconds, before, peak = measured(
+        pid, lambda: declared_too_large(port, api.headers["Authorization"])
+    )
     report("declares 600 MB (413 unread)", 0, seconds, before, peak, line)
-    listed = httpx.get(f"{base}/datasets").json()["total"]
+    listed = api.get("/datasets").json()["total"]
     print(f"stored versions after the refusals: {listed} (warm-up + {len(files)} uploads)")
     return stored
 
@@ -260,8 +274,8 @@ def main() -> None:
         np.savez(files["npz"], x=x.astype(np.float32), y=labels)  # the same data
         print(f"{len(x):,} rows x {args.features} features + a string label\n")
         del x, labels
-        with api_server(home) as (base, port, pid):
-            stored = upload_figures(base, port, pid, files)
+        with api_server(home) as (api, port, pid):
+            stored = upload_figures(api, port, pid, files)
         load_figures(home, files, stored)
 
 
