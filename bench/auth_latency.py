@@ -10,7 +10,9 @@ one indexed SELECT by key id plus an HMAC, also timed alone (`authenticate`, no 
 """
 
 import argparse
+import atexit
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -26,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 # Before the app reads its settings: a home of its own, and no reconciler ticking in the
 # background of one variant's samples but not the other's.
 os.environ["REGLAB_HOME"] = tempfile.mkdtemp(prefix="reglab-auth-bench-")
+atexit.register(shutil.rmtree, os.environ["REGLAB_HOME"], ignore_errors=True)
 os.environ["REGLAB_RECONCILE_SECONDS"] = "0"
 
 import httpx  # noqa: E402
