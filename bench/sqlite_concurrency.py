@@ -16,6 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import httpx
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -55,29 +57,29 @@ def report(
     )
 
 
-def read_history(base_url: str, run_id: int, n: int) -> list[Outcome]:
+def read_history(api: httpx.Client, run_id: int, n: int) -> list[Outcome]:
     """`n` concurrent reads of a run's whole history."""
-    return burst(n, lambda client, _: client.get(f"{base_url}/runs/{run_id}/metrics"))
+    return burst(api, n, lambda client, _: client.get(f"/runs/{run_id}/metrics"))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="bursts per scenario")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, embedded_api(home := Path(tmp) / "home") as urls:
-        base_url, database_url = urls
-        lease_run = create_experiments(base_url, 1)[0]["runs"][0]["id"]
+    with tempfile.TemporaryDirectory() as tmp, embedded_api(home := Path(tmp) / "home") as made:
+        api, database_url = made
+        lease_run = create_experiments(api, 1)[0]["runs"][0]["id"]
         seed_long_history(database_url, lease_run, HISTORY_EPOCHS)
         scenarios = {
             **SCENARIOS,
-            "long reads": (lambda url, n: read_history(url, lease_run, n), 20),
+            "long reads": (lambda api, n: read_history(api, lease_run, n), 20),
         }
         with LeaseWriter(database_url, lease_run) as writer:
             for name, (scenario, n) in scenarios.items():
                 writer.seconds.clear()
-                concurrent = [o for _ in range(args.rounds) for o in scenario(base_url, n)]
+                concurrent = [o for _ in range(args.rounds) for o in scenario(api, n)]
                 renewals = list(writer.seconds)
-                alone = [o for _ in range(n // 4) for o in scenario(base_url, 1)]
+                alone = [o for _ in range(n // 4) for o in scenario(api, 1)]
                 report(name, concurrent, alone, renewals)
         print(f"lease writer: {len(writer.errors)} failed renewals")
         for error in {str(e)[:160] for e in writer.errors}:

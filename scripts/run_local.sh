@@ -20,6 +20,9 @@ STOP_SECONDS=$((${REGLAB_STOP_GRACE_SECONDS:-20} + 10))
 mkdir -p -m 700 "$REGLAB_HOME"  # the store, broker and checkpoints are the owner's alone
 
 "$BIN/alembic" upgrade head
+# First start: an admin key of the default project (which holds what the store held before
+# keys), written to $REGLAB_HOME/api_key, owner-only. Later starts keep it and make none.
+"$BIN/python" -m api admin bootstrap --key-file "$REGLAB_HOME/api_key" >/dev/null
 
 stop() {
   trap '' TERM INT HUP  # a second signal does not cut the stop short
@@ -55,12 +58,13 @@ reglab is starting on http://$HOST:$PORT
   store:   ${REGLAB_DATABASE_URL:-sqlite ($REGLAB_HOME/reglab.sqlite)}
   broker:  ${REGLAB_BROKER_URL:-embedded files ($REGLAB_HOME/broker)}
   stop:    Ctrl-C (a run in flight resumes from its checkpoint on the next start)
+  api key: $REGLAB_HOME/api_key (admin, project "default"; every route but /health needs it)
 
 Train a run:
-  curl -s -X POST http://$HOST:$PORT/experiments -H 'content-type: application/json' -d @examples/digits_mlp.json
+  curl -s -X POST http://$HOST:$PORT/experiments -H "Authorization: Bearer \$(cat $REGLAB_HOME/api_key)" -H 'content-type: application/json' -d @examples/digits_mlp.json
 Watch it:
-  curl -s http://$HOST:$PORT/runs/1
-  curl -s 'http://$HOST:$PORT/runs/1/metrics?keys=train_loss,val_acc'
+  curl -s http://$HOST:$PORT/runs/1 -H "Authorization: Bearer \$(cat $REGLAB_HOME/api_key)"
+  curl -s 'http://$HOST:$PORT/runs/1/metrics?keys=train_loss,val_acc' -H "Authorization: Bearer \$(cat $REGLAB_HOME/api_key)"
 
 MSG
 wait "$api" || true  # returns at once on a trapped signal; the trap stops both

@@ -21,7 +21,15 @@ from models import store
 from models.store.db import make_engine, make_sessionmaker
 from models.store.tables import Run, RunStatus
 from tests.conftest import migrate
-from tests.integration.stack import TINY, free_port, process_env, running, wait_healthy
+from tests.integration.stack import (
+    TINY,
+    api_client,
+    bootstrap_key,
+    free_port,
+    process_env,
+    running,
+    wait_healthy,
+)
 
 WORKER = "lease-writer"
 
@@ -36,8 +44,8 @@ class Outcome:
 
 
 @contextmanager
-def embedded_api(home: Path) -> Iterator[tuple[str, str]]:
-    """The API as `make run` starts it, on a fresh SQLite store under `home`: (base URL, db URL)."""
+def embedded_api(home: Path) -> Iterator[tuple[httpx.Client, str]]:
+    """The API as `make run` starts it, on a fresh SQLite store under `home`: (a client, db URL)."""
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
     database_url = f"sqlite:///{home / 'reglab.sqlite'}"
     migrate(database_url)
@@ -46,10 +54,13 @@ def embedded_api(home: Path) -> Iterator[tuple[str, str]]:
     # a transaction that reads and then writes, beside the requests' writes.
     settings = {"REGLAB_RECONCILE_SECONDS": "0.1", "REGLAB_REQUEUE_AFTER_SECONDS": "1"}
     env = process_env({"REGLAB_HOME": str(home), "REGLAB_PORT": str(port), **settings})
-    with running(["python", "-m", "api"], env, home / "api.log"):
-        base_url = f"http://127.0.0.1:{port}"
+    base_url = f"http://127.0.0.1:{port}"
+    with (
+        running(["python", "-m", "api"], env, home / "api.log"),
+        api_client(base_url, bootstrap_key(env), timeout=120) as api,
+    ):
         wait_healthy(base_url)
-        yield base_url, database_url
+        yield api, database_url
 
 
 def locked_errors(home: Path) -> list[str]:
@@ -97,12 +108,17 @@ class LeaseWriter:
                 self.errors.append(exc)
 
 
-def burst(n: int, request: Callable[[httpx.Client, int], httpx.Response]) -> list[Outcome]:
+def burst(
+    api: httpx.Client, n: int, request: Callable[[httpx.Client, int], httpx.Response]
+) -> list[Outcome]:
     """`request(client, i)` for i in range(n), all released at once from n threads."""
     start = threading.Barrier(n)
 
     def one(i: int) -> Outcome:
-        with httpx.Client(timeout=120) as client:
+        # A client per thread (set up as `api` is), so that no request waits for a connection.
+        with httpx.Client(
+            base_url=api.base_url, headers=api.headers, timeout=api.timeout
+        ) as client:
             start.wait()
             began = time.perf_counter()
             response = request(client, i)
@@ -115,33 +131,32 @@ def burst(n: int, request: Callable[[httpx.Client, int], httpx.Response]) -> lis
         return list(pool.map(one, range(n)))
 
 
-def create_experiments(base_url: str, n: int) -> list[dict[str, Any]]:
+def create_experiments(api: httpx.Client, n: int) -> list[dict[str, Any]]:
     """`n` single-run experiments, created one after the other (their runs stay queued)."""
-    with httpx.Client(base_url=base_url, timeout=30) as client:
-        responses = [client.post("/experiments", json=TINY) for _ in range(n)]
+    responses = [api.post("/experiments", json=TINY) for _ in range(n)]
     assert all(r.status_code == 202 for r in responses), [r.text for r in responses]
     return [r.json() for r in responses]
 
 
-def cancel_experiments(base_url: str, n: int) -> list[Outcome]:
+def cancel_experiments(api: httpx.Client, n: int) -> list[Outcome]:
     """`n` concurrent POST /experiments/{id}/cancel, each on its own experiment."""
-    ids = [e["id"] for e in create_experiments(base_url, n)]
-    return burst(n, lambda c, i: c.post(f"{base_url}/experiments/{ids[i]}/cancel"))
+    ids = [e["id"] for e in create_experiments(api, n)]
+    return burst(api, n, lambda c, i: c.post(f"/experiments/{ids[i]}/cancel"))
 
 
-def cancel_runs(base_url: str, n: int) -> list[Outcome]:
+def cancel_runs(api: httpx.Client, n: int) -> list[Outcome]:
     """`n` concurrent POST /runs/{id}/cancel, each on its own run."""
-    ids = [e["runs"][0]["id"] for e in create_experiments(base_url, n)]
-    return burst(n, lambda c, i: c.post(f"{base_url}/runs/{ids[i]}/cancel"))
+    ids = [e["runs"][0]["id"] for e in create_experiments(api, n)]
+    return burst(api, n, lambda c, i: c.post(f"/runs/{ids[i]}/cancel"))
 
 
-def idempotent_posts(base_url: str, n: int) -> list[Outcome]:
+def idempotent_posts(api: httpx.Client, n: int) -> list[Outcome]:
     """`n` concurrent POST /experiments of one body under one fresh Idempotency-Key."""
     headers = {"Idempotency-Key": str(uuid.uuid4())}
-    return burst(n, lambda c, i: c.post(f"{base_url}/experiments", json=TINY, headers=headers))
+    return burst(api, n, lambda c, i: c.post("/experiments", json=TINY, headers=headers))
 
 
-SCENARIOS: dict[str, tuple[Callable[[str, int], list[Outcome]], int]] = {
+SCENARIOS: dict[str, tuple[Callable[[httpx.Client, int], list[Outcome]], int]] = {
     "experiment cancels": (cancel_experiments, 40),
     "run cancels": (cancel_runs, 40),
     "idempotent POSTs": (idempotent_posts, 50),

@@ -21,9 +21,12 @@ import pytest
 from models.blobs import BlobStore
 from tests.conftest import ROOT
 from tests.integration.stack import (
+    api_client,
+    bootstrap_key,
     free_port,
     poll,
     process_env,
+    read_key,
     submit,
     wait_healthy,
     wait_terminal,
@@ -102,12 +105,12 @@ def started(command: list[str], env: dict[str, str], log: Path) -> Iterator[int]
         proc.wait(timeout=30)
 
 
-def in_flight(base_url: str, run_id: int, home: Path) -> dict[str, Any]:
+def in_flight(api: httpx.Client, run_id: int, home: Path) -> dict[str, Any]:
     """Wait until the run trains with a checkpoint saved; returns the run."""
     blobs = BlobStore(str(home / "blobs"))  # the default store, in the stack's home
 
     def training() -> dict[str, Any] | None:
-        run: dict[str, Any] = httpx.get(f"{base_url}/runs/{run_id}", timeout=5).json()
+        run: dict[str, Any] = api.get(f"/runs/{run_id}", timeout=5).json()
         saved = bool(blobs.list_named(f"checkpoints/run-{run_id}"))
         return run if run["status"] == "running" and saved else None
 
@@ -116,13 +119,13 @@ def in_flight(base_url: str, run_id: int, home: Path) -> dict[str, Any]:
     return run
 
 
-def assert_resumed(base_url: str, run_id: int) -> None:
+def assert_resumed(api: httpx.Client, run_id: int) -> None:
     """The handed-back run resumed from a checkpoint and trained every epoch once."""
-    run = wait_terminal(base_url, run_id, timeout=180)
+    run = wait_terminal(api, run_id, timeout=180)
     assert run["status"] == "succeeded", run
     assert run["attempts"] == 1, "a stop spends no attempt"
     assert run["resumed_from_epoch"] is not None and run["resumed_from_epoch"] >= 1, run
-    metrics = httpx.get(f"{base_url}/runs/{run_id}/metrics", params={"keys": "train_loss"}).json()
+    metrics = api.get(f"/runs/{run_id}/metrics", params={"keys": "train_loss"}).json()
     assert metrics["epochs"] == list(range(1, EPOCHS + 1))
 
 
@@ -133,18 +136,24 @@ def test_make_run_stops_and_the_run_resumes(tmp_path: Path, stop: str) -> None:
     launcher = ["./scripts/run_local.sh"]
     with started(launcher, env, tmp_path / "stack.log") as pid:
         wait_healthy(base_url)
-        run_id = submit(base_url, LONG_RUN)
-        in_flight(base_url, run_id, home)
+        key = read_key(home)  # written by the launcher before it starts the API
+        with api_client(base_url, key) as api:
+            run_id = submit(api, LONG_RUN)
+            in_flight(api, run_id, home)
         processes = family(pid)
         assert len(processes) >= 4, "the script, the API, the worker and its pool child"
         STOPS[stop](pid)
         assert_all_gone(processes)
-    # Resumed, it finishes without stopping for a checkpoint each epoch.
-    with started(
-        launcher, stack_env(home, port, RESUMED_CHECKPOINT_SECONDS), tmp_path / "stack.log"
+    # Resumed, it finishes without stopping for a checkpoint each epoch; the key still holds.
+    with (
+        started(
+            launcher, stack_env(home, port, RESUMED_CHECKPOINT_SECONDS), tmp_path / "stack.log"
+        ),
+        api_client(base_url, key) as api,
     ):
         wait_healthy(base_url)
-        assert_resumed(base_url, run_id)
+        assert_resumed(api, run_id)
+    assert read_key(home) == key
 
 
 @pytest.mark.parametrize("stop", list(STOPS))
@@ -152,17 +161,21 @@ def test_a_worker_hands_its_run_back(tmp_path: Path, stop: str) -> None:
     home, port = tmp_path / "home", free_port()
     base_url, env = f"http://127.0.0.1:{port}", stack_env(home, port)
     subprocess.run([f"{env['VENV']}/bin/alembic", "upgrade", "head"], cwd=ROOT, env=env, check=True)
+    key = bootstrap_key(env)
     worker = ["celery", "-A", "workers.celery_app", "worker", "--loglevel", "INFO"]
-    with started(["python", "-m", "api"], env, tmp_path / "api.log"):
+    with (
+        started(["python", "-m", "api"], env, tmp_path / "api.log"),
+        api_client(base_url, key) as api,
+    ):
         wait_healthy(base_url)
         with started(worker, env, tmp_path / "worker.log") as pid:
-            run_id = submit(base_url, LONG_RUN)
-            in_flight(base_url, run_id, home)
+            run_id = submit(api, LONG_RUN)
+            in_flight(api, run_id, home)
             processes = family(pid)
             STOPS[stop](pid)
             assert_all_gone(processes)
-        run = httpx.get(f"{base_url}/runs/{run_id}").json()
+        run = api.get(f"/runs/{run_id}").json()
         assert (run["status"], run["attempts"], run["worker"]) == ("queued", 0, None), run
         env = stack_env(home, port, RESUMED_CHECKPOINT_SECONDS)
         with started(worker, env, tmp_path / "worker.log"):
-            assert_resumed(base_url, run_id)
+            assert_resumed(api, run_id)

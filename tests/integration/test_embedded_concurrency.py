@@ -36,12 +36,12 @@ def keyed_experiments(database_url: str) -> int:
 
 def test_concurrent_cancels_and_idempotent_posts_get_no_5xx(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    with embedded_api(home) as (base_url, database_url):
-        lease_run = create_experiments(base_url, 1)[0]["runs"][0]["id"]
+    with embedded_api(home) as (api, database_url):
+        lease_run = create_experiments(api, 1)[0]["runs"][0]["id"]
         with LeaseWriter(database_url, lease_run) as writer:
-            experiments = cancel_experiments(base_url, 40)
-            runs = cancel_runs(base_url, 40)
-            posts = idempotent_posts(base_url, 50)
+            experiments = cancel_experiments(api, 40)
+            runs = cancel_runs(api, 40)
+            posts = idempotent_posts(api, 50)
         keyed = keyed_experiments(database_url)
     assert [o.status for o in experiments] == [200] * 40, [o.body for o in experiments]
     assert all(o.body["progress"]["cancelled"] == 1 for o in experiments)

@@ -18,6 +18,8 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.integration.stack import (
+    api_client,
+    bootstrap_key,
     free_port,
     poll,
     process_env,
@@ -33,6 +35,7 @@ CHECKS = [
     "status_code_conformance",
     "content_type_conformance",
     "response_schema_conformance",
+    "ignored_auth",  # each operation, sent without the key or with a wrong one, is refused
     # Ours, from tests/integration/schema_checks.py:
     "body_is_declared",
     "EveryOperationReachesObjects",
@@ -47,10 +50,10 @@ SEEDED_FILTERS = [
 ]
 
 
-def _seed_dataset(base_url: str) -> int:
+def _seed_dataset(api: httpx.Client) -> int:
     """An uploaded dataset version, to offer as `dataset_id`."""
-    response = httpx.post(
-        f"{base_url}/datasets",
+    response = api.post(
+        "/datasets",
         params={"name": "seeded", "format": "csv"},
         content=b"a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n",
         headers={"Content-Type": "application/octet-stream"},
@@ -60,37 +63,48 @@ def _seed_dataset(base_url: str) -> int:
     return int(response.json()["id"])
 
 
-def _seed(base_url: str) -> dict[str, list[Any]]:
-    """A finished run, a finished two-run grid, a queued Keras run and an uploaded dataset: ids
-    to offer the fuzzer."""
-    finished = submit(base_url, {"name": "seed", "spec": SMALL})
+def _seed_admin(api: httpx.Client) -> dict[str, list[Any]]:
+    """A second project (the one the admin routes' examples name) and a spare key to revoke."""
+    # Never the stack's own key: the fuzzer sends it on every request, revoked it would 401.
+    project = api.post("/admin/projects", json={"name": "seeded"}, timeout=10)
+    assert project.status_code == 201, project.text
+    body = {"project_id": project.json()["id"], "name": "spare", "scopes": ["read"]}
+    spare = api.post("/admin/keys", json=body, timeout=10)
+    assert spare.status_code == 201, spare.text
+    projects = api.get("/admin/projects", timeout=10).json()
+    return {"project_ids": [p["id"] for p in projects], "key_ids": [spare.json()["key_id"]]}
+
+
+def _seed(api: httpx.Client) -> dict[str, list[Any]]:
+    """A finished run, a finished two-run grid, a queued Keras run, an uploaded dataset and
+    admin objects: ids to offer the fuzzer."""
+    finished = submit(api, {"name": "seed", "spec": SMALL})
     grid = {
         "name": "grid",
         "spec": SMALL,
         "search": {"space": {"regularization.dropout": [0.0, 0.3]}, "max_parallel": 1},
     }
-    response = httpx.post(f"{base_url}/experiments", json=grid, timeout=30)
+    response = api.post("/experiments", json=grid, timeout=30)
     assert response.status_code == 202, response.text
-    queued = submit(
-        base_url, {"name": "no keras worker", "spec": {**SMALL, "backend": "tensorflow"}}
-    )
-    assert wait_terminal(base_url, finished, timeout=180)["status"] == "succeeded"
+    queued = submit(api, {"name": "no keras worker", "spec": {**SMALL, "backend": "tensorflow"}})
+    assert wait_terminal(api, finished, timeout=180)["status"] == "succeeded"
 
     def grid_done() -> bool | None:
-        read = httpx.get(f"{base_url}{response.headers['location']}", timeout=10).json()
+        read = api.get(response.headers["location"], timeout=10).json()
         return read["progress"]["succeeded"] == 2 or None
 
     poll(grid_done, timeout=180, interval=0.2)
-    runs = httpx.get(f"{base_url}/runs", params={"limit": 500}, timeout=10).json()["items"]
+    runs = api.get("/runs", params={"limit": 500}, timeout=10).json()["items"]
     run_ids = sorted(run["id"] for run in runs)
     assert len(run_ids) == 4 and queued in run_ids, runs
     ended = [run_id for run_id in run_ids if run_id != queued]
     return {
-        "dataset_ids": [_seed_dataset(base_url)],
+        "dataset_ids": [_seed_dataset(api)],
         "run_ids": run_ids,
         "experiment_ids": sorted({run["experiment_id"] for run in runs}),
         "compared": [",".join(map(str, ended)), f"{ended[-1]},{queued}"],
         "filters": SEEDED_FILTERS,
+        **_seed_admin(api),
     }
 
 
@@ -103,6 +117,8 @@ def _config(seeded: dict[str, list[Any]]) -> str:
         "query.experiment_id": "experiment_ids",
         "query.run_ids": "compared",
         "query.filter": "filters",
+        "query.project_id": "project_ids",
+        "path.key_id": "key_ids",
     }
     lines = [
         f"generation.max-examples = {MAX_EXAMPLES}",
@@ -120,8 +136,8 @@ def _config(seeded: dict[str, list[Any]]) -> str:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """A migrated embedded store, the API and a torch-only worker, seeded: URL and folder."""
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Client, Path]]:
+    """A migrated embedded store, the API and a torch-only worker, seeded: a client and folder."""
     root: Path = tmp_path_factory.mktemp("fuzz")
     port = free_port()
     env = process_env(
@@ -141,19 +157,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]
     with (
         running(["python", "-m", "api"], env, root / "api.log"),
         running(worker, env, root / "worker.log"),
+        api_client(base_url, bootstrap_key(env)) as api,
     ):
         wait_healthy(base_url)
-        (root / "schemathesis.toml").write_text(_config(_seed(base_url)))
-        yield base_url, root
+        (root / "schemathesis.toml").write_text(_config(_seed(api)))
+        yield api, root
         # Still serving after the fuzzing: nothing it sent took a process down.
-        poll(
-            lambda: httpx.get(f"{base_url}/health", timeout=5).status_code == 200 or None,
-            timeout=30,
-        )
+        wait_healthy(base_url, timeout=30)
 
 
-def test_every_operation_answers_as_documented(stack: tuple[str, Path]) -> None:
-    base_url, root = stack
+def test_every_operation_answers_as_documented(stack: tuple[httpx.Client, Path]) -> None:
+    api, root = stack
     report = root / "report.json"
     options = {
         "--checks": ",".join(CHECKS),
@@ -166,13 +180,15 @@ def test_every_operation_answers_as_documented(stack: tuple[str, Path]) -> None:
     command = ["schemathesis", "--config-file", str(root / "schemathesis.toml"), "run"]
     command += [
         *(part for option in options.items() for part in option),
-        f"{base_url}/openapi.json",
+        # Every request, valid or not, carries the stack's admin key.
+        *("--header", f"Authorization: {api.headers['Authorization']}"),
+        str(api.base_url.join("/openapi.json")),
     ]
     env = process_env({"PYTHONPATH": str(ROOT), "SCHEMATHESIS_HOOKS": HOOKS})
     result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-20_000:] + result.stderr[-5_000:]
     run = json.loads(report.read_text())
-    document = httpx.get(f"{base_url}/openapi.json", timeout=10).json()
+    document = api.get("/openapi.json", timeout=10).json()
     operations = sum(len(methods) for methods in document["paths"].values())
     assert run["operations"]["tested"] == operations == run["operations"]["total"], run
     assert run["test_cases"]["generated"] >= 10 * operations, run["test_cases"]

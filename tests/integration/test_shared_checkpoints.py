@@ -11,12 +11,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from models.blobs import BlobStore
 from tests.integration.compose import migrated_stack, service
-from tests.integration.stack import poll, running, submit, wait_healthy, wait_terminal
+from tests.integration.stack import api_client, poll, running, submit, wait_healthy, wait_terminal
 from tests.integration.test_chaos import FAST_RECOVERY, KEYS, SPEC, curves
 from tests.models.blobs.s3server import BUCKET, S3Server
 
@@ -37,18 +36,21 @@ def test_a_run_killed_on_one_host_resumes_on_another(
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     homes = {name: tmp_path / name for name in ("api", "host-a", "host-b")}
-    with migrated_stack(redis_url, homes["api"]) as local:
+    with migrated_stack(redis_url, homes["api"]) as (local, key):
         base_url = f"http://127.0.0.1:{local['REGLAB_PORT']}"
 
         def worker(name: str) -> tuple[list[str], dict[str, str]]:
             return service("worker", {**local, **shared, "REGLAB_HOME": str(homes[name])})
 
-        with running(*service("api", {**local, **shared}), tmp_path / "api.log"):
+        with (
+            running(*service("api", {**local, **shared}), tmp_path / "api.log"),
+            api_client(base_url, key) as api,
+        ):
             wait_healthy(base_url)
-            run_id = submit(base_url, {"name": "moved", "spec": SPEC})
+            run_id = submit(api, {"name": "moved", "spec": SPEC})
 
             def past_epoch_six() -> dict[str, Any] | None:
-                run: dict[str, Any] = httpx.get(f"{base_url}/runs/{run_id}").json()
+                run: dict[str, Any] = api.get(f"/runs/{run_id}").json()
                 return run if run["epochs_done"] >= 6 else None
 
             with running(*worker("host-a"), tmp_path / "host-a.log"):
@@ -56,22 +58,22 @@ def test_a_run_killed_on_one_host_resumes_on_another(
                 run = poll(past_epoch_six, timeout=120, interval=0.05)
                 pid = int(run["worker"].rsplit(":", 1)[1])
                 os.killpg(os.getpgid(pid), signal.SIGKILL)  # host A is gone, all of it
-            assert httpx.get(f"{base_url}/runs/{run_id}").json()["status"] != "succeeded"
+            assert api.get(f"/runs/{run_id}").json()["status"] != "succeeded"
 
             with running(*worker("host-b"), tmp_path / "host-b.log"):
-                run = wait_terminal(base_url, run_id, timeout=180)
+                run = wait_terminal(api, run_id, timeout=180)
                 assert (run["status"], run["attempts"], run["epochs_done"]) == (
                     "succeeded",
                     2,
                     30,
                 ), run
                 assert run["resumed_from_epoch"] >= 5, run
-                again = curves(base_url, run_id)
+                again = curves(api, run_id)
                 assert again["epochs"] == list(range(1, 31))  # every epoch exactly once
-                reference_id = submit(base_url, {"name": "uninterrupted", "spec": SPEC})
-                reference = wait_terminal(base_url, reference_id, timeout=180)
+                reference_id = submit(api, {"name": "uninterrupted", "spec": SPEC})
+                reference = wait_terminal(api, reference_id, timeout=180)
                 assert (reference["status"], reference["resumed_from_epoch"]) == ("succeeded", None)
-                expected = curves(base_url, reference_id)
+                expected = curves(api, reference_id)
     # Host B read host A's checkpoint (host A was dead: no process of it was left to).
     assert "resuming after the checkpoint of epoch" in (tmp_path / "host-b.log").read_text()
     for key in KEYS:

@@ -15,10 +15,10 @@ IMAGE_SIDE = 16
 SHAPES = ("horizontal", "vertical", "diagonal")
 
 
-def upload(base_url: str, name: str, fmt: str, data: bytes, **params: str) -> dict[str, Any]:
+def upload(api: httpx.Client, name: str, fmt: str, data: bytes, **params: str) -> dict[str, Any]:
     """POST a file as a new dataset version; its description."""
-    response = httpx.post(
-        f"{base_url}/datasets",
+    response = api.post(
+        "/datasets",
         params={"name": name, "format": fmt, **params},
         content=data,
         headers={"Content-Type": "application/octet-stream"},
@@ -66,40 +66,38 @@ def image_folders(rng: np.random.Generator, per_class: int = 80) -> bytes:
     return buffer.getvalue()
 
 
-def train_on(base_url: str, dataset: str, model: dict[str, Any], **spec: Any) -> dict[str, Any]:
+def train_on(api: httpx.Client, dataset: str, model: dict[str, Any], **spec: Any) -> dict[str, Any]:
     """Train one run on the uploaded `dataset` and return it, succeeded."""
     body = {
         "name": f"on-{dataset}",
         "spec": {"dataset": {"name": dataset}, "model": model, **spec},
     }
-    run = wait_terminal(base_url, submit(base_url, body), timeout=240)
+    run = wait_terminal(api, submit(api, body), timeout=240)
     assert run["status"] == "succeeded", run
     return run
 
 
-def assert_uploads_train(base_url: str) -> dict[str, float]:
+def assert_uploads_train(api: httpx.Client) -> dict[str, float]:
     """CSV (string labels, torch), Parquet (tensorflow) and RGB images (a pooled CNN) train.
 
     Returns each upload's test accuracy.
     """
     rng = np.random.default_rng(7)
     table = two_moons_table(rng)
-    csv = upload(base_url, "moons-csv", "csv", table.to_csv(index=False).encode(), label="kind")
+    csv = upload(api, "moons-csv", "csv", table.to_csv(index=False).encode(), label="kind")
     assert csv["class_names"] == ["lower", "upper"]
     parquet_file = io.BytesIO()
     table.to_parquet(parquet_file)
-    upload(base_url, "moons-parquet", "parquet", parquet_file.getvalue(), label="kind")
-    images = upload(base_url, "bars", "image_zip", image_folders(rng))
+    upload(api, "moons-parquet", "parquet", parquet_file.getvalue(), label="kind")
+    images = upload(api, "bars", "image_zip", image_folders(rng))
     assert images["input_shape"] == [3, IMAGE_SIDE, IMAGE_SIDE]
     mlp = {"kind": "mlp", "hidden": [32, 32]}
     training = {"epochs": 30, "batch_size": 32}
     runs = {
-        "csv": train_on(base_url, "moons-csv", mlp, training=training),
-        "parquet": train_on(
-            base_url, "moons-parquet", mlp, training=training, backend="tensorflow"
-        ),
+        "csv": train_on(api, "moons-csv", mlp, training=training),
+        "parquet": train_on(api, "moons-parquet", mlp, training=training, backend="tensorflow"),
         "image_zip": train_on(
-            base_url,
+            api,
             "bars",
             {"kind": "cnn", "channels": [8, 16], "pool": "max", "hidden": [32]},
             training={"epochs": 15, "batch_size": 32},
