@@ -117,7 +117,7 @@ def revoke_key(sessions: sessionmaker[Any], args: argparse.Namespace) -> None:
 
 
 def bootstrap(sessions: sessionmaker[Any], args: argparse.Namespace) -> None:
-    """First start: an admin key of project "local" into the key file, whose path is printed;
+    """First start: an admin key of project "default" into the key file, whose path is printed;
     nothing is made or printed once the file exists."""
     raw_key = keys.bootstrap_local(sessions, args.key_file, get_settings().resolved_secret_key())
     if raw_key is not None:
