@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import HTTPException, Request, params, status
 from fastapi.routing import APIRoute
 
-from api.errors import error_item, error_list_response
+from api.errors import error_item, error_list_response, unsupported_type
 from api.settings import get_settings
 
 JSON_TYPES = "application/json or application/*+json"
@@ -36,15 +36,8 @@ def check_json_type(request: Request) -> None:
     content_type = request.headers.get("content-type")
     if is_json(content_type):
         return
-    given = f"Content-Type {content_type!r}" if content_type else "no Content-Type"
-    item = error_item(
-        ("header", "content-type"),
-        f"{given}: this route takes a JSON body; send Content-Type {JSON_TYPES}",
-        "unsupported_media_type",
-        {"accepted": JSON_TYPES},
-        value=content_type,
-    )
-    raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, [item])
+    wanted = f"this route takes a JSON body; send Content-Type {JSON_TYPES}"
+    raise unsupported_type(content_type, wanted, JSON_TYPES)
 
 
 def _too_large(limit: int) -> HTTPException:

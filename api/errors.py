@@ -94,6 +94,19 @@ def not_found(loc: Sequence[str | int], msg: str) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, [error_item(loc, msg, "not_found")])
 
 
+def unsupported_type(content_type: str | None, wanted: str, accepted: str) -> HTTPException:
+    """The 415 for a body whose Content-Type is not `accepted`; `wanted` says what to send."""
+    given = f"Content-Type {content_type!r}" if content_type else "no Content-Type"
+    item = error_item(
+        ("header", "content-type"),
+        f"{given}: {wanted}",
+        "unsupported_media_type",
+        {"accepted": accepted},
+        value=content_type,
+    )
+    return HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, [item])
+
+
 def unprocessable(
     loc: Sequence[str | int],
     msg: str,

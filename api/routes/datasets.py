@@ -20,6 +20,7 @@ from api.errors import (
     error_list_response,
     not_found,
     not_found_response,
+    unsupported_type,
 )
 from api.json_body import StrictJsonRoute
 from api.schemas import (
@@ -118,15 +119,8 @@ def _check_type(request: Request) -> None:
     content_type = request.headers.get("content-type")
     if (content_type or "").partition(";")[0].strip().lower() == UPLOAD_TYPE:
         return
-    given = f"Content-Type {content_type!r}" if content_type else "no Content-Type"
-    item = error_item(
-        ("header", "content-type"),
-        f"{given}: send the file as the raw body with Content-Type {UPLOAD_TYPE}",
-        "unsupported_media_type",
-        {"accepted": UPLOAD_TYPE},
-        value=content_type,
-    )
-    raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, [item])
+    wanted = f"send the file as the raw body with Content-Type {UPLOAD_TYPE}"
+    raise unsupported_type(content_type, wanted, UPLOAD_TYPE)
 
 
 def _refusal(exc: IngestError) -> HTTPException:
