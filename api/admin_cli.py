@@ -66,6 +66,15 @@ def create_project(sessions: sessionmaker[Any], args: argparse.Namespace) -> Non
     print(f"created project {args.name!r} (id {project_id})")
 
 
+def list_projects(sessions: sessionmaker[Any], args: argparse.Namespace) -> None:
+    """Print every project: id, name, created."""
+    with sessions() as session:
+        rows = [
+            (str(p.id), p.name, _when(p.created_at)) for p in store.list_projects(session=session)
+        ]
+    _print_table([("ID", "NAME", "CREATED"), *rows])
+
+
 def create_key(sessions: sessionmaker[Any], args: argparse.Namespace) -> None:
     """Make a key and print it, alone on stdout: it is shown this once."""
     project_id = keys.project_id(sessions, args.project)
@@ -101,6 +110,10 @@ def list_keys(sessions: sessionmaker[Any], args: argparse.Namespace) -> None:
     for key in rows:
         dates = (_when(key.created_at), _when(key.expires_at), _when(key.last_used_at))
         table.append((key.key_id, key.name, ",".join(key.scopes), *dates, _state(key, now)))
+    _print_table(table)
+
+
+def _print_table(table: Sequence[Sequence[str]]) -> None:
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
@@ -118,8 +131,16 @@ def revoke_key(sessions: sessionmaker[Any], args: argparse.Namespace) -> None:
 
 def bootstrap(sessions: sessionmaker[Any], args: argparse.Namespace) -> None:
     """First start: an admin key of project "default" into the key file, whose path is printed;
-    nothing is made or printed once the file exists."""
-    raw_key = keys.bootstrap_local(sessions, args.key_file, get_settings().resolved_secret_key())
+    nothing is made or printed while the file holds a key this store accepts."""
+    secret_key = get_settings().resolved_secret_key()
+    if keys.discard_stale_key_file(sessions, args.key_file, secret_key, datetime.now(UTC)):
+        print(
+            f"warning: the key in {args.key_file} is not accepted by this store (revoked, "
+            "expired, or made for another database or REGLAB_SECRET_KEY): replacing it with a "
+            "new admin key; scripts holding the old one get 401",
+            file=sys.stderr,
+        )
+    raw_key = keys.bootstrap_local(sessions, args.key_file, secret_key)
     if raw_key is not None:
         print(args.key_file)
 
@@ -134,6 +155,7 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     command("create-project", create_project).add_argument("name", type=_name)
+    command("list-projects", list_projects)
     sub = command("create-key", create_key)
     sub.add_argument("--project", required=True, help="the project's name")
     sub.add_argument("--scopes", required=True, type=_scopes, help="e.g. read or read,write")

@@ -54,9 +54,15 @@ def required_scope(method: str, path: str) -> str:
     return "read" if method in READ_METHODS else "write"
 
 
+def route_template(request: Request) -> str:
+    """The matched route's path template, e.g. `/runs/{run_id}`: what the public list and the
+    scopes are keyed by, whatever prefix (root_path) a proxy mounts the app under."""
+    return str(request.scope["route"].path)
+
+
 def check_key(session: Session, request: Request, raw_key: str | None) -> KeyIdentity | None:
     """The caller's key if the route needs one and it has the scope; 401 or 403 if not."""
-    path = request.url.path
+    path = route_template(request)
     if path in PUBLIC_PATHS:
         return None
     if raw_key is None:

@@ -1,10 +1,20 @@
 """Request dependencies: a database session per request and the caller's project."""
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Path, Query, Request, Security, status
+from fastapi import (
+    BackgroundTasks,
+    Depends,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    Security,
+    status,
+)
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -13,7 +23,7 @@ from api.errors import not_found, unprocessable
 from api.settings import get_settings
 from models import store
 from models.metric_names import EPOCH_METRICS
-from models.services.keys import KeyIdentity
+from models.services.keys import KeyIdentity, record_use
 from models.spec.catalog import Catalog
 from models.store.catalog import StoredCatalog
 from models.store.db import make_engine, make_sessionmaker
@@ -48,12 +58,18 @@ def get_caller(
     request: Request,
     sessions: SessionmakerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
+    after_response: BackgroundTasks,
 ) -> KeyIdentity | None:
     """The caller's API key (None on a public route); 401 or 403 if it does not do."""
     # A session of its own, closed before the route runs: the route's reads and writes are
     # never nested in the key check's transaction.
     with sessions() as session:
-        return check_key(session, request, credentials.credentials if credentials else None)
+        caller = check_key(session, request, credentials.credentials if credentials else None)
+    now = datetime.now(UTC)
+    if caller is not None and caller.use_due(now):
+        # After the response: a store busy with writes never delays a request for a timestamp.
+        after_response.add_task(record_use, sessions, caller, now)
+    return caller
 
 
 CallerDep = Annotated[KeyIdentity | None, Depends(get_caller)]

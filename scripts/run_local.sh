@@ -21,7 +21,8 @@ mkdir -p -m 700 "$REGLAB_HOME"  # the store, broker and checkpoints are the owne
 
 "$BIN/alembic" upgrade head
 # First start: an admin key of the default project (which holds what the store held before
-# keys), written to $REGLAB_HOME/api_key, owner-only. Later starts keep it and make none.
+# keys), written to $REGLAB_HOME/api_key, owner-only. Later starts keep it while the store
+# accepts it; one it refuses (revoked, another database) is replaced, with a warning.
 "$BIN/python" -m api admin bootstrap --key-file "$REGLAB_HOME/api_key" >/dev/null
 
 stop() {

@@ -1,19 +1,30 @@
-"""Admin routes: projects and API keys (the `admin` scope; the same as `python -m api admin`)."""
+"""Admin routes (the `admin` scope): the caller's project's API keys, and new projects.
+
+An admin key acts in its own project only: another project's keys answer 404 like missing
+ones. Managing every project is the operator's, through `python -m api admin` on the store.
+"""
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, HTTPException, Path, Response, status
+from sqlalchemy.orm import sessionmaker
 
 from api.auth import secret_key
-from api.deps import CallerDep, SessionDep, SessionmakerDep
-from api.errors import conflict_response, error_item, not_found, not_found_response
+from api.deps import KeyDep, ProjectDep, SessionDep, SessionmakerDep
+from api.errors import conflict_response, error_item, not_found_response
 from api.json_body import StrictJsonRoute
-from api.schemas.admin import KeyCreate, KeyCreated, KeyRead, ProjectCreate, ProjectRead
+from api.schemas.admin import (
+    KeyCreate,
+    KeyCreated,
+    KeyRead,
+    ProjectCreate,
+    ProjectCreated,
+    ProjectRead,
+)
 from models import store
 from models.services import keys
-from models.services.errors import ConflictError, NotFoundError
-from models.store.tables import MAX_INT
+from models.services.errors import ConflictError
 
 router = APIRouter(prefix="/admin", tags=["admin"], route_class=StrictJsonRoute)
 KeyId = Annotated[
@@ -26,79 +37,74 @@ KeyId = Annotated[
 ]
 
 
-def _acting(caller: CallerDep) -> int | None:
-    return caller.id if caller else None
-
-
 @router.post(
     "/projects",
     status_code=status.HTTP_201_CREATED,
-    response_model=ProjectRead,
+    response_model=ProjectCreated,
     responses=conflict_response("A project of that name exists."),
 )
-def create_project(body: ProjectCreate, sessions: SessionmakerDep) -> ProjectRead:
-    """Make a project; its objects are reached only with its own keys."""
+def create_project(
+    body: ProjectCreate, sessions: SessionmakerDep, caller: KeyDep, response: Response
+) -> ProjectCreated:
+    """Make a project and its first admin key; the caller gets no access to it otherwise."""
     try:
-        keys.create_project(sessions, name=body.name)
+        _, raw = keys.open_project(
+            sessions, name=body.name, secret_key=secret_key(), created_by=caller.id
+        )
     except ConflictError as exc:
         raise HTTPException(409, [error_item(("body", "name"), str(exc), "conflict")]) from None
     with sessions() as session:
-        return ProjectRead.model_validate(
-            store.get_project_by_name(session=session, name=body.name)
-        )
+        project = store.get_project_by_name(session=session, name=body.name)
+        read = ProjectRead.model_validate(project)
+    return ProjectCreated(**read.model_dump(), admin_key=_created(sessions, raw, response))
 
 
-@router.get("/projects", response_model=list[ProjectRead])
-def list_projects(session: SessionDep) -> list[ProjectRead]:
-    """Every project."""
-    return [ProjectRead.model_validate(p) for p in store.list_projects(session=session)]
-
-
-@router.post(
-    "/keys",
-    status_code=status.HTTP_201_CREATED,
-    response_model=KeyCreated,
-    responses=not_found_response("project"),
-)
+@router.post("/keys", status_code=status.HTTP_201_CREATED, response_model=KeyCreated)
 def create_key(
-    body: KeyCreate, sessions: SessionmakerDep, caller: CallerDep, response: Response
+    body: KeyCreate, sessions: SessionmakerDep, caller: KeyDep, response: Response
 ) -> KeyCreated:
-    """Make an API key; the response is the only place its secret ever appears."""
+    """Make an API key of the caller's project; the response is the only place its secret
+    ever appears."""
     expires_at = None
     if body.expires_in_days is not None:
         expires_at = datetime.now(UTC) + timedelta(days=body.expires_in_days)
-    try:
-        _, raw = keys.create_key(
-            sessions,
-            project_id=body.project_id,
-            name=body.name,
-            scopes=body.scopes,
-            expires_at=expires_at,
-            secret_key=secret_key(),
-            created_by=_acting(caller),
-        )
-    except NotFoundError as exc:
-        raise not_found(("body", "project_id"), str(exc)) from None
-    response.headers["Cache-Control"] = "no-store"  # no proxy or browser keeps the secret
-    parsed = keys.parse_raw_key(raw)
+    _, raw = keys.create_key(
+        sessions,
+        project_id=caller.project_id,
+        name=body.name,
+        scopes=body.scopes,
+        expires_at=expires_at,
+        secret_key=secret_key(),
+        created_by=caller.id,
+    )
+    return _created(sessions, raw, response)
+
+
+def _created(sessions: sessionmaker[Any], raw_key: str, response: Response) -> KeyCreated:
+    """A key just made, with its secret, in a response no proxy or browser may keep."""
+    response.headers["Cache-Control"] = "no-store"
+    parsed = keys.parse_raw_key(raw_key)
     assert parsed is not None
     with sessions() as session:
         row = store.find_key(session=session, key_id=parsed[0])
-        return KeyCreated.model_validate({**KeyRead.model_validate(row).model_dump(), "key": raw})
+        return KeyCreated(**KeyRead.model_validate(row).model_dump(), key=raw_key)
 
 
 @router.get("/keys", response_model=list[KeyRead])
-def list_keys(
-    session: SessionDep,
-    project_id: Annotated[int, Query(ge=1, le=MAX_INT, description="The project's id.")],
-) -> list[KeyRead]:
-    """A project's keys, without their secrets."""
+def list_keys(session: SessionDep, project_id: ProjectDep) -> list[KeyRead]:
+    """The caller's project's keys, revoked and expired ones too, without their secrets."""
     found = store.list_keys(session=session, project_id=project_id)
     return [KeyRead.model_validate(k) for k in found]
 
 
 @router.post("/keys/{key_id}/revoke", response_model=KeyRead, responses=not_found_response("key"))
-def revoke_key(key_id: KeyId, sessions: SessionmakerDep, caller: CallerDep) -> KeyRead:
-    """Revoke a key: it is refused from now on (revoking again changes nothing)."""
-    row = keys.revoke(sessions, key_id=key_id, now=datetime.now(UTC), revoked_by=_acting(caller))
+def revoke_key(key_id: KeyId, sessions: SessionmakerDep, caller: KeyDep) -> KeyRead:
+    """Revoke a key of the caller's project: it is refused from now on (again: no change)."""
+    row = keys.revoke(
+        sessions,
+        key_id=key_id,
+        now=datetime.now(UTC),
+        revoked_by=caller.id,
+        project_id=caller.project_id,
+    )
     return KeyRead.model_validate(row)

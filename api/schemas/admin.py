@@ -34,21 +34,18 @@ class ProjectRead(BaseModel):
 
 
 class KeyCreate(BaseModel):
-    """A new API key of a project."""
+    """A new API key of the caller's project."""
 
     model_config = ConfigDict(extra="forbid")
 
-    project_id: int = Field(
-        ge=1, le=2**31 - 1, description="The project it acts for.", examples=[2]
-    )
     name: str = Field(
         min_length=1, max_length=100, description="What it is for.", examples=["ci pipeline"]
     )
     scopes: list[Scope] = Field(
         min_length=1,
         max_length=3,
-        description="`read` (GET), `write` (and read), `admin` (projects and keys of every "
-        "project, and read and write in its own).",
+        description="`read` (GET), `write` (and read), `admin` (its project's keys, new "
+        "projects, and read and write).",
         examples=[["read", "write"]],
     )
     expires_in_days: int | None = Field(
@@ -87,4 +84,13 @@ class KeyCreated(KeyRead):
         description="The key itself, `rl_<key id>_<secret>`: store it now, it is not shown "
         "again (only a keyed hash of it is kept). Send it as `Authorization: Bearer <key>`.",
         examples=[f"rl_{KEY_ID_EXAMPLE}_" + "x" * 43],
+    )
+
+
+class ProjectCreated(ProjectRead):
+    """A project just made, with its first admin key: the only response that holds that key."""
+
+    admin_key: KeyCreated = Field(
+        description="The new project's first key (all scopes): its objects are reached only "
+        "with its own keys, so this is how anyone gets in. Store it now."
     )

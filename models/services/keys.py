@@ -11,8 +11,9 @@ import hmac
 import logging
 import re
 import secrets
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from models import store
 from models.services.errors import ConflictError, NotFoundError
 from models.settings import create_owner_only_file, owner_only_folder
-from models.store.db import Sessions
 from models.store.tables import ApiKey, Project
 
 SCOPES = ("read", "write", "admin")
@@ -34,6 +34,7 @@ TOUCH_EVERY = timedelta(minutes=1)
 # The project every row lived in before keys existed: an upgraded laptop keeps its history.
 LOCAL_PROJECT = "default"
 LOCAL_KEY_NAME = "local admin"
+FIRST_KEY_NAME = "first admin"
 log = logging.getLogger(__name__)
 
 
@@ -45,6 +46,11 @@ class KeyIdentity:
     key_id: str
     project_id: int
     scopes: frozenset[str]
+    last_used_at: datetime | None = field(default=None, compare=False)
+
+    def use_due(self, now: datetime) -> bool:
+        """Whether `now` should be recorded as its last use (at most once per TOUCH_EVERY)."""
+        return self.last_used_at is None or self.last_used_at <= now - TOUCH_EVERY
 
 
 class _KeyFileTakenError(Exception):
@@ -113,18 +119,17 @@ def create_key(
         return key.id, raw_key
 
 
-def _record_use(session: Session, key: ApiKey, now: datetime) -> None:
-    """Set last_used_at in a transaction of its own, leaving the caller's session as it was.
+def record_use(sessions: sessionmaker[Any], identity: KeyIdentity, now: datetime) -> None:
+    """Set the key's last_used_at in a transaction of its own.
 
     A store that cannot take the write now (locked, read-only, away) costs one timestamp,
-    never the request.
+    never a request: callers run it after the response (the API as a background task).
     """
-    writer = Sessions(bind=session.get_bind(), join_transaction_mode="create_savepoint")
     try:
-        with writer.begin() as write:
-            store.touch_key(session=write, row_id=key.id, now=now, every=TOUCH_EVERY)
+        with sessions.begin() as session:
+            store.touch_key(session=session, row_id=identity.id, now=now, every=TOUCH_EVERY)
     except SQLAlchemyError:
-        log.warning("could not record the use of API key %s", key.key_id, exc_info=True)
+        log.warning("could not record the use of API key %s", identity.key_id, exc_info=True)
 
 
 def authenticate(
@@ -140,32 +145,60 @@ def authenticate(
         return None
     if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
         return None
-    if key.last_used_at is None or key.last_used_at <= now - TOUCH_EVERY:
-        _record_use(session, key, now)
-    return KeyIdentity(key.id, key.key_id, key.project_id, frozenset(key.scopes))
+    scopes = frozenset(key.scopes)
+    return KeyIdentity(key.id, key.key_id, key.project_id, scopes, key.last_used_at)
 
 
 def revoke(
-    sessions: sessionmaker[Any], *, key_id: str, now: datetime, revoked_by: int | None = None
+    sessions: sessionmaker[Any],
+    *,
+    key_id: str,
+    now: datetime,
+    revoked_by: int | None = None,
+    project_id: int | None = None,
 ) -> ApiKey:
-    """Revoke a key by its key id (again: no change) and return it; NotFoundError if none."""
+    """Revoke a key by its key id (again: no change) and return it; NotFoundError if there is
+    none (in `project_id`, when given: another project's key is not found either)."""
     with sessions.begin() as session:
-        key = store.revoke_key(session=session, key_id=key_id, now=now, revoked_by=revoked_by)
+        key = store.revoke_key(
+            session=session, key_id=key_id, now=now, revoked_by=revoked_by, project_id=project_id
+        )
     if key is None:
         raise NotFoundError(f"API key {key_id} not found")
     return key
 
 
-def create_project(sessions: sessionmaker[Any], *, name: str) -> int:
-    """Make a project and return its id; ConflictError if the name is taken."""
+@contextmanager
+def _new_project(sessions: sessionmaker[Any], name: str) -> Iterator[tuple[Session, int]]:
+    """A transaction that makes a project (committed on exit); ConflictError if the name is
+    taken."""
     taken = ConflictError(f"a project named {name!r} exists already")
     try:
         with sessions.begin() as session:
             if store.get_project_by_name(session=session, name=name) is not None:
                 raise taken
-            return store.create_project(session=session, name=name).id
+            yield session, store.create_project(session=session, name=name).id
     except IntegrityError:  # made by another process since the check
         raise taken from None
+
+
+def create_project(sessions: sessionmaker[Any], *, name: str) -> int:
+    """Make a project and return its id; ConflictError if the name is taken."""
+    with _new_project(sessions, name) as (_, project_id):
+        return project_id
+
+
+def open_project(
+    sessions: sessionmaker[Any], *, name: str, secret_key: bytes, created_by: int | None
+) -> tuple[int, str]:
+    """Make a project with its first admin key, in one transaction: its id and the raw key."""
+    raw_key = new_raw_key()
+    with _new_project(sessions, name) as (session, project_id):
+        fields = {"name": FIRST_KEY_NAME, "scopes": list(SCOPES), "expires_at": None}
+        _add_key(
+            session, raw_key, secret_key, project_id=project_id, created_by=created_by, **fields
+        )
+        return project_id, raw_key
 
 
 def project_id(sessions: sessionmaker[Any], name: str) -> int:
@@ -175,6 +208,20 @@ def project_id(sessions: sessionmaker[Any], name: str) -> int:
     if project is None:
         raise NotFoundError(f"no project named {name!r}")
     return project.id
+
+
+def discard_stale_key_file(
+    sessions: sessionmaker[Any], key_file: Path, secret_key: bytes, now: datetime
+) -> bool:
+    """Delete `key_file` if the key in it is not accepted here (revoked, expired, unknown to
+    this store, or made under another server secret) and say so; a good one is kept."""
+    if not key_file.exists():
+        return False
+    with sessions() as session:
+        if authenticate(session, key_file.read_text().strip(), secret_key, now) is not None:
+            return False
+    key_file.unlink(missing_ok=True)
+    return True
 
 
 def bootstrap_local(sessions: sessionmaker[Any], key_file: Path, secret_key: bytes) -> str | None:

@@ -60,16 +60,20 @@ def list_keys(*, session: Session, project_id: int) -> list[ApiKey]:
 
 
 def revoke_key(
-    *, session: Session, key_id: str, now: datetime, revoked_by: int | None
+    *, session: Session, key_id: str, now: datetime, revoked_by: int | None, project_id: int | None
 ) -> ApiKey | None:
-    """Revoke the key with this key id (a revoked one keeps its first revocation); None if none."""
+    """Revoke the key with this key id, of `project_id` if given (a revoked one keeps its first
+    revocation); None if there is none."""
+    which = [ApiKey.key_id == key_id]
+    if project_id is not None:
+        which.append(ApiKey.project_id == project_id)
     session.execute(
         update(ApiKey)
-        .where(ApiKey.key_id == key_id, ApiKey.revoked_at.is_(None))
+        .where(*which, ApiKey.revoked_at.is_(None))
         .values(revoked_at=now, revoked_by_key_id=revoked_by)
     )
     return session.scalars(
-        select(ApiKey).where(ApiKey.key_id == key_id).execution_options(populate_existing=True)
+        select(ApiKey).where(*which).execution_options(populate_existing=True)
     ).first()
 
 

@@ -50,8 +50,11 @@ def authenticate(env: dict[str, str], raw_key: str) -> KeyIdentity | None:
     engine = make_engine(env["REGLAB_DATABASE_URL"])
     sessions: sessionmaker[Any] = make_sessionmaker(engine)
     secret_key = Settings(home=Path(env["REGLAB_HOME"])).resolved_secret_key()
+    now = datetime.now(UTC)
     with sessions() as session:
-        identity = keys.authenticate(session, raw_key, secret_key, datetime.now(UTC))
+        identity = keys.authenticate(session, raw_key, secret_key, now)
+    if identity is not None and identity.use_due(now):
+        keys.record_use(sessions, identity, now)  # as the API does after its response
     engine.dispose()
     return identity
 
@@ -61,6 +64,8 @@ def test_a_key_made_with_the_cli_authenticates_until_revoked(env: dict[str, str]
         r"created project 'team-a' \(id (\d+)\)\n", admin(env, "create-project", "team-a").stdout
     )
     assert created is not None
+    projects = [line.split()[:2] for line in admin(env, "list-projects").stdout.splitlines()]
+    assert projects[0] == ["ID", "NAME"] and [created[1], "team-a"] in projects
     made = admin(env, "create-key", "--project", "team-a", "--scopes", "write,read", "--name", "ci")
     raw_key = made.stdout.strip()
     assert RAW_KEY.fullmatch(raw_key) and made.stdout == raw_key + "\n"
@@ -76,7 +81,7 @@ def test_a_key_made_with_the_cli_authenticates_until_revoked(env: dict[str, str]
     [header, row] = listed.splitlines()
     assert " ".join(header.split()) == "KEY ID NAME SCOPES CREATED EXPIRES LAST USED STATE"
     assert [row.split()[i] for i in (0, 1, 2, 4, 6)] == [key_id, "ci", "read,write", "-", "active"]
-    assert row.split()[5].startswith(str(datetime.now(UTC).year))  # last used: by authenticate
+    assert row.split()[5].startswith(str(datetime.now(UTC).year))  # last used: recorded
 
     assert admin(env, "revoke-key", key_id).stdout == f"revoked key {key_id}\n"
     assert authenticate(env, raw_key) is None
@@ -112,3 +117,17 @@ def test_bootstrap_writes_a_local_admin_key_once(env: dict[str, str]) -> None:
     assert key_file.read_text() == raw_key + "\n"
     listed = admin(env, "list-keys", "--project", "default").stdout.splitlines()
     assert len(listed) == 2 and "local admin" in listed[1]
+
+
+def test_bootstrap_replaces_a_key_file_the_store_refuses(env: dict[str, str]) -> None:
+    key_file = Path(env["REGLAB_HOME"]) / "api_key"
+    admin(env, "bootstrap", "--key-file", str(key_file))
+    old_key = key_file.read_text().strip()
+    admin(env, "revoke-key", old_key[3:15])
+    replaced = admin(env, "bootstrap", "--key-file", str(key_file))
+    assert replaced.stdout == f"{key_file}\n"
+    assert f"the key in {key_file} is not accepted by this store" in replaced.stderr
+    new_key = key_file.read_text().strip()
+    assert new_key != old_key and old_key[16:] not in replaced.stderr
+    assert authenticate(env, old_key) is None and authenticate(env, new_key) is not None
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600

@@ -1,4 +1,5 @@
-"""Admin routes: projects and keys over HTTP, for admin keys only; secrets shown once."""
+"""Admin routes: an admin key manages its own project's keys and opens new projects; secrets
+are shown once; another project's keys answer 404."""
 
 from typing import Any
 
@@ -11,47 +12,75 @@ from models.store.tables import DEFAULT_PROJECT_ID
 from tests.factories import spec_dict
 
 
-def test_an_admin_makes_a_project_and_a_key_that_acts_only_there(client: TestClient) -> None:
+def bearer(raw_key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {raw_key}"}
+
+
+def test_a_new_project_comes_with_its_first_admin_key_and_is_sealed(client: TestClient) -> None:
     made = client.post("/admin/projects", json={"name": "vision"})
     assert made.status_code == 201, made.text
+    assert made.headers["Cache-Control"] == "no-store"
     project = made.json()
-    assert project["name"] == "vision" and project in client.get("/admin/projects").json()
-    body = {"project_id": project["id"], "name": "ci", "scopes": ["write"], "expires_in_days": 30}
-    response = client.post("/admin/keys", json=body)
-    assert response.status_code == 201, response.text
-    assert response.headers["Cache-Control"] == "no-store"
-    key = response.json()
-    assert key["key"].startswith(f"rl_{key['key_id']}_") and key["scopes"] == ["write"]
-    theirs = {"Authorization": f"Bearer {key['key']}"}
+    first = project["admin_key"]
+    assert project["name"] == "vision" and first["project_id"] == project["id"]
+    assert first["key"].startswith(f"rl_{first['key_id']}_")
+    assert first["scopes"] == ["read", "write", "admin"]
+    theirs = bearer(first["key"])
     experiment = client.post(
         "/experiments", json={"name": "v", "spec": spec_dict()}, headers=theirs
     )
     assert experiment.status_code == 202
     assert client.get(f"/experiments/{experiment.json()['id']}").status_code == 404  # sealed
-    listed = client.get("/admin/keys", params={"project_id": project["id"]}).json()
-    assert [k["key_id"] for k in listed] == [key["key_id"]]
-    assert all("key" not in k and "secret_hmac" not in k for k in listed)
-    assert client.get("/admin/projects", headers=theirs).status_code == 403  # not an admin
+    # Each admin sees and revokes only its own project's keys.
+    assert [k["key_id"] for k in client.get("/admin/keys", headers=theirs).json()] == [
+        first["key_id"]
+    ]
+    assert first["key_id"] not in {k["key_id"] for k in client.get("/admin/keys").json()}
+    assert client.post(f"/admin/keys/{first['key_id']}/revoke").status_code == 404
+    assert client.get("/experiments", headers=theirs).status_code == 200  # still works
+
+
+def test_an_admin_makes_keys_of_its_own_project_only(client: TestClient) -> None:
+    opened = client.post("/admin/projects", json={"name": "other"}).json()
+    body = {"name": "ci", "scopes": ["write"], "expires_in_days": 30}
+    response = client.post("/admin/keys", json=body, headers=bearer(opened["admin_key"]["key"]))
+    assert response.status_code == 201, response.text
+    assert response.headers["Cache-Control"] == "no-store"
+    key = response.json()
+    assert (key["project_id"], key["scopes"]) == (opened["id"], ["write"])
+    assert key["expires_at"] is not None
+    listed = client.get("/admin/keys", headers=bearer(key["key"]))
+    assert listed.status_code == 403  # a write key is no admin
+    mine = client.get("/admin/keys", headers=bearer(opened["admin_key"]["key"])).json()
+    assert [k["key_id"] for k in mine] == [opened["admin_key"]["key_id"], key["key_id"]]
+    assert all("key" not in k and "secret_hmac" not in k for k in mine)
+    # A body naming another project is not a way in: the field does not exist.
+    body_with_project = {**body, "project_id": DEFAULT_PROJECT_ID}
+    refused = client.post("/admin/keys", json=body_with_project, headers=bearer(key["key"]))
+    assert refused.status_code == 403
+    refused = client.post(
+        "/admin/keys", json=body_with_project, headers=bearer(opened["admin_key"]["key"])
+    )
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == [
+        "body",
+        "project_id",
+    ]
 
 
 def test_a_revoked_key_is_refused_from_then_on(client: TestClient) -> None:
-    body = {"project_id": DEFAULT_PROJECT_ID, "name": "leaked", "scopes": ["read"]}
-    key = client.post("/admin/keys", json=body).json()
-    headers = {"Authorization": f"Bearer {key['key']}"}
-    assert client.get("/experiments", headers=headers).status_code == 200
+    key = client.post("/admin/keys", json={"name": "leaked", "scopes": ["read"]}).json()
+    assert key["project_id"] == DEFAULT_PROJECT_ID
+    assert client.get("/experiments", headers=bearer(key["key"])).status_code == 200
     revoked = client.post(f"/admin/keys/{key['key_id']}/revoke")
     assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
-    assert client.get("/experiments", headers=headers).status_code == 401
+    assert client.get("/experiments", headers=bearer(key["key"])).status_code == 401
 
 
 def test_admin_refusals_name_the_field(client: TestClient) -> None:
     client.post("/admin/projects", json={"name": "twice"})
     again = client.post("/admin/projects", json={"name": "twice"})
     assert again.status_code == 409 and again.json()["detail"][0]["loc"] == ["body", "name"]
-    missing = client.post("/admin/keys", json={"project_id": 999, "name": "x", "scopes": ["read"]})
-    assert missing.status_code == 404
-    assert missing.json()["detail"][0]["loc"] == ["body", "project_id"]
-    bad = client.post("/admin/keys", json={"project_id": 1, "name": "x", "scopes": ["root"]})
+    bad = client.post("/admin/keys", json={"name": "x", "scopes": ["root"]})
     assert bad.status_code == 422
     assert client.post("/admin/keys/0123456789ab/revoke").status_code == 404
 
@@ -66,7 +95,6 @@ def test_a_write_key_cannot_administer(client: TestClient, sessions: sessionmake
         secret_key=secret_key(),
         created_by=None,
     )
-    headers = {"Authorization": f"Bearer {raw}"}
-    response = client.post("/admin/projects", json={"name": "mine"}, headers=headers)
+    response = client.post("/admin/projects", json={"name": "mine"}, headers=bearer(raw))
     assert response.status_code == 403
     assert "'admin' scope" in response.json()["detail"][0]["msg"]

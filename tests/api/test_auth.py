@@ -150,3 +150,17 @@ def test_cors_is_off_unless_origins_are_configured(client: TestClient) -> None:
     }
     response = client.options("/experiments", headers=preflight)
     assert "access-control-allow-origin" not in response.headers
+
+
+def test_scopes_and_the_public_list_hold_under_a_proxy_prefix(
+    sessions: sessionmaker[Any],
+) -> None:
+    # Served under /reglab (uvicorn --root-path), request paths carry the prefix: the checks
+    # go by the matched route, so /admin stays admin-only and /health stays public.
+    writer = bearer(key_with(sessions, ["write"]))
+    with client_on(sessions), TestClient(app, root_path="/reglab") as proxied:
+        assert proxied.get("/reglab/health").status_code in (200, 503)
+        assert proxied.get("/reglab/experiments").status_code == 401
+        response = proxied.get("/reglab/admin/keys", headers=writer)
+        assert response.status_code == 403, response.text
+        assert "'admin' scope" in response.json()["detail"][0]["msg"]

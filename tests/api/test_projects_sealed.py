@@ -11,11 +11,11 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import sessionmaker
 
-from api.auth import ADMIN_PREFIX, PUBLIC_PATHS, secret_key
+from api.auth import PUBLIC_PATHS, secret_key
 from api.main import app
 from models import store
 from models.services.keys import create_key, create_project
-from models.store.tables import Artifact
+from models.store.tables import DEFAULT_PROJECT_ID, Artifact
 from tests.api.conftest import client_on
 from tests.api.uploads import csv_bytes, upload
 from tests.factories import spec_dict
@@ -28,7 +28,7 @@ class Objects:
     experiment: int
     run: int
     dataset: int
-    key: str  # the owning project's
+    key: str  # the owning project's (an admin key)
 
     def owner(self) -> dict[str, str]:
         """Headers that act as the owning project."""
@@ -40,6 +40,7 @@ class Objects:
             "run_id": str(self.run),
             "dataset_id": str(self.dataset),
             "name": "model.json",
+            "key_id": self.key[3:15],
         }
 
 
@@ -54,15 +55,19 @@ def id_operations() -> list[tuple[str, str, dict[str, bool]]]:
     found = []
     for context in iter_route_contexts(app.routes):
         route = context.original_route
-        # Admin routes manage every project's keys by design (the `admin` scope).
         if not isinstance(route, APIRoute) or context.path in PUBLIC_PATHS:
-            continue
-        if str(context.path).startswith(ADMIN_PREFIX):
             continue
         ids = {n: req for n, req in query_params(route.dependant) if n.endswith(("_id", "_ids"))}
         if route.dependant.path_params or ids:
             found += [(m, str(context.path), ids) for m in sorted(context.methods or ())]
     return found
+
+
+def takes_body(method: str, path: str) -> bool:
+    """Whether the operation reads a JSON body."""
+    contexts = iter_route_contexts(app.routes)
+    routes = [c.original_route for c in contexts if c.path == path and method in (c.methods or ())]
+    return any(isinstance(r, APIRoute) and r.dependant.body_params for r in routes)
 
 
 def fill(path: str, values: dict[str, str]) -> str:
@@ -88,7 +93,7 @@ def theirs(sessions: sessionmaker[Any]) -> Iterator[Objects]:
     """Project B's objects, made with B's own key."""
     project_b = create_project(sessions, name="project-b")
     _, raw = create_key(
-        sessions, project_id=project_b, name="b", scopes=["write"], expires_at=None,
+        sessions, project_id=project_b, name="b", scopes=["admin"], expires_at=None,
         secret_key=secret_key(), created_by=None,
     )  # fmt: skip
     with client_on(sessions) as client:
@@ -99,6 +104,7 @@ def theirs(sessions: sessionmaker[Any]) -> Iterator[Objects]:
 def test_the_route_table_has_id_routes() -> None:
     paths = {path for _, path, _ in id_operations()}
     assert {"/runs/{run_id}", "/datasets/{dataset_id}", "/compare"} <= paths
+    assert "/admin/keys/{key_id}/revoke" in paths
 
 
 @pytest.mark.parametrize(("method", "path", "ids"), id_operations())
@@ -113,13 +119,13 @@ def test_another_projects_ids_are_never_found(
         "x": "regularization.dropout",
     }
     query = {name: samples[name] for name in [*ids, "x"] if name in samples}
-    body: dict[str, Any] = {"json": {}} if method == "POST" and not path.endswith("/cancel") else {}
+    body: dict[str, Any] = {"json": {}} if takes_body(method, path) else {}
     response = client.request(method, fill(path, theirs.path_values()), params=query, **body)
     if "{" in path or any(ids.values()):
         assert response.status_code == 404, (method, path, response.text)
     else:
         assert (response.status_code, response.json()["items"]) == (200, []), (method, path)
-    # and nothing of theirs changed
+    # and nothing of theirs changed (their key still works: it was not revoked)
     assert client.get(f"/runs/{theirs.run}", headers=theirs.owner()).json()["status"] == "queued"
     assert client.get(f"/datasets/{theirs.dataset}", headers=theirs.owner()).status_code == 200
 
@@ -130,9 +136,33 @@ def test_another_projects_objects_stay_out_of_lists(client: TestClient, theirs: 
         "experiments": [e["id"] for e in client.get("/experiments").json()["items"]],
         "runs": [r["id"] for r in client.get("/runs").json()["items"]],
         "datasets": [d["id"] for d in client.get("/datasets").json()["items"]],
+        "keys": {k["project_id"] for k in client.get("/admin/keys").json()},
     }
-    assert listed == {"experiments": [mine["id"]], "runs": [mine["runs"][0]["id"]], "datasets": []}
+    assert listed == {
+        "experiments": [mine["id"]],
+        "runs": [mine["runs"][0]["id"]],
+        "datasets": [],
+        "keys": {DEFAULT_PROJECT_ID},
+    }
     for where in (f"id = {theirs.run}", f"experiment = {theirs.experiment}"):
         assert client.get("/runs", params={"filter": where}).json()["items"] == []
     both = f"{mine['runs'][0]['id']},{theirs.run}"
     assert client.get("/compare", params={"run_ids": both}).status_code == 404
+
+
+def test_a_spec_cannot_train_on_another_projects_dataset(
+    client: TestClient, theirs: Objects
+) -> None:
+    named = spec_dict(dataset={"name": "their-data"})
+    response = client.post("/experiments", json={"name": "borrow", "spec": named})
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert error["loc"][:3] == ["body", "spec", "dataset"]
+    assert "not uploaded to this project" in error["msg"]
+    search = {"space": {"dataset.name": ["moons", "their-data"]}}
+    response = client.post(
+        "/experiments", json={"name": "b", "spec": spec_dict(), "search": search}
+    )
+    assert response.status_code == 422, response.text
+    assert "their-data" in response.text
+    assert client.get("/experiments").json()["items"] == []  # nothing half-made

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import redis
 
+from api.settings import Settings
 from tests.conftest import ROOT
 from tests.factories import spec_dict
 from tests.integration.compose import (
@@ -47,8 +48,12 @@ def test_secrets_come_from_env_and_only_the_api_is_published() -> None:
     assert [name for name, spec in services.items() if "ports" in spec] == ["api"]
     # Workers never check a key, so they do not hold the secret that hashes them.
     assert "REGLAB_SECRET_KEY" not in services["worker"]["environment"]
-    hosts = compose_env("api", {**env_file(ROOT / ".env.example"), **TEST_SECRETS})
-    assert hosts["REGLAB_ALLOWED_HOSTS"].split(",") == ["localhost", "127.0.0.1", "api"]
+    variables = {**env_file(ROOT / ".env.example"), **TEST_SECRETS}
+    hosts = Settings(allowed_hosts=compose_env("api", variables)["REGLAB_ALLOWED_HOSTS"])
+    assert hosts.allowed_host_list() == ["localhost", "127.0.0.1", "api"]
+    added = {**variables, "REGLAB_ALLOWED_HOSTS": "reglab.example.com"}
+    hosts = Settings(allowed_hosts=compose_env("api", added)["REGLAB_ALLOWED_HOSTS"])
+    assert hosts.allowed_host_list() == ["localhost", "127.0.0.1", "api", "reglab.example.com"]
     assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
 
 

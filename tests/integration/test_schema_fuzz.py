@@ -64,15 +64,11 @@ def _seed_dataset(api: httpx.Client) -> int:
 
 
 def _seed_admin(api: httpx.Client) -> dict[str, list[Any]]:
-    """A second project (the one the admin routes' examples name) and a spare key to revoke."""
+    """A spare key of the stack's project, to revoke."""
     # Never the stack's own key: the fuzzer sends it on every request, revoked it would 401.
-    project = api.post("/admin/projects", json={"name": "seeded"}, timeout=10)
-    assert project.status_code == 201, project.text
-    body = {"project_id": project.json()["id"], "name": "spare", "scopes": ["read"]}
-    spare = api.post("/admin/keys", json=body, timeout=10)
+    spare = api.post("/admin/keys", json={"name": "spare", "scopes": ["read"]}, timeout=10)
     assert spare.status_code == 201, spare.text
-    projects = api.get("/admin/projects", timeout=10).json()
-    return {"project_ids": [p["id"] for p in projects], "key_ids": [spare.json()["key_id"]]}
+    return {"key_ids": [spare.json()["key_id"]]}
 
 
 def _seed(api: httpx.Client) -> dict[str, list[Any]]:
@@ -117,7 +113,6 @@ def _config(seeded: dict[str, list[Any]]) -> str:
         "query.experiment_id": "experiment_ids",
         "query.run_ids": "compared",
         "query.filter": "filters",
-        "query.project_id": "project_ids",
         "path.key_id": "key_ids",
     }
     lines = [

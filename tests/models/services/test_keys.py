@@ -146,14 +146,18 @@ def test_last_used_at_is_written_at_most_once_a_minute(fresh_sessions: sessionma
     assert stored(fresh_sessions, row_id).last_used_at is None
     seen = []
     for seconds in (0, 30, 59, 60, 61, 130):
+        now = T0 + timedelta(seconds=seconds)
         with fresh_sessions() as session:
-            now = T0 + timedelta(seconds=seconds)
-            assert authenticate(session, raw_key, SECRET_KEY, now)
+            identity = authenticate(session, raw_key, SECRET_KEY, now)
+        assert identity is not None
+        assert identity.last_used_at == stored(fresh_sessions, row_id).last_used_at  # no write
+        if identity.use_due(now):
+            keys.record_use(fresh_sessions, identity, now)
         seen.append(stored(fresh_sessions, row_id).last_used_at)
     assert seen == [T0 + timedelta(seconds=s) for s in (0, 0, 0, 60, 60, 130)]
 
 
-def test_a_use_that_cannot_be_recorded_still_authenticates(
+def test_a_use_that_cannot_be_recorded_is_logged_not_raised(
     sessions: sessionmaker[Any], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     row_id, raw_key = new_key(sessions)
@@ -162,8 +166,11 @@ def test_a_use_that_cannot_be_recorded_still_authenticates(
         raise OperationalError("UPDATE api_key", {}, Exception("database is locked"))
 
     monkeypatch.setattr(store, "touch_key", locked)
-    with sessions() as session, caplog.at_level(logging.DEBUG):
-        assert authenticate(session, raw_key, SECRET_KEY, T0) is not None
+    with sessions() as session:
+        identity = authenticate(session, raw_key, SECRET_KEY, T0)
+    assert identity is not None and identity.use_due(T0)
+    with caplog.at_level(logging.DEBUG):
+        keys.record_use(sessions, identity, T0)
     assert stored(sessions, row_id).last_used_at is None
     assert f"could not record the use of API key {raw_key[3:15]}" in caplog.text
     assert raw_key[16:] not in caplog.text
@@ -237,3 +244,17 @@ def test_bootstrap_losing_the_race_for_the_file_keeps_no_key(
     monkeypatch.setattr(keys, "create_owner_only_file", lambda path, text: False)
     assert keys.bootstrap_local(sessions, tmp_path / "api_key", SECRET_KEY) is None
     assert local_keys(sessions) == []
+
+
+def test_a_key_file_is_discarded_only_when_its_key_is_refused(
+    sessions: sessionmaker[Any], tmp_path: Path
+) -> None:
+    key_file = tmp_path / "api_key"
+    assert not keys.discard_stale_key_file(sessions, key_file, SECRET_KEY, T0)  # no file
+    raw_key = keys.bootstrap_local(sessions, key_file, SECRET_KEY)
+    assert raw_key is not None
+    assert not keys.discard_stale_key_file(sessions, key_file, SECRET_KEY, T0)
+    assert key_file.read_text() == raw_key + "\n"
+    other_server = b"another-server-secret-of-32-bytes"
+    assert keys.discard_stale_key_file(sessions, key_file, other_server, T0)
+    assert not key_file.exists()
