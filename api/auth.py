@@ -1,10 +1,14 @@
 """Authentication for the whole app: every route needs a project's API key unless public.
 
-The key is a bearer token (`Authorization: Bearer rl_<id>_<secret>`), never a cookie or a
-query parameter: a cross-site form or link cannot carry it, so it cannot act for a user.
+The key is a bearer token (`Authorization: Bearer rl_<id>_<secret>`), never a query
+parameter. The browser view keeps it in an HttpOnly, SameSite=Strict cookie instead (a page's
+script cannot read it, another site's requests do not carry it), and a write sent with that
+cookie must also carry the page's CSRF token: a cross-site form can do nothing either way.
 GET and HEAD need the `read` scope, other methods `write`, `/admin` routes `admin`.
 """
 
+import hashlib
+import hmac
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -19,7 +23,12 @@ from models.services.keys import KeyIdentity, authenticate
 
 # Routes that answer without a key: health, and the docs pages. `/openapi.json` and the
 # docs' own scripts and styles are not API routes (no dependency runs for them).
-PUBLIC_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc"})
+PUBLIC_PATHS = frozenset(
+    {"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/ui/login", "/ui/logout"}
+)
+# The browser view's cookie (the raw key) and the header its pages send their CSRF token in.
+SESSION_COOKIE = "reglab_key"
+CSRF_HEADER = "X-CSRF-Token"
 ADMIN_PREFIX = "/admin"
 READ_METHODS = frozenset({"GET", "HEAD"})
 # What each scope allows besides itself.
@@ -45,6 +54,31 @@ def secret_key() -> bytes:
 def _refusal(code: int, message: str, kind: str) -> HTTPException:
     headers = {"WWW-Authenticate": "Bearer"} if code == status.HTTP_401_UNAUTHORIZED else None
     return HTTPException(code, [error_item(("header", "Authorization"), message, kind)], headers)
+
+
+def presented_key(request: Request, bearer: str | None) -> tuple[str | None, bool]:
+    """The key the request carries and whether it came in the browser cookie (a bearer
+    header wins)."""
+    if bearer is not None:
+        return bearer, False
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return cookie, cookie is not None
+
+
+def csrf_token(raw_key: str) -> str:
+    """The CSRF token of a browser session: a keyed hash of its key, so the server keeps no
+    state for it and another site cannot compute it."""
+    return hmac.new(secret_key(), b"csrf\0" + raw_key.encode(), hashlib.sha256).hexdigest()
+
+
+def check_csrf(request: Request, raw_key: str) -> None:
+    """A write authenticated by the cookie must carry the page's CSRF token; 403 if not."""
+    if request.method in READ_METHODS:
+        return
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not hmac.compare_digest(sent.encode(), csrf_token(raw_key).encode()):
+        message = f"a write with the browser view's cookie needs its {CSRF_HEADER} header"
+        raise HTTPException(403, [error_item(("header", CSRF_HEADER), message, "csrf")])
 
 
 def required_scope(method: str, path: str) -> str:

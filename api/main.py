@@ -14,7 +14,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from api.auth import PUBLIC_PATHS, UNAUTHORIZED
 from api.deps import get_caller
-from api.errors import error_item, http_error, refused, validation_error
+from api.errors import error_item, refused, validation_error
 from api.reconciler import reconciler
 from api.routes import (
     admin,
@@ -29,6 +29,8 @@ from api.routes import (
 )
 from api.schemas import StoreUnavailableRead
 from api.settings import get_settings
+from api.ui import login as ui_login
+from api.ui.templating import STATIC_PATH, static_files
 from models.services.errors import ConflictError, NotFoundError
 from models.spec import SpecError
 from models.store.db import is_outage
@@ -124,6 +126,8 @@ def create_app() -> FastAPI:
     routes = (experiments, reports, runs, artifacts, compare, datasets, system, workers, admin)
     for module in routes:
         app.include_router(module.router, responses=STORE_UNAVAILABLE)
+    app.include_router(ui_login.router)
+    app.mount(STATIC_PATH, static_files(), name="ui-static")  # public: scripts and styles
     _browser_guards(app)
     _openapi_without_keys_on_public_routes(app)
     app.add_exception_handler(RequestValidationError, validation_error)
@@ -131,7 +135,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(SpecError, _spec_error)
     app.add_exception_handler(NotFoundError, refused)
     app.add_exception_handler(ConflictError, refused)
-    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(StarletteHTTPException, ui_login.page_or_api_error)
     app.add_exception_handler(OperationalError, _store_unavailable)
     return app
 

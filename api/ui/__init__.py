@@ -1,0 +1,1 @@
+"""The browser view under /ui: pages rendered on the server, scripts served by reglab itself."""

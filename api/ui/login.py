@@ -1,0 +1,88 @@
+"""Signing in to the browser view: the key is checked once and kept in an HttpOnly,
+SameSite=Strict cookie; a page asked for without one sends the browser here."""
+
+from datetime import UTC, datetime
+from typing import Annotated
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, Form, Request, Response, status
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.auth import SESSION_COOKIE, secret_key
+from api.deps import SessionmakerDep
+from api.errors import http_error
+from api.ui.templating import STATIC_PATH, TEMPLATES
+from models.services.keys import authenticate
+
+router = APIRouter(prefix="/ui", tags=["browser view"], include_in_schema=False)
+HOME = "/ui/experiments"
+COOKIE_SECONDS = 30 * 24 * 3600  # a month; an expired or revoked key comes back here sooner
+
+
+def _safe_next(target: str) -> str:
+    """Where to go after signing in: a page of the view, never another site."""
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/ui/"):
+        return HOME
+    return target
+
+
+def _login_page(request: Request, next_page: str, error: str = "", code: int = 200) -> Response:
+    context = {"next": next_page, "error": error, "static": STATIC_PATH, "csrf_token": ""}
+    return TEMPLATES.TemplateResponse(request, "login.html", context, status_code=code)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = HOME) -> Response:
+    """The sign-in form."""
+    return _login_page(request, _safe_next(next))
+
+
+@router.post("/login", response_class=HTMLResponse)
+def log_in(
+    request: Request,
+    sessions: SessionmakerDep,
+    key: Annotated[str, Form(max_length=200)],
+    next: Annotated[str, Form(max_length=2000)] = HOME,
+) -> Response:
+    """Check the key and keep it in the browser's cookie; the form again if it does not do."""
+    origin = request.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != request.url.netloc:
+        return _login_page(request, HOME, "sign in from reglab's own page", 403)
+    with sessions() as session:
+        identity = authenticate(session, key.strip(), secret_key(), datetime.now(UTC))
+    if identity is None:
+        return _login_page(
+            request, _safe_next(next), "that key is unknown, expired or revoked", 401
+        )
+    response = RedirectResponse(_safe_next(next), status_code=status.HTTP_303_SEE_OTHER)
+    response.set_cookie(
+        SESSION_COOKIE,
+        key.strip(),
+        max_age=COOKIE_SECONDS,
+        path="/",
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite="strict",
+    )
+    return response
+
+
+@router.post("/logout")
+def log_out() -> Response:
+    """Forget the key: the cookie is cleared (public: signing out needs no key)."""
+    response = RedirectResponse("/ui/login", status_code=status.HTTP_303_SEE_OTHER)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+async def page_or_api_error(request: Request, exc: Exception) -> Response:
+    """A page of the view asked for without a valid key goes to the sign-in form; every
+    other HTTP error keeps the API's JSON shape."""
+    assert isinstance(exc, StarletteHTTPException)
+    is_page = request.url.path.startswith(f"{request.scope.get('root_path', '')}/ui/")
+    if exc.status_code == status.HTTP_401_UNAUTHORIZED and is_page:
+        target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+        return RedirectResponse(f"/ui/login?next={target}", status_code=status.HTTP_303_SEE_OTHER)
+    return await http_error(request, exc)

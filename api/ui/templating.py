@@ -1,0 +1,25 @@
+"""The browser view's templates and static files: its own, and plotly.js from the installed
+plotly package, so no page loads anything from outside reglab."""
+
+from pathlib import Path
+
+from fastapi import Request
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from api.auth import SESSION_COOKIE, csrf_token
+
+HERE = Path(__file__).parent
+TEMPLATES = Jinja2Templates(directory=HERE / "templates")
+STATIC_PATH = "/ui/static"
+
+
+def static_files() -> StaticFiles:
+    """The browser view's own files and plotly.min.js, served under STATIC_PATH."""
+    return StaticFiles(directory=HERE / "static", packages=[("plotly", "package_data")])
+
+
+def page_csrf_token(request: Request) -> str:
+    """The CSRF token a page sends with its writes ("" on a page seen without the cookie)."""
+    raw_key = request.cookies.get(SESSION_COOKIE)
+    return csrf_token(raw_key) if raw_key else ""
