@@ -30,6 +30,7 @@ from api.routes import (
 from api.schemas import StoreUnavailableRead
 from api.settings import get_settings
 from api.ui import login as ui_login
+from api.ui import pages as ui_pages
 from api.ui.templating import STATIC_PATH, static_files
 from models.services.errors import ConflictError, NotFoundError
 from models.spec import SpecError
@@ -126,7 +127,7 @@ def create_app() -> FastAPI:
     routes = (experiments, reports, runs, artifacts, compare, datasets, system, workers, admin)
     for module in routes:
         app.include_router(module.router, responses=STORE_UNAVAILABLE)
-    app.include_router(ui_login.router)
+    app.include_router(ui_pages.router)
     app.mount(STATIC_PATH, static_files(), name="ui-static")  # public: scripts and styles
     _browser_guards(app)
     _openapi_without_keys_on_public_routes(app)

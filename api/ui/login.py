@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.auth import SESSION_COOKIE, secret_key
 from api.deps import SessionmakerDep
 from api.errors import http_error
-from api.ui.templating import STATIC_PATH, TEMPLATES
+from api.ui.templating import render
 from models.services.keys import authenticate
 
 router = APIRouter(prefix="/ui", tags=["browser view"], include_in_schema=False)
@@ -29,8 +29,7 @@ def _safe_next(target: str) -> str:
 
 
 def _login_page(request: Request, next_page: str, error: str = "", code: int = 200) -> Response:
-    context = {"next": next_page, "error": error, "static": STATIC_PATH, "csrf_token": ""}
-    return TEMPLATES.TemplateResponse(request, "login.html", context, status_code=code)
+    return render(request, "login.html", code, next=next_page, error=error)
 
 
 @router.get("/login", response_class=HTMLResponse)

@@ -3,7 +3,7 @@ plotly package, so no page loads anything from outside reglab."""
 
 from pathlib import Path
 
-from fastapi import Request
+from fastapi import Request, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -23,3 +23,9 @@ def page_csrf_token(request: Request) -> str:
     """The CSRF token a page sends with its writes ("" on a page seen without the cookie)."""
     raw_key = request.cookies.get(SESSION_COOKIE)
     return csrf_token(raw_key) if raw_key else ""
+
+
+def render(request: Request, template: str, code: int = 200, **context: object) -> Response:
+    """A page: `template` with `context`, the static files' path and the page's CSRF token."""
+    full = {"static": STATIC_PATH, "csrf_token": page_csrf_token(request), **context}
+    return TEMPLATES.TemplateResponse(request, template, full, status_code=code)

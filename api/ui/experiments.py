@@ -1,0 +1,5 @@
+"""The browser view: the experiments page(s)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/ui", tags=["browser view"], include_in_schema=False)
