@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint pytest bench clean
+.PHONY: install chromium run test lint pytest bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,6 +13,14 @@ $(STAMP): pyproject.toml
 	touch $@
 
 install: $(STAMP)
+
+# The browser tests drive Debian's chromium (Playwright never downloads a browser). Without it
+# they skip, except under CI=true, where failing to install it fails the target.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq chromium; } || \
+		{ [ "$$CI" != true ] && echo "no chromium: the browser tests will skip"; }
 
 run: $(STAMP)
 	VENV=$(VENV) ./scripts/run_local.sh
@@ -23,7 +31,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-pytest: $(STAMP)
+pytest: $(STAMP) chromium
 	$(BIN)/python -m pytest
 
 test: lint pytest
