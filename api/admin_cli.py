@@ -133,14 +133,15 @@ def bootstrap(sessions: sessionmaker[Any], args: argparse.Namespace) -> None:
     """First start: an admin key of project "default" into the key file, whose path is printed;
     nothing is made or printed while the file holds a key this store accepts."""
     secret_key = get_settings().resolved_secret_key()
-    if keys.discard_stale_key_file(sessions, args.key_file, secret_key, datetime.now(UTC)):
+    now = datetime.now(UTC)
+    raw_key, aside = keys.bootstrap_key_file(sessions, args.key_file, secret_key, now)
+    if aside is not None:
         print(
             f"warning: the key in {args.key_file} is not accepted by this store (revoked, "
-            "expired, or made for another database or REGLAB_SECRET_KEY): replacing it with a "
-            "new admin key; scripts holding the old one get 401",
+            "expired, or made for another database or REGLAB_SECRET_KEY): it was moved to "
+            f"{aside} and a new admin key made; scripts holding the old one get 401",
             file=sys.stderr,
         )
-    raw_key = keys.bootstrap_local(sessions, args.key_file, secret_key)
     if raw_key is not None:
         print(args.key_file)
 

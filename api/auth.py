@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import HTTPException, Request, status
 from fastapi.security import HTTPBearer
 from sqlalchemy.orm import Session
+from starlette._utils import get_route_path  # what FastAPI's own router matches by
 
 from api.errors import error_item, error_list_response
 from api.settings import get_settings
@@ -88,16 +89,15 @@ def required_scope(method: str, path: str) -> str:
     return "read" if method in READ_METHODS else "write"
 
 
-def route_template(request: Request) -> str:
-    """The matched route's path template, e.g. `/runs/{run_id}`: what the public list and the
-    scopes are keyed by, whatever prefix (root_path) a proxy mounts the app under."""
-    return str(request.scope["route"].path)
+def served_path(request: Request) -> str:
+    """The path the app serves this request at, without any root_path a proxy mounts it
+    under: what the public list and the scopes go by."""
+    return get_route_path(request.scope)
 
 
-def check_key(session: Session, request: Request, raw_key: str | None) -> KeyIdentity | None:
-    """The caller's key if the route needs one and it has the scope; 401 or 403 if not."""
-    path = route_template(request)
-    if path in PUBLIC_PATHS:
+def identify(session: Session, request: Request, raw_key: str | None) -> KeyIdentity | None:
+    """The caller's key (None on a public route); 401 if missing, unknown, expired or revoked."""
+    if served_path(request) in PUBLIC_PATHS:
         return None
     if raw_key is None:
         message = "this route needs an API key: send `Authorization: Bearer <key>`"
@@ -106,9 +106,13 @@ def check_key(session: Session, request: Request, raw_key: str | None) -> KeyIde
     if identity is None:
         message = "the API key is unknown, expired or revoked"
         raise _refusal(status.HTTP_401_UNAUTHORIZED, message, "invalid_key")
-    needed = required_scope(request.method, path)
+    return identity
+
+
+def check_scope(request: Request, identity: KeyIdentity) -> None:
+    """403 unless the key has the scope the request needs."""
+    needed = required_scope(request.method, served_path(request))
     if not any(needed in IMPLIED.get(scope, ()) for scope in identity.scopes):
         held = ", ".join(sorted(identity.scopes))
         message = f"this route needs the {needed!r} scope; the key has {held}"
         raise _refusal(status.HTTP_403_FORBIDDEN, message, "insufficient_scope")
-    return identity

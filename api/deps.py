@@ -6,7 +6,6 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import (
-    BackgroundTasks,
     Depends,
     HTTPException,
     Path,
@@ -18,7 +17,7 @@ from fastapi import (
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.auth import BEARER, check_csrf, check_key, presented_key
+from api.auth import BEARER, check_csrf, check_scope, identify, presented_key
 from api.errors import not_found, unprocessable
 from api.settings import get_settings
 from models import store
@@ -58,20 +57,21 @@ def get_caller(
     request: Request,
     sessions: SessionmakerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
-    after_response: BackgroundTasks,
 ) -> KeyIdentity | None:
     """The caller's API key (None on a public route); 401 or 403 if it does not do."""
     raw_key, via_cookie = presented_key(request, credentials.credentials if credentials else None)
     # A session of its own, closed before the route runs: the route's reads and writes are
     # never nested in the key check's transaction.
     with sessions() as session:
-        caller = check_key(session, request, raw_key)
-    if caller is not None and via_cookie:
-        check_csrf(request, str(raw_key))
+        caller = identify(session, request, raw_key)
+    if caller is None:
+        return None
     now = datetime.now(UTC)
-    if caller is not None and caller.use_due(now):
-        # After the response: a store busy with writes never delays a request for a timestamp.
-        after_response.add_task(record_use, sessions, caller, now)
+    if caller.use_due(now):  # every accepted key, refused by scope or not: at most once a minute
+        record_use(sessions, caller, now)
+    check_scope(request, caller)
+    if via_cookie:
+        check_csrf(request, str(raw_key))
     return caller
 
 

@@ -1,18 +1,20 @@
-"""Admin routes (the `admin` scope): the caller's project's API keys, and new projects.
+"""Admin routes (the `admin` scope): the caller's project's API keys; projects for operators.
 
 An admin key acts in its own project only: another project's keys answer 404 like missing
-ones. Managing every project is the operator's, through `python -m api admin` on the store.
+ones. Admin keys of project "default" (the first one, which `make run`'s key belongs to) are
+the deployment's operators: they also list and open projects. Managing any project's keys is
+the operator's too, through `python -m api admin` on the store.
 """
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
 from sqlalchemy.orm import sessionmaker
 
 from api.auth import secret_key
 from api.deps import KeyDep, ProjectDep, SessionDep, SessionmakerDep
-from api.errors import conflict_response, error_item, not_found_response
+from api.errors import conflict_response, error_item, error_list_response, not_found_response
 from api.json_body import StrictJsonRoute
 from api.schemas.admin import (
     KeyCreate,
@@ -25,6 +27,8 @@ from api.schemas.admin import (
 from models import store
 from models.services import keys
 from models.services.errors import ConflictError
+from models.services.keys import KeyIdentity
+from models.store.tables import DEFAULT_PROJECT_ID
 
 router = APIRouter(prefix="/admin", tags=["admin"], route_class=StrictJsonRoute)
 KeyId = Annotated[
@@ -37,19 +41,44 @@ KeyId = Annotated[
 ]
 
 
+def get_operator(caller: KeyDep) -> KeyIdentity:
+    """The caller, if its admin key is an operator's (of project "default"); 403 if not."""
+    if caller.project_id != DEFAULT_PROJECT_ID:
+        message = 'only admin keys of project "default" (the operators\') manage projects'
+        raise HTTPException(403, [error_item(("header", "Authorization"), message, "operator")])
+    return caller
+
+
+OperatorDep = Annotated[KeyIdentity, Depends(get_operator)]
+OPERATORS_ONLY: dict[int | str, dict[str, Any]] = {
+    403: error_list_response('The key is not an admin key of project "default".')
+}
+
+
+@router.get("/projects", response_model=list[ProjectRead], responses=OPERATORS_ONLY)
+def list_projects(session: SessionDep, _: OperatorDep) -> list[ProjectRead]:
+    """Every project (operators only)."""
+    return [ProjectRead.model_validate(p) for p in store.list_projects(session=session)]
+
+
 @router.post(
     "/projects",
     status_code=status.HTTP_201_CREATED,
     response_model=ProjectCreated,
-    responses=conflict_response("A project of that name exists."),
+    responses={**conflict_response("A project of that name exists."), **OPERATORS_ONLY},
 )
 def create_project(
-    body: ProjectCreate, sessions: SessionmakerDep, caller: KeyDep, response: Response
+    body: ProjectCreate, sessions: SessionmakerDep, caller: OperatorDep, response: Response
 ) -> ProjectCreated:
-    """Make a project and its first admin key; the caller gets no access to it otherwise."""
+    """Open a project with its first admin key (operators only); the caller gets no other
+    access to it."""
     try:
         _, raw = keys.open_project(
-            sessions, name=body.name, secret_key=secret_key(), created_by=caller.id
+            sessions,
+            name=body.name,
+            secret_key=secret_key(),
+            created_by=caller.id,
+            expires_at=keys.bounded_expiry(None, caller),
         )
     except ConflictError as exc:
         raise HTTPException(409, [error_item(("body", "name"), str(exc), "conflict")]) from None
@@ -63,8 +92,8 @@ def create_project(
 def create_key(
     body: KeyCreate, sessions: SessionmakerDep, caller: KeyDep, response: Response
 ) -> KeyCreated:
-    """Make an API key of the caller's project; the response is the only place its secret
-    ever appears."""
+    """Make an API key of the caller's project, expiring no later than the caller's own key;
+    the response is the only place its secret ever appears."""
     expires_at = None
     if body.expires_in_days is not None:
         expires_at = datetime.now(UTC) + timedelta(days=body.expires_in_days)
@@ -73,7 +102,7 @@ def create_key(
         project_id=caller.project_id,
         name=body.name,
         scopes=body.scopes,
-        expires_at=expires_at,
+        expires_at=keys.bounded_expiry(expires_at, caller),
         secret_key=secret_key(),
         created_by=caller.id,
     )

@@ -44,15 +44,16 @@ class KeyCreate(BaseModel):
     scopes: list[Scope] = Field(
         min_length=1,
         max_length=3,
-        description="`read` (GET), `write` (and read), `admin` (its project's keys, new "
-        "projects, and read and write).",
+        description="`read` (GET), `write` (and read), `admin` (its project's keys, and read "
+        'and write; admin keys of project "default" also manage projects).',
         examples=[["read", "write"]],
     )
     expires_in_days: int | None = Field(
         default=None,
         ge=1,
         le=36500,
-        description="Days until it stops working; null: it works until revoked.",
+        description="Days until it stops working; null: it works until revoked. Never later "
+        "than the expiry of the key that makes it.",
         examples=[90],
     )
 

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,6 +48,7 @@ class KeyIdentity:
     project_id: int
     scopes: frozenset[str]
     last_used_at: datetime | None = field(default=None, compare=False)
+    expires_at: datetime | None = field(default=None, compare=False)
 
     def use_due(self, now: datetime) -> bool:
         """Whether `now` should be recorded as its last use (at most once per TOUCH_EVERY)."""
@@ -120,10 +122,10 @@ def create_key(
 
 
 def record_use(sessions: sessionmaker[Any], identity: KeyIdentity, now: datetime) -> None:
-    """Set the key's last_used_at in a transaction of its own.
+    """Set the key's last_used_at in a transaction of its own (call it when `use_due`).
 
     A store that cannot take the write now (locked, read-only, away) costs one timestamp,
-    never a request: callers run it after the response (the API as a background task).
+    never a request.
     """
     try:
         with sessions.begin() as session:
@@ -146,7 +148,7 @@ def authenticate(
     if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
         return None
     scopes = frozenset(key.scopes)
-    return KeyIdentity(key.id, key.key_id, key.project_id, scopes, key.last_used_at)
+    return KeyIdentity(key.id, key.key_id, key.project_id, scopes, key.last_used_at, key.expires_at)
 
 
 def revoke(
@@ -189,12 +191,17 @@ def create_project(sessions: sessionmaker[Any], *, name: str) -> int:
 
 
 def open_project(
-    sessions: sessionmaker[Any], *, name: str, secret_key: bytes, created_by: int | None
+    sessions: sessionmaker[Any],
+    *,
+    name: str,
+    secret_key: bytes,
+    created_by: int | None,
+    expires_at: datetime | None,
 ) -> tuple[int, str]:
     """Make a project with its first admin key, in one transaction: its id and the raw key."""
     raw_key = new_raw_key()
     with _new_project(sessions, name) as (session, project_id):
-        fields = {"name": FIRST_KEY_NAME, "scopes": list(SCOPES), "expires_at": None}
+        fields = {"name": FIRST_KEY_NAME, "scopes": list(SCOPES), "expires_at": expires_at}
         _add_key(
             session, raw_key, secret_key, project_id=project_id, created_by=created_by, **fields
         )
@@ -210,18 +217,32 @@ def project_id(sessions: sessionmaker[Any], name: str) -> int:
     return project.id
 
 
-def discard_stale_key_file(
+def set_aside_refused_key_file(
     sessions: sessionmaker[Any], key_file: Path, secret_key: bytes, now: datetime
-) -> bool:
-    """Delete `key_file` if the key in it is not accepted here (revoked, expired, unknown to
-    this store, or made under another server secret) and say so; a good one is kept."""
+) -> Path | None:
+    """If the key in `key_file` is not accepted here (revoked, expired, unknown to this store,
+    or made under another server secret), rename the file aside (it may still open another
+    database) and return the new path; a good key stays where it is."""
     if not key_file.exists():
-        return False
+        return None
     with sessions() as session:
         if authenticate(session, key_file.read_text().strip(), secret_key, now) is not None:
-            return False
-    key_file.unlink(missing_ok=True)
-    return True
+            return None
+    aside = key_file.with_name(f"{key_file.name}.refused-{now:%Y%m%dT%H%M%S}")
+    key_file.replace(aside)
+    return aside
+
+
+def bootstrap_key_file(
+    sessions: sessionmaker[Any], key_file: Path, secret_key: bytes, now: datetime
+) -> tuple[str | None, Path | None]:
+    """What `make run` does at each start, under a lock so concurrent starts agree: set a
+    refused key file aside, then make a key if there is none. Returns the new raw key (None
+    if the file's key was kept) and where a refused file went (None if none was)."""
+    owner_only_folder(key_file.parent)
+    with FileLock(key_file.with_name(f"{key_file.name}.lock")):
+        aside = set_aside_refused_key_file(sessions, key_file, secret_key, now)
+        return bootstrap_local(sessions, key_file, secret_key), aside
 
 
 def bootstrap_local(sessions: sessionmaker[Any], key_file: Path, secret_key: bytes) -> str | None:
@@ -251,3 +272,11 @@ def bootstrap_local(sessions: sessionmaker[Any], key_file: Path, secret_key: byt
             key_file.unlink()
         raise
     return raw_key
+
+
+def bounded_expiry(requested: datetime | None, parent: KeyIdentity) -> datetime | None:
+    """The expiry of a key made by `parent`: never later than the parent's own, so a key
+    that expires cannot outlive itself through the keys it makes."""
+    if parent.expires_at is None:
+        return requested
+    return parent.expires_at if requested is None else min(requested, parent.expires_at)

@@ -127,6 +127,8 @@ def test_bootstrap_replaces_a_key_file_the_store_refuses(env: dict[str, str]) ->
     replaced = admin(env, "bootstrap", "--key-file", str(key_file))
     assert replaced.stdout == f"{key_file}\n"
     assert f"the key in {key_file} is not accepted by this store" in replaced.stderr
+    [aside] = key_file.parent.glob("api_key.refused-*")
+    assert aside.read_text().strip() == old_key and str(aside) in replaced.stderr
     new_key = key_file.read_text().strip()
     assert new_key != old_key and old_key[16:] not in replaced.stderr
     assert authenticate(env, old_key) is None and authenticate(env, new_key) is not None

@@ -1,6 +1,7 @@
 """Admin routes: an admin key manages its own project's keys and opens new projects; secrets
 are shown once; another project's keys answer 404."""
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -9,6 +10,7 @@ from sqlalchemy.orm import sessionmaker
 from api.auth import secret_key
 from models.services.keys import create_key
 from models.store.tables import DEFAULT_PROJECT_ID
+from tests.api.conftest import client_on
 from tests.factories import spec_dict
 
 
@@ -38,6 +40,15 @@ def test_a_new_project_comes_with_its_first_admin_key_and_is_sealed(client: Test
     assert first["key_id"] not in {k["key_id"] for k in client.get("/admin/keys").json()}
     assert client.post(f"/admin/keys/{first['key_id']}/revoke").status_code == 404
     assert client.get("/experiments", headers=theirs).status_code == 200  # still works
+    # Only operators (admin keys of project "default") see and open projects.
+    assert "vision" in [p["name"] for p in client.get("/admin/projects").json()]
+    for refused in (
+        client.get("/admin/projects", headers=theirs),
+        client.post("/admin/projects", json={"name": "more"}, headers=theirs),
+        client.post("/admin/projects", json={"name": "vision"}, headers=theirs),  # no name leak
+    ):
+        assert refused.status_code == 403, refused.text
+        assert 'project "default"' in refused.json()["detail"][0]["msg"]
 
 
 def test_an_admin_makes_keys_of_its_own_project_only(client: TestClient) -> None:
@@ -98,3 +109,47 @@ def test_a_write_key_cannot_administer(client: TestClient, sessions: sessionmake
     response = client.post("/admin/projects", json={"name": "mine"}, headers=bearer(raw))
     assert response.status_code == 403
     assert "'admin' scope" in response.json()["detail"][0]["msg"]
+
+
+def test_keys_made_by_an_expiring_key_expire_with_it(
+    client: TestClient, sessions: sessionmaker[Any]
+) -> None:
+    expires_at = datetime.now(UTC) + timedelta(days=7)
+    _, raw = create_key(
+        sessions,
+        project_id=DEFAULT_PROJECT_ID,
+        name="contractor",
+        scopes=["admin"],
+        expires_at=expires_at,
+        secret_key=secret_key(),
+        created_by=None,
+    )
+    for body in ({"name": "forever"}, {"name": "a year", "expires_in_days": 365}):
+        made = client.post("/admin/keys", json={**body, "scopes": ["read"]}, headers=bearer(raw))
+        assert made.status_code == 201, made.text
+        assert datetime.fromisoformat(made.json()["expires_at"]) == expires_at
+    opened = client.post("/admin/projects", json={"name": "side"}, headers=bearer(raw))
+    assert datetime.fromisoformat(opened.json()["admin_key"]["expires_at"]) == expires_at
+    sooner = client.post(
+        "/admin/keys", json={"name": "a day", "scopes": ["read"], "expires_in_days": 1},
+        headers=bearer(raw),
+    )  # fmt: skip
+    assert datetime.fromisoformat(sooner.json()["expires_at"]) < expires_at
+
+
+def test_every_accepted_key_is_recorded_as_used_whatever_the_answer(
+    fresh_sessions: sessionmaker[Any],
+) -> None:
+    # A database of its own: the write commits for real, as in a deployment.
+    with client_on(fresh_sessions) as client:
+        for name, scopes, request in (
+            ("found", ["read"], ("GET", "/experiments")),
+            ("missing", ["read"], ("GET", "/runs/999999")),
+            ("refused", ["read"], ("POST", "/runs/1/cancel")),
+            ("invalid", ["write"], ("POST", "/experiments")),
+        ):
+            made = client.post("/admin/keys", json={"name": name, "scopes": scopes}).json()
+            response = client.request(*request, headers=bearer(made["key"]), json={})
+            assert response.status_code in (200, 403, 404, 422), response.text
+            listed = {k["name"]: k for k in client.get("/admin/keys").json()}
+            assert listed[name]["last_used_at"] is not None, (name, response.status_code)

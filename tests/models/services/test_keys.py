@@ -246,15 +246,32 @@ def test_bootstrap_losing_the_race_for_the_file_keeps_no_key(
     assert local_keys(sessions) == []
 
 
-def test_a_key_file_is_discarded_only_when_its_key_is_refused(
+def test_a_key_file_is_set_aside_only_when_its_key_is_refused(
     sessions: sessionmaker[Any], tmp_path: Path
 ) -> None:
     key_file = tmp_path / "api_key"
-    assert not keys.discard_stale_key_file(sessions, key_file, SECRET_KEY, T0)  # no file
-    raw_key = keys.bootstrap_local(sessions, key_file, SECRET_KEY)
-    assert raw_key is not None
-    assert not keys.discard_stale_key_file(sessions, key_file, SECRET_KEY, T0)
+    assert keys.bootstrap_key_file(sessions, key_file, SECRET_KEY, T0) == (
+        key_file.read_text().strip(),
+        None,
+    )
+    raw_key = key_file.read_text().strip()
+    assert keys.bootstrap_key_file(sessions, key_file, SECRET_KEY, T0) == (None, None)
     assert key_file.read_text() == raw_key + "\n"
     other_server = b"another-server-secret-of-32-bytes"
-    assert keys.discard_stale_key_file(sessions, key_file, other_server, T0)
-    assert not key_file.exists()
+    new_key, aside = keys.bootstrap_key_file(sessions, key_file, other_server, T0)
+    assert aside == tmp_path / "api_key.refused-20261203T120000"
+    assert aside.read_text() == raw_key + "\n"  # kept: it may open another database
+    assert new_key is not None and key_file.read_text() == new_key + "\n"
+    with sessions() as session:
+        assert authenticate(session, new_key, other_server, T0) is not None
+
+
+def test_a_key_made_by_a_key_never_outlives_it() -> None:
+    forever = KeyIdentity(1, "0" * 12, 1, frozenset({"admin"}))
+    brief = KeyIdentity(1, "0" * 12, 1, frozenset({"admin"}), expires_at=T0)
+    later, sooner = T0 + timedelta(days=1), T0 - timedelta(days=1)
+    assert keys.bounded_expiry(None, forever) is None
+    assert keys.bounded_expiry(later, forever) == later
+    assert keys.bounded_expiry(None, brief) == T0
+    assert keys.bounded_expiry(later, brief) == T0
+    assert keys.bounded_expiry(sooner, brief) == sooner
