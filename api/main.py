@@ -21,6 +21,7 @@ from api.routes import (
     artifacts,
     compare,
     datasets,
+    events,
     experiments,
     reports,
     runs,
@@ -124,7 +125,18 @@ def create_app() -> FastAPI:
         dependencies=[Depends(get_caller)],
         responses=UNAUTHORIZED,
     )
-    routes = (experiments, reports, runs, artifacts, compare, datasets, system, workers, admin)
+    routes = (
+        experiments,
+        reports,
+        runs,
+        events,
+        artifacts,
+        compare,
+        datasets,
+        system,
+        workers,
+        admin,
+    )
     for module in routes:
         app.include_router(module.router, responses=STORE_UNAVAILABLE)
     app.include_router(ui_pages.router)

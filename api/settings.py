@@ -34,6 +34,28 @@ class Settings(SharedSettings):
         "call the API from a browser; empty turns CORS off.",
     )
 
+    sse_poll_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="How often a live event stream (`GET .../events`) asks the store what is "
+        "new: one short indexed read per stream, in a session of its own.",
+    )
+    sse_keepalive_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=15,
+        description="An event stream with nothing to send sends a comment line this often, so "
+        "that proxies keep it open (at most 15: FastAPI pings a silent stream that often).",
+    )
+    sse_max_streams_per_key: int = Field(
+        default=16,
+        ge=1,
+        le=10_000,
+        description="Event streams one API key may hold open at once in one API process; one "
+        "more is a 429 until one of them closes.",
+    )
+
     def allowed_host_list(self) -> list[str]:
         """`allowed_hosts` as a list."""
         return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]

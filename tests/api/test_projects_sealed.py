@@ -50,6 +50,13 @@ def query_params(dependant: Dependant) -> list[tuple[str, bool]]:
     return found + [q for sub in dependant.dependencies for q in query_params(sub)]
 
 
+def path_params(dependant: Dependant) -> list[str]:
+    """The path parameters of a route and of its dependencies (an event stream reads its id in
+    the dependency that opens the stream, so that a refusal comes before the stream starts)."""
+    found = [p.name for p in dependant.path_params]
+    return found + [n for sub in dependant.dependencies for n in path_params(sub)]
+
+
 def id_operations() -> list[tuple[str, str, dict[str, bool]]]:
     """(method, path, id query parameters: required?) of every operation taking ids."""
     found = []
@@ -58,7 +65,7 @@ def id_operations() -> list[tuple[str, str, dict[str, bool]]]:
         if not isinstance(route, APIRoute) or context.path in PUBLIC_PATHS:
             continue
         ids = {n: req for n, req in query_params(route.dependant) if n.endswith(("_id", "_ids"))}
-        if route.dependant.path_params or ids:
+        if path_params(route.dependant) or ids:
             found += [(m, str(context.path), ids) for m in sorted(context.methods or ())]
     return found
 
@@ -103,7 +110,12 @@ def theirs(sessions: sessionmaker[Any]) -> Iterator[Objects]:
 
 def test_the_route_table_has_id_routes() -> None:
     paths = {path for _, path, _ in id_operations()}
-    assert {"/runs/{run_id}", "/datasets/{dataset_id}", "/compare"} <= paths
+    assert {
+        "/runs/{run_id}",
+        "/datasets/{dataset_id}",
+        "/compare",
+        "/runs/{run_id}/events",
+    } <= paths
     assert "/admin/keys/{key_id}/revoke" in paths
 
 
