@@ -117,6 +117,8 @@ def _config(seeded: dict[str, list[Any]]) -> str:
     }
     lines = [
         f"generation.max-examples = {MAX_EXAMPLES}",
+        # An event stream is read up to its first event: a queued run's would last forever.
+        "max-stream-events = 1",
         "[parameters]",
         *(
             f'"{key}" = {{ dictionary = "{name}", probability = 0.5 }}'
