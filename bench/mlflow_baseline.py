@@ -5,8 +5,10 @@ loads the data of `bench/query_data.py` through `MlflowClient` (5,000 runs with 
 summary metrics; one run with a 100,000-step `val_loss` history; 20 runs of 200 epochs of
 three curves), then times, after one warm-up each, p50/p95 of: `search_runs` with the
 `SEARCH` filter (dropout = 0.3, test_acc > 0.9, by test_acc desc, 100 results);
-`get_metric_history` of the long run; and a 20-run comparison built the way an MLflow user
-would, 60 sequential `get_metric_history` calls. The last stdout line is one JSON object.
+`get_metric_history` of the long run; its 500-point read as MLflow's UI makes it
+(`GET /ajax-api/2.0/mlflow/metrics/get-history-bulk-interval`, `max_results=500`); and a
+20-run comparison built the way an MLflow user would, 60 sequential `get_metric_history`
+calls. The last stdout line is one JSON object.
 
 Needs its own venv, apart from the project's (MLflow pins its own SQLAlchemy, Flask, ...),
 git-ignored under bench/.
@@ -49,6 +51,7 @@ FILTER = (
 )
 ORDER_BY = ["metrics.test_acc DESC"]
 BIN = Path(sys.executable).parent
+SAMPLED = 500  # points of the downsampled read, as reglab's max_points
 
 
 def recreate_database(url: str) -> None:
@@ -179,6 +182,15 @@ def main() -> None:
             n = len(client.get_metric_history(long_run, "val_loss"))
             assert n == qd.LONG_HISTORY, f"history has {n} points, not {qd.LONG_HISTORY}"
 
+        bulk_interval = f"{url}/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval"
+        sampled_query = {"run_ids": long_run, "metric_key": "val_loss", "max_results": SAMPLED}
+
+        def history_sampled() -> None:
+            answer = requests.get(bulk_interval, params=sampled_query, timeout=60)
+            answer.raise_for_status()
+            n = len(answer.json()["metrics"])
+            assert 2 <= n <= SAMPLED + 2, f"the sampled history has {n} points"
+
         def compare_all() -> None:
             for run_id in compare:
                 for key in ("train_loss", "val_loss", "val_acc"):
@@ -191,6 +203,7 @@ def main() -> None:
             "mlflow_version": mlflow.__version__,
             "search_runs_ms": timed(search, args.repeats),
             "metric_history_ms": timed(history, args.repeats),
+            "metric_history_500_ms": timed(history_sampled, args.repeats),
             "compare_ms": timed(compare_all, args.repeats),
             "search_matches": len(runs),
             "load_s": round(load_s, 1),
@@ -199,6 +212,7 @@ def main() -> None:
     for label, key in [
         ("search_runs (dropout=0.3, test_acc>0.9, top 100)", "search_runs_ms"),
         (f"get_metric_history ({qd.LONG_HISTORY:,} points)", "metric_history_ms"),
+        (f"get-history-bulk-interval ({SAMPLED} points)", "metric_history_500_ms"),
         (f"compare ({qd.COMPARE_RUNS} runs x 3 keys, 60 calls)", "compare_ms"),
     ]:
         print(f"{label:<50}{result[key]['p50']:>9.1f}{result[key]['p95']:>9.1f}")

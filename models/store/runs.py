@@ -5,15 +5,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from models.spec.catalog import BUILTIN_DATASETS
 from models.store.datasets import DatasetRef, find_dataset
+from models.store.metrics import drop_epochs_after
 from models.store.pages import Page, SortKey, paginate
 from models.store.run_filter import Node, Order
 from models.store.run_query import condition, field_expression
-from models.store.tables import Experiment, Metric, Run, RunStatus, RunSummary, utcnow
+from models.store.tables import Experiment, Run, RunStatus, RunSummary, utcnow
 from models.store.upsert import upsert
 
 LIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
@@ -185,7 +186,7 @@ def mark_started(
         )
     )
     if result.rowcount:  # type: ignore[attr-defined]
-        session.execute(delete(Metric).where(Metric.run_id == run_id, Metric.epoch > epoch))
+        drop_epochs_after(session=session, run_id=run_id, epoch=epoch)
 
 
 def finish_run(

@@ -1,5 +1,5 @@
-"""SQL tables: projects, API keys, experiments, runs, metrics, summaries, workers, datasets,
-artifacts."""
+"""SQL tables: projects, API keys, experiments, runs, metrics (and their blocks), summaries,
+workers, datasets, artifacts."""
 
 import re
 from datetime import UTC, datetime
@@ -177,6 +177,27 @@ class Metric(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     epoch: Mapped[int] = mapped_column(primary_key=True)
     value: Mapped[float] = mapped_column(FaithfulFloat)
+
+
+class MetricBlock(Base):
+    """A series' minimum and maximum, with their epochs, over one aligned block of epochs.
+
+    Block `block` of width `width` spans epochs `block * width + 1 .. (block + 1) * width`;
+    the widths are `models.store.metric_blocks.BLOCK_WIDTHS`. Rewritten with the epochs it
+    covers, in their transaction, so a downsampled read groups a few hundred blocks where it
+    would otherwise scan the whole history.
+    """
+
+    __tablename__ = "metric_block"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    width: Mapped[int] = mapped_column(primary_key=True)
+    block: Mapped[int] = mapped_column(primary_key=True)
+    min_value: Mapped[float] = mapped_column(FaithfulFloat)
+    min_epoch: Mapped[int]
+    max_value: Mapped[float] = mapped_column(FaithfulFloat)
+    max_epoch: Mapped[int]
 
 
 class RunSummary(Base):
