@@ -154,6 +154,12 @@ def signed_in_page(browser: Browser, stack: Stack) -> Iterator[Page]:
     try:
         sign_in(page, stack.key)
         yield page
+    except Exception as exc:
+        # What the page showed and logged when the test failed, beside the failure itself.
+        exc.add_note(f"screenshot: {screenshot(page, 'last_failure')}")
+        exc.add_note(f"page errors: {seen.errors}, foreign requests: {seen.foreign}")
+        raise
+    else:
         seen.assert_clean()
     finally:
         context.close()
