@@ -4,7 +4,8 @@ The key is a bearer token (`Authorization: Bearer rl_<id>_<secret>`), never a qu
 parameter. The browser view keeps it in an HttpOnly, SameSite=Strict cookie instead (a page's
 script cannot read it, another site's requests do not carry it), and a write sent with that
 cookie must also carry the page's CSRF token: a cross-site form can do nothing either way.
-GET and HEAD need the `read` scope, other methods `write`, `/admin` routes `admin`.
+GET and HEAD need the `read` scope, other methods `write`, `/admin` routes `admin`, and
+`/metrics` `metrics` (a scope that opens nothing else, for the key a monitoring host keeps).
 """
 
 import hashlib
@@ -27,13 +28,20 @@ from models.services.keys import KeyIdentity, authenticate
 PUBLIC_PATHS = frozenset(
     {"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/ui/login", "/ui/logout"}
 )
+# Deployment-wide figures for Prometheus: public only where REGLAB_METRICS_PUBLIC says so.
+METRICS_PATH = "/metrics"
 # The browser view's cookie (the raw key) and the header its pages send their CSRF token in.
 SESSION_COOKIE = "reglab_key"
 CSRF_HEADER = "X-CSRF-Token"
 ADMIN_PREFIX = "/admin"
 READ_METHODS = frozenset({"GET", "HEAD"})
 # What each scope allows besides itself.
-IMPLIED = {"admin": {"admin", "write", "read"}, "write": {"write", "read"}, "read": {"read"}}
+IMPLIED = {
+    "admin": {"admin", "write", "read", "metrics"},
+    "write": {"write", "read"},
+    "read": {"read"},
+    "metrics": {"metrics"},
+}
 BEARER = HTTPBearer(
     auto_error=False,
     scheme_name="ApiKey",
@@ -82,10 +90,18 @@ def check_csrf(request: Request, raw_key: str) -> None:
         raise HTTPException(403, [error_item(("header", CSRF_HEADER), message, "csrf")])
 
 
+def public_paths() -> frozenset[str]:
+    """The routes that answer without a key: PUBLIC_PATHS, and /metrics if so configured."""
+    return PUBLIC_PATHS | {METRICS_PATH} if get_settings().metrics_public else PUBLIC_PATHS
+
+
 def required_scope(method: str, path: str) -> str:
-    """The scope a request needs: admin under /admin, read to read, write to change."""
+    """The scope a request needs: admin under /admin, metrics for /metrics, read to read,
+    write to change."""
     if path == ADMIN_PREFIX or path.startswith(f"{ADMIN_PREFIX}/"):
         return "admin"
+    if path == METRICS_PATH:
+        return "metrics"
     return "read" if method in READ_METHODS else "write"
 
 
@@ -97,7 +113,7 @@ def served_path(request: Request) -> str:
 
 def identify(session: Session, request: Request, raw_key: str | None) -> KeyIdentity | None:
     """The caller's key (None on a public route); 401 if missing, unknown, expired or revoked."""
-    if served_path(request) in PUBLIC_PATHS:
+    if served_path(request) in public_paths():
         return None
     if raw_key is None:
         message = "this route needs an API key: send `Authorization: Bearer <key>`"

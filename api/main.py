@@ -12,9 +12,10 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from api.auth import PUBLIC_PATHS, UNAUTHORIZED
+from api.auth import UNAUTHORIZED, public_paths
 from api.deps import get_caller
 from api.errors import error_item, refused, validation_error
+from api.metrics import instrument
 from api.reconciler import reconciler
 from api.routes import (
     admin,
@@ -23,6 +24,7 @@ from api.routes import (
     datasets,
     events,
     experiments,
+    metrics,
     reports,
     runs,
     system,
@@ -105,7 +107,7 @@ def _openapi_without_keys_on_public_routes(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         schema = build()
-        for path in PUBLIC_PATHS:
+        for path in public_paths():
             for operation in schema["paths"].get(path, {}).values():
                 operation.pop("security", None)
                 for code in UNAUTHORIZED:
@@ -135,6 +137,7 @@ def create_app() -> FastAPI:
         datasets,
         system,
         workers,
+        metrics,
         admin,
     )
     for module in routes:
@@ -142,6 +145,7 @@ def create_app() -> FastAPI:
     app.include_router(ui_pages.router)
     app.mount(STATIC_PATH, static_files(), name="ui-static")  # public: scripts and styles
     _browser_guards(app)
+    app.state.http_metrics = instrument(app)  # outermost: refused requests are counted too
     _openapi_without_keys_on_public_routes(app)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(CursorError, _bad_cursor)

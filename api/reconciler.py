@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import datetime, timedelta
@@ -11,7 +12,7 @@ from fastapi import FastAPI
 from api.broker import get_broker, get_dispatcher
 from api.deps import get_sessionmaker
 from api.settings import get_settings
-from models.services.reconciler import reconcile
+from models.services.reconciler import FAILURES, PASSES, RUNS_SENT, reconcile, record_passes
 from models.store.tables import utcnow
 
 log = logging.getLogger(__name__)
@@ -19,13 +20,16 @@ STALE_AFTER_INTERVALS = 3  # /health says degraded once the last good pass is th
 
 
 class Reconciler:
-    """The API's reconciler, with counts of what it has done."""
+    """The API's reconciler, with counts of what it has done: this process's (for /health),
+    and added to the deployment's totals in the store (for /metrics)."""
 
     def __init__(self) -> None:
         self.passes = 0
         self.runs_sent = 0
         self.last_pass_at: datetime | None = None
         self.started_at = utcnow()
+        # Counts the store could not take yet (it was down): added with the next ones.
+        self._unrecorded: Counter[str] = Counter()
 
     def run_once(self) -> int:
         """One pass: requeue or fail runs with lapsed leases, send what the broker lacks."""
@@ -46,7 +50,22 @@ class Reconciler:
         self.passes += 1
         self.runs_sent += sent
         self.last_pass_at = utcnow()
+        self._tally({PASSES: 1, RUNS_SENT: sent})
         return sent
+
+    def failed(self) -> None:
+        """Count a pass that raised."""
+        self._tally({FAILURES: 1})
+
+    def _tally(self, counts: dict[str, int]) -> None:
+        """Add `counts`, and any the store could not take before, to the deployment's totals."""
+        self._unrecorded.update(counts)
+        try:
+            record_passes(get_sessionmaker(), self._unrecorded)
+        except Exception:
+            log.warning("reconciler: the store did not take its counts; kept for the next pass")
+            return
+        self._unrecorded.clear()
 
     def stale(self) -> bool:
         """Whether passes are due but none has succeeded for `STALE_AFTER_INTERVALS` intervals."""
@@ -68,6 +87,7 @@ async def _every(seconds: float) -> None:
             sent = await asyncio.to_thread(RECONCILER.run_once)
         except Exception:
             log.exception("reconciler pass failed; trying again in %s s", seconds)
+            await asyncio.to_thread(RECONCILER.failed)
             continue
         if sent:
             log.info("reconciler sent %s runs to their queues again", sent)

@@ -56,6 +56,13 @@ class Settings(SharedSettings):
         "more is a 429 until one of them closes.",
     )
 
+    metrics_public: bool = Field(
+        default=False,
+        description="Whether `GET /metrics` answers without a key: only where the API is "
+        "reachable from an internal network alone. Otherwise it needs a key of project "
+        "`default` with the `metrics` scope (which opens nothing else) or `admin`.",
+    )
+
     def allowed_host_list(self) -> list[str]:
         """`allowed_hosts` as a list."""
         return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]

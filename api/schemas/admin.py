@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Scope = Literal["read", "write", "admin"]
+Scope = Literal["read", "write", "admin", "metrics"]
 KEY_ID_EXAMPLE = "3f9a0c12b7de"
 
 
@@ -43,9 +43,10 @@ class KeyCreate(BaseModel):
     )
     scopes: list[Scope] = Field(
         min_length=1,
-        max_length=3,
+        max_length=4,
         description="`read` (GET), `write` (and read), `admin` (its project's keys, and read "
-        'and write; admin keys of project "default" also manage projects).',
+        'and write; admin keys of project "default" also manage projects), `metrics` '
+        '(`GET /metrics` alone, with a key of project "default": for a monitoring host).',
         examples=[["read", "write"]],
     )
     expires_in_days: int | None = Field(

@@ -27,7 +27,9 @@ from models.services.errors import ConflictError, NotFoundError
 from models.settings import create_owner_only_file, owner_only_folder
 from models.store.tables import ApiKey, Project
 
-SCOPES = ("read", "write", "admin")
+SCOPES = ("read", "write", "admin", "metrics")
+# A project's first key and `make run`'s: `admin` implies `metrics` (api/auth.py).
+FIRST_KEY_SCOPES = ["read", "write", "admin"]
 # token_hex(6): 12 lowercase hex digits; token_urlsafe(32): 43 characters of unpadded base64url.
 RAW_KEY = re.compile(r"rl_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
 # last_used_at is written at most this often per key, so reads do not each become a write.
@@ -201,7 +203,7 @@ def open_project(
     """Make a project with its first admin key, in one transaction: its id and the raw key."""
     raw_key = new_raw_key()
     with _new_project(sessions, name) as (session, project_id):
-        fields = {"name": FIRST_KEY_NAME, "scopes": list(SCOPES), "expires_at": expires_at}
+        fields = {"name": FIRST_KEY_NAME, "scopes": FIRST_KEY_SCOPES, "expires_at": expires_at}
         _add_key(
             session, raw_key, secret_key, project_id=project_id, created_by=created_by, **fields
         )
@@ -259,7 +261,7 @@ def bootstrap_local(sessions: sessionmaker[Any], key_file: Path, secret_key: byt
     written = False
     try:
         with sessions.begin() as session:
-            fields = {"project_id": local, "name": LOCAL_KEY_NAME, "scopes": list(SCOPES)}
+            fields = {"project_id": local, "name": LOCAL_KEY_NAME, "scopes": FIRST_KEY_SCOPES}
             _add_key(session, raw_key, secret_key, expires_at=None, created_by=None, **fields)
             # Written before the commit, so no key is made that no file holds.
             written = create_owner_only_file(key_file, raw_key + "\n")

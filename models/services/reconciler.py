@@ -6,7 +6,7 @@ logged and skipped: it never keeps the pass from handling every other one.
 """
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -15,9 +15,12 @@ from sqlalchemy.orm import sessionmaker
 from models import store
 from models.messaging.dispatcher import Dispatcher
 from models.services.searches import top_up
+from models.store.counters import add_counts
 from models.store.tables import Run, utcnow
 
 log = logging.getLogger(__name__)
+# The deployment's totals (models.store.counters): every process running passes adds to them.
+PASSES, FAILURES, RUNS_SENT = "reconciler_passes", "reconciler_failures", "reconciler_runs_sent"
 
 
 def _restart_stalled_searches(sessions: sessionmaker[Any]) -> list[Run]:
@@ -57,3 +60,10 @@ def reconcile(
     runs = requeued + resend + _restart_stalled_searches(sessions)
     dispatcher.forget(set(unsent) - {run.id for run in runs})  # not queued any more
     return dispatcher.send(runs)
+
+
+def record_passes(sessions: sessionmaker[Any], counts: Mapping[str, int]) -> None:
+    """Add a process's passes, failed passes and runs sent (counts by PASSES, FAILURES and
+    RUNS_SENT) to the deployment's totals."""
+    with sessions.begin() as session:
+        add_counts(session=session, counts=counts, now=utcnow())

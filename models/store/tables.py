@@ -287,3 +287,13 @@ class Artifact(Base):
     bytes: Mapped[int] = mapped_column(BigInteger)
     media_type: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ServiceCounter(Base):
+    """A deployment-wide count every process adds to (the reconciler's passes, ...), and when
+    one last did."""
+
+    __tablename__ = "service_counter"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -95,9 +95,8 @@ def test_refusals_name_their_reason(env: dict[str, str]) -> None:
     missing = admin(env, "create-key", "--project", "team-b", "--scopes", "read", status=1)
     assert missing.stderr == "error: no project named 'team-b'\n"
     unknown = admin(env, "create-key", "--project", "team-a", "--scopes", "read,root", status=2)
-    assert (
-        "scopes must be one or more of read, write, admin; got ['read', 'root']" in unknown.stderr
-    )
+    message = "scopes must be one or more of read, write, admin, metrics; got ['read', 'root']"
+    assert message in unknown.stderr
     assert admin(env, "revoke-key", "0123456789ab", status=1).stderr == (
         "error: API key 0123456789ab not found\n"
     )
