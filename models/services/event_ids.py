@@ -89,17 +89,12 @@ def _varint(number: int) -> bytes:
     return bytes(out)
 
 
-def _pack(marks: Mapping[int, RunMark]) -> bytes:
-    """Each mark as (run id gap, epoch, attempts x 8 + status code), in run id order; 0 for
-    the epoch of an ended run (nothing more of it is sent: its epoch is no longer needed)."""
-    out, previous = bytearray(), 0
-    for run_id in sorted(marks):
-        mark = marks[run_id]
-        code = STATUSES.index(RunStatus(mark.status)) + 1 if mark.status else 0
-        epoch = 0 if mark.status in ENDED else mark.epoch
-        out += _varint(run_id - previous) + _varint(epoch) + _varint(mark.attempts * 8 + code)
-        previous = run_id
-    return bytes(out)
+def _entry(gap: int, mark: RunMark) -> bytes:
+    """A mark as (run id gap, epoch, attempts x 8 + status code); 0 for the epoch of an ended
+    run (nothing more of it is sent: its epoch is no longer needed)."""
+    code = STATUSES.index(RunStatus(mark.status)) + 1 if mark.status else 0
+    epoch = 0 if mark.status in ENDED else mark.epoch
+    return _varint(gap) + _varint(epoch) + _varint(mark.attempts * 8 + code)
 
 
 def _varints(data: bytes) -> Iterator[int]:
@@ -142,15 +137,33 @@ def _bytes(text: str) -> bytes:
         raise EventIdError("an experiment's event id is not base64url") from None
 
 
-def experiment_base(marks: Mapping[int, RunMark]) -> str:
-    """The compressed `base` part of an experiment stream's ids for `marks`."""
-    return _text(zlib.compress(_pack(marks), 1))
+class PollIds:
+    """The ids of one poll's events: the marks as the poll began (`base`) and the changes so
+    far, which come run by run in run id order, so that each id extends the previous one's."""
 
+    def __init__(self, marks: Mapping[int, RunMark]) -> None:
+        packed, previous = bytearray(), 0
+        for run_id in sorted(marks):
+            packed += _entry(run_id - previous, marks[run_id])
+            previous = run_id
+        self.base = _text(zlib.compress(packed, 1))
+        self._before = b""  # the changes of the runs before the current one
+        self._current = b""
+        self._run = self._previous = 0
 
-def experiment_event_id(base: str, changes: Mapping[int, RunMark], *, end: bool = False) -> str:
-    """An experiment stream's id: the marks of `base` updated with `changes`."""
-    text = f"{base}.{_text(_pack(changes))}"
-    return f"{text}.{END}" if end else text
+    def after(self, run_id: int, mark: RunMark) -> str:
+        """The id of an event that leaves run `run_id` at `mark`."""
+        if run_id != self._run:
+            if run_id < self._run:
+                raise ValueError("a poll's changes come in run id order")
+            self._before += self._current
+            self._previous, self._run = self._run, run_id
+        self._current = _entry(run_id - self._previous, mark)
+        return f"{self.base}.{_text(self._before + self._current)}"
+
+    def end(self) -> str:
+        """The id of the final event, after every change so far."""
+        return f"{self.base}.{_text(self._before + self._current)}.{END}"
 
 
 def parse_experiment_event_id(text: str | None) -> tuple[Marks, bool]:

@@ -22,10 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.services.errors import NotFoundError
 from models.services.event_ids import (
     ENDED,
-    Marks,
+    PollIds,
     RunMark,
-    experiment_base,
-    experiment_event_id,
     parse_experiment_event_id,
     parse_run_event_id,
     run_event_id,
@@ -241,7 +239,8 @@ class ExperimentFollower:
             states = self._states(session, experiment)
             spans, more = self._plan(states)
             epochs = epoch_values(session=session, spans=spans)
-        base, changes, sent = "", {}, []
+        ids: PollIds | None = None
+        changes, sent = {}, []
         for state in states:
             if state.run_id not in spans:
                 continue
@@ -249,17 +248,17 @@ class ExperimentFollower:
             more = more or not caught_up
             seen = self.marks.get(state.run_id, RunMark())
             for event, mark in advance(state, seen, epochs.get(state.run_id, {}), caught_up):
-                base = base or experiment_base(self.marks)  # the marks before this poll
+                ids = ids or PollIds(self.marks)  # the marks before this poll
                 changes[state.run_id] = mark
-                sent.append(Sent(event, experiment_event_id(base, changes)))
+                sent.append(Sent(event, ids.after(state.run_id, mark)))
         self.marks.update(changes)
         over = not (more or experiment.more_to_start) and all(map(self._done, self.run_ids))
         if over and (sent or not self.ended):
             self.ended = True
-            sent.append(self._end(base or experiment_base(self.marks), changes))
+            sent.append(self._end(ids or PollIds(self.marks)))
         return Batch(sent, ended=over, more=more)
 
-    def _end(self, base: str, changes: Marks) -> Sent:
+    def _end(self, ids: PollIds) -> Sent:
         counts = Counter(self.marks[run_id].status for run_id in self.run_ids)
         end = ExperimentEnd(self.experiment_id, {s: counts[s] for s in RunStatus})
-        return Sent(end, experiment_event_id(base, changes, end=True))
+        return Sent(end, ids.end())

@@ -6,8 +6,9 @@ rows through the (run_id, name, epoch) primary key, one range of epochs per run.
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from models.metric_names import EPOCH_METRICS
@@ -76,24 +77,34 @@ def run_states(
     ]
 
 
-def epoch_values(*, session: Session, spans: Mapping[int, tuple[int, int]]) -> EpochValues:
-    """Per run, the metrics of its epochs `after < epoch <= upto`, `spans` giving the pair."""
+@lru_cache(maxsize=128)
+def _ranges_query(count: int) -> Select[int, int, str, float]:
+    """The metrics of `count` ranges of epochs, one per run, as parameters `r<i>`, `a<i>`,
+    `u<i>`: built once per count, since building the expression costs more than the read."""
     # The names are listed so that each range is one scan of the primary key.
     ranges = [
         and_(
-            Metric.run_id == run_id,
+            Metric.run_id == bindparam(f"r{i}"),
             Metric.name.in_(EPOCH_METRICS),
-            Metric.epoch > after,
-            Metric.epoch <= upto,
+            Metric.epoch > bindparam(f"a{i}"),
+            Metric.epoch <= bindparam(f"u{i}"),
         )
-        for run_id, (after, upto) in spans.items()
-        if upto > after
+        for i in range(count)
     ]
+    return select(Metric.run_id, Metric.epoch, Metric.name, Metric.value).where(or_(*ranges))
+
+
+def epoch_values(*, session: Session, spans: Mapping[int, tuple[int, int]]) -> EpochValues:
+    """Per run, the metrics of its epochs `after < epoch <= upto`, `spans` giving the pair."""
+    params: dict[str, int] = {}
+    for run_id, (after, upto) in spans.items():
+        if upto > after:
+            i = len(params) // 3
+            params |= {f"r{i}": run_id, f"a{i}": after, f"u{i}": upto}
     found: EpochValues = {}
-    if not ranges:
+    if not params:
         return found
-    query = select(Metric.run_id, Metric.epoch, Metric.name, Metric.value).where(or_(*ranges))
-    for run_id, epoch, name, value in session.execute(query):
+    for run_id, epoch, name, value in session.execute(_ranges_query(len(params) // 3), params):
         found.setdefault(run_id, {}).setdefault(epoch, {})[name] = value
     return found
 

@@ -8,9 +8,8 @@ import pytest
 
 from models.services.event_ids import (
     EventIdError,
+    PollIds,
     RunMark,
-    experiment_base,
-    experiment_event_id,
     parse_experiment_event_id,
     parse_run_event_id,
     run_event_id,
@@ -49,19 +48,25 @@ def test_a_malformed_run_id_is_refused(text: str) -> None:
 
 def test_an_experiment_id_is_its_base_updated_with_its_changes() -> None:
     before = {1: RunMark(3, "running", 1), 2: RunMark(0, "queued"), 9: RunMark(7, "pruned", 1)}
-    changes = {2: RunMark(0, "running", 1), 4: RunMark(1, "running", 1)}
-    text = experiment_event_id(experiment_base(before), changes)
+    ids = PollIds(before)
+    first = ids.after(2, RunMark(0, "running", 1))
+    ids.after(4, RunMark(1, "running", 1))
+    last = ids.after(4, RunMark(2, "running", 1))
     # An ended run's epoch is not kept: nothing more of it is sent.
-    expected = {**before, **changes, 9: RunMark(0, "pruned", 1)}
-    assert parse_experiment_event_id(text) == (expected, False)
-    assert parse_experiment_event_id(f"{text}.end") == (expected, True)
+    expected = {**before, 2: RunMark(0, "running", 1), 9: RunMark(0, "pruned", 1)}
+    assert parse_experiment_event_id(first) == (expected, False)
+    expected[4] = RunMark(2, "running", 1)
+    assert parse_experiment_event_id(last) == (expected, False)
+    assert parse_experiment_event_id(ids.end()) == (expected, True)
+    with pytest.raises(ValueError, match="run id order"):
+        ids.after(3, RunMark(1, "running", 1))
 
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-EMPTY = experiment_base({})
+EMPTY = PollIds({}).base
 ONE_MARK = bytes([1, 1, 1])  # run 1 at epoch 1, status unseen
 
 
@@ -94,5 +99,5 @@ def test_experiment_ids_grow_with_the_runs_in_flight_only() -> None:
     outcomes = ["succeeded"] * 8 + ["pruned", "failed"]
     ended = {i: RunMark(draw.randint(1, 200), draw.choice(outcomes), 1) for i in range(1, 2001)}
     training = {i: RunMark(draw.randint(1, 100), "running", 1) for i in range(1, 65)}
-    sizes = [len(experiment_event_id(experiment_base(m), {})) for m in (ended, ended | training)]
+    sizes = [len(PollIds(marks).end()) for marks in (ended, ended | training)]
     assert sizes[0] < 1500 and sizes[1] < 2000, sizes
