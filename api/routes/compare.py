@@ -60,6 +60,17 @@ RunIds = Annotated[
 GroupSeeds = Annotated[
     bool, Query(description="Group runs that differ only by seed: mean and 95% interval.")
 ]
+MaxPoints = Annotated[
+    int | None,
+    Query(
+        ge=2,
+        le=100_000,
+        description="Downsample each run's curves to at most this many epochs, as "
+        "`GET /runs/{id}/metrics` does; seed bands and deviations use the epochs the runs "
+        "share. All epochs when omitted.",
+        examples=[500],
+    ),
+]
 
 
 @router.get("/compare", response_model=CompareRead, responses=NOT_FOUND)
@@ -71,12 +82,16 @@ def compare_runs(
         str, Query(max_length=500, description="Comma-separated per-epoch series to compare.")
     ] = "train_loss,val_loss,val_acc",
     group_seeds: GroupSeeds = False,
+    max_points: MaxPoints = None,
 ) -> CompareRead:
     """Curves and summaries of several runs, the spec fields that differ, seed groups."""
     ids = parse_run_ids(run_ids)
     wanted = parse_metric_keys(keys)
     runs = load_runs(session, project_id, ids)
-    curves = {i: store.read_metrics(session=session, run_id=i, keys=wanted) for i in ids}
+    curves = {
+        i: store.read_metrics(session=session, run_id=i, keys=wanted, max_points=max_points)
+        for i in ids
+    }
     summaries = {run.id: run.summary or {} for run in runs}
     groups = (
         seed_groups({run.id: run.spec for run in runs}, curves, summaries, wanted)

@@ -48,3 +48,21 @@ def max_relative_deviation(curves: Sequence[MetricSeries], key: str) -> float | 
         deviation = max(abs(v - reference) / abs(reference) for v in finite)
         worst = deviation if worst is None else max(worst, deviation)
     return worst
+
+
+def max_abs_difference(curves: Sequence[MetricSeries], key: str) -> float | None:
+    """Largest |difference| between any two of the curves, over the epochs at which every one
+    has a finite value: a pair's worst gap, or a seed group's widest spread.
+
+    None when no such epoch exists.
+    """
+    by_epoch = [dict(zip(c.epochs, c.series.get(key, []), strict=False)) for c in curves]
+    worst: float | None = None
+    for epoch in by_epoch[0] if by_epoch else ():
+        values = [values.get(epoch) for values in by_epoch]
+        finite = [v for v in values if v is not None and math.isfinite(v)]
+        if len(finite) < len(values):
+            continue
+        spread = max(finite) - min(finite)
+        worst = spread if worst is None else max(worst, spread)
+    return worst
