@@ -18,6 +18,7 @@ from models.store import RunError
 from models.store.tables import DEFAULT_PROJECT_ID, RunStatus
 from tests.api.served import on_store, served
 from tests.factories import create_run, spec_dict
+from tests.integration.stack import poll
 from tests.sse import Message, events, messages
 
 
@@ -149,11 +150,22 @@ def test_the_openapi_documents_each_event_type(client: TestClient) -> None:
         assert {"204", "404", "422", "429"} <= set(document["paths"][path]["get"]["responses"])
 
 
+def opened(http: httpx.Client, path: str) -> httpx.Response | None:
+    """A stream's response, open; None (closed) if it was refused with a 429."""
+    response = http.send(http.build_request("GET", path), stream=True)
+    if response.status_code == 429:
+        response.close()
+        return None
+    return response
+
+
 def test_events_arrive_live_with_keep_alives_between(
     fresh_sessions: sessionmaker[Any], settings: Settings
 ) -> None:
-    """Over real HTTP, on a store written by another connection while the stream is open."""
+    """Over real HTTP, on a store written by another connection while the stream is open; a
+    client that drops its stream gets its slot back."""
     settings.sse_poll_seconds, settings.sse_keepalive_seconds = 0.05, 0.3
+    settings.sse_max_streams_per_key = 1
     _, key = create_key(
         fresh_sessions, project_id=DEFAULT_PROJECT_ID, name="t", scopes=["read"],
         expires_at=None, secret_key=secret_key(), created_by=None,
@@ -161,25 +173,38 @@ def test_events_arrive_live_with_keep_alives_between(
     with fresh_sessions.begin() as session:
         run_id = create_run(session).id
     auth = {"Authorization": f"Bearer {key}"}
+    path = f"/runs/{run_id}/events"
     with (
         on_store(app, fresh_sessions),
         served(app) as base,
         httpx.Client(base_url=base, headers=auth, timeout=10) as http,
-        http.stream("GET", f"/runs/{run_id}/events") as response,
     ):
-        stream = messages(response.iter_lines())
-        assert next(stream).data["status"] == "queued"
-        with fresh_sessions.begin() as session:
-            store.claim_run(session=session, run_id=run_id, worker="w", lease_seconds=60)
-        assert next(m for m in stream if m.event).data["status"] == "running"
-        assert next(stream).comment == "keep-alive"  # nothing happens until it came
-        with fresh_sessions.begin() as session:
-            store.record_epochs(session=session, run_id=run_id, epochs={1: {"val_acc": 0.5}})
-        assert next(m for m in stream if m.event).data["metrics"] == {"val_acc": 0.5}
-        with fresh_sessions.begin() as session:
-            store.finish_run(session=session, run_id=run_id, worker="w", status=RunStatus.SUCCEEDED)
-        rest = [m for m in stream if m.event]
+        with http.stream("GET", path) as dropped:
+            assert next(messages(dropped.iter_lines())).data["status"] == "queued"
+        response = poll(lambda: opened(http, path), timeout=10, interval=0.05)
+        try:
+            rest = follow_live(fresh_sessions, run_id, messages(response.iter_lines()))
+        finally:
+            response.close()
     assert [(m.event, m.id) for m in rest] == [
         ("status", "1.1.succeeded"),
         ("end", "1.1.succeeded.end"),
     ]
+
+
+def follow_live(
+    sessions: sessionmaker[Any], run_id: int, stream: Iterator[Message]
+) -> list[Message]:
+    """Train the run step by step, each step once the stream has shown the last; its events
+    after the epoch."""
+    assert next(stream).data["status"] == "queued"
+    with sessions.begin() as session:
+        store.claim_run(session=session, run_id=run_id, worker="w", lease_seconds=60)
+    assert next(m for m in stream if m.event).data["status"] == "running"
+    assert next(stream).comment == "keep-alive"  # nothing happens until it came
+    with sessions.begin() as session:
+        store.record_epochs(session=session, run_id=run_id, epochs={1: {"val_acc": 0.5}})
+    assert next(m for m in stream if m.event).data["metrics"] == {"val_acc": 0.5}
+    with sessions.begin() as session:
+        store.finish_run(session=session, run_id=run_id, worker="w", status=RunStatus.SUCCEEDED)
+    return [m for m in stream if m.event]
