@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import anyio
-from fastapi import Depends, Header, HTTPException, status
+from fastapi import Depends, Header, HTTPException, Query, status
 from fastapi.sse import ServerSentEvent
 from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
@@ -60,6 +60,16 @@ LastEventId = Annotated[
         max_length=16_384,
         description="The `id` of the last event received: the stream resumes right after it "
         "(EventSource sends it when it reconnects). Omitted: from the beginning.",
+        examples=["3.1.running"],
+    ),
+]
+After = Annotated[
+    str | None,
+    Query(
+        max_length=16_384,
+        description="Start right after this event `id`, as `Last-Event-ID` does (which wins "
+        "when both are sent): for a browser's EventSource, which cannot send that header on "
+        "its first connection, on a page that already shows the events up to it.",
         examples=["3.1.running"],
     ),
 ]
@@ -118,11 +128,14 @@ async def hold_slot(key: KeyDep, settings: SettingsDep) -> AsyncIterator[None]:
 StreamSlot = Annotated[None, Depends(hold_slot)]
 
 
-def _open(make: Callable[[], Follower]) -> Opened:
+def _open(
+    make: Callable[[str | None], Follower], last_event_id: str | None, after: str | None
+) -> Opened:
+    where = ("header", "last-event-id") if last_event_id else ("query", "after")
     try:
-        follower = make()
+        follower = make(last_event_id or after)
     except EventIdError as exc:
-        raise unprocessable(("header", "last-event-id"), str(exc), "event_id") from None
+        raise unprocessable(where, str(exc), "event_id") from None
     first = follower.poll()
     if first.ended and not first.sent:
         raise HTTPException(status.HTTP_204_NO_CONTENT)
@@ -134,12 +147,15 @@ def open_run_stream(
     sessions: SessionmakerDep,
     project_id: ProjectDep,
     last_event_id: LastEventId = None,
+    after: After = None,
 ) -> Opened:
-    """The run's stream from Last-Event-ID on, its first events read."""
+    """The run's stream from Last-Event-ID (or `after`) on, its first events read."""
     return _open(
-        lambda: RunFollower(
-            sessions, project_id=project_id, run_id=run_id, last_event_id=last_event_id
-        )
+        lambda start: RunFollower(
+            sessions, project_id=project_id, run_id=run_id, last_event_id=start
+        ),
+        last_event_id,
+        after,
     )
 
 
@@ -148,15 +164,15 @@ def open_experiment_stream(
     sessions: SessionmakerDep,
     project_id: ProjectDep,
     last_event_id: LastEventId = None,
+    after: After = None,
 ) -> Opened:
-    """The experiment's stream from Last-Event-ID on, its first events read."""
+    """The experiment's stream from Last-Event-ID (or `after`) on, its first events read."""
     return _open(
-        lambda: ExperimentFollower(
-            sessions,
-            project_id=project_id,
-            experiment_id=experiment_id,
-            last_event_id=last_event_id,
-        )
+        lambda start: ExperimentFollower(
+            sessions, project_id=project_id, experiment_id=experiment_id, last_event_id=start
+        ),
+        last_event_id,
+        after,
     )
 
 

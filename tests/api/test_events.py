@@ -3,6 +3,7 @@ the stream starts, streams per key, and live events with keep-alives over real H
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -88,6 +89,22 @@ def test_last_event_id_resumes_after_it_and_after_the_end_there_is_nothing(
         assert [(m.event, m.data) for m in rest] == [(m.event, m.data) for m in sent[1:]], path
         ended = client.get(path, headers={"Last-Event-ID": sent[-1].id or ""})
         assert (ended.status_code, ended.content) == (204, b""), path
+
+
+def test_after_resumes_like_last_event_id_for_a_browser_which_cannot_send_it(
+    client: TestClient, sessions: sessionmaker[Any]
+) -> None:
+    experiment_id, run_id = failed_run(client, sessions)
+    for path in (f"/runs/{run_id}/events", f"/experiments/{experiment_id}/events"):
+        _, sent = read(client, path)
+        _, rest = read(client, f"{path}?after={quote(sent[0].id or '')}")
+        assert [(m.event, m.data) for m in rest] == [(m.event, m.data) for m in sent[1:]], path
+        # The header wins when both are sent (EventSource reconnecting on such a page).
+        both = f"{path}?after={quote(sent[0].id or '')}"
+        ended = client.get(both, headers={"Last-Event-ID": sent[-1].id or ""})
+        assert ended.status_code == 204, path
+        bad = client.get(f"{path}?after=1.1.walking")
+        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "after"]
 
 
 def test_an_experiments_stream_names_each_run_and_ends_with_the_tally(
