@@ -1,5 +1,5 @@
 """fast reads: per-block minima and maxima of the metric series (metric_block), filled from
-the stored epochs
+the stored epochs; run summaries indexed by value
 
 Revision ID: 0011
 Revises: 0010
@@ -44,6 +44,9 @@ def _extremes(dialect: str, source: str, block: str, ends: tuple[str, str, str, 
 
 
 def upgrade() -> None:
+    op.create_index(
+        "ix_run_summary_name_value", "run_summary", ["name", "value", "run_id"], unique=False
+    )
     op.create_table(
         "metric_block",
         sa.Column("run_id", sa.Integer(), nullable=False),
@@ -79,4 +82,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_run_summary_name_value", table_name="run_summary")
     op.drop_table("metric_block")

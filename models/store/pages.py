@@ -83,7 +83,7 @@ def decode_cursor(cursor: str, sort_kind: ValueKind | None) -> list[Any]:
 
 def _after(
     key: ColumnElement[Any],
-    id_column: InstrumentedAttribute[int],
+    id_column: ColumnElement[int],
     descending: bool,
     position: list[Any],
 ) -> ColumnElement[bool]:
@@ -108,26 +108,57 @@ def paginate(
     sort: SortKey | None = None,
 ) -> Page[Any]:
     """One page of `query` (newest first unless `sort` says otherwise) and its total count."""
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    if sort is None:
+    if sort is not None:
+        rows, total = _sorted_page(query, session, id_column, limit, cursor, sort)
+    else:
+        total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
         page_query = query.order_by(id_column.desc())
         if cursor is not None:
             page_query = page_query.where(id_column < decode_cursor(cursor, None)[0])
         rows = [(item, None) for item in session.scalars(page_query.limit(limit + 1))]
-    else:
-        key = sort.expression
-        ordered = key.desc() if sort.descending else key.asc()
-        page_query = query.add_columns(key).order_by(
-            ordered.nulls_last(), id_column.desc() if sort.descending else id_column.asc()
-        )
-        if cursor is not None:
-            page_query = page_query.where(
-                _after(key, id_column, sort.descending, decode_cursor(cursor, sort.kind))
-            )
-        rows = [(row[0], row[1]) for row in session.execute(page_query.limit(limit + 1))]
     items = [item for item, _ in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last, value = rows[limit - 1]
         next_cursor = encode_cursor([last.id] if sort is None else [value, last.id])
     return Page(items=items, total=total or 0, next_cursor=next_cursor)
+
+
+def _order(key: Any, ids: Any, descending: bool) -> tuple[Any, Any]:
+    """By the key, missing values last, then by id, both in the sort's direction."""
+    if descending:
+        return key.desc().nulls_last(), ids.desc()
+    return key.asc().nulls_last(), ids.asc()
+
+
+def _sorted_page(
+    query: Select[Any],
+    session: Session,
+    id_column: InstrumentedAttribute[int],
+    limit: int,
+    cursor: str | None,
+    sort: SortKey,
+) -> tuple[list[tuple[Any, Any]], int | None]:
+    """A sorted page and the total in one pass over the matches.
+
+    A sort reads every match anyway, to order them: their ids and sort values are gathered
+    once, counted, and ordered, and only the page's rows are read whole.
+    """
+    matches = query.with_only_columns(id_column.label("id"), sort.expression.label("key")).cte(
+        "matches"
+    )
+    every = select(func.count()).select_from(matches)
+    chosen = select(matches).order_by(*_order(matches.c.key, matches.c.id, sort.descending))
+    if cursor is not None:
+        position = decode_cursor(cursor, sort.kind)
+        chosen = chosen.where(_after(matches.c.key, matches.c.id, sort.descending, position))
+    page = chosen.limit(limit + 1).subquery("page")
+    page_query = (
+        select(id_column.class_, page.c.key, every.scalar_subquery())
+        .join(page, id_column == page.c.id)
+        .order_by(*_order(page.c.key, page.c.id, sort.descending))
+    )
+    rows = session.execute(page_query).all()
+    # Past the last page no row brings the total along.
+    total = rows[0][2] if rows else session.scalar(every)
+    return [(row[0], row[1]) for row in rows], total

@@ -1,8 +1,14 @@
-"""A parsed run filter as SQL: spec fields from the JSON column, summary values by subquery."""
+"""A parsed run filter as SQL: spec fields from the JSON column, summary values by outer join.
+
+A summary value is one outer-joined `run_summary` row per key: at most one per run, so a
+missing value is NULL exactly as a correlated subquery's would be, but the planner may start
+from `ix_run_summary_name_value` and find the runs in a range of values by index.
+"""
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, not_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, not_, or_
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import literal
 
 from models.store.run_filter import Comparison, Field, In, Node, Not, Scalar
@@ -19,6 +25,10 @@ COLUMNS: dict[str, Any] = {
 }
 
 
+def _spec_path(field: Field) -> tuple[str | int, ...]:
+    return tuple(int(p) if p.isdigit() else p for p in field.path.split("."))
+
+
 def _spec_number(path: tuple[str | int, ...], dialect: str) -> ColumnElement[Any]:
     """A spec value as a float where it is a JSON number, else NULL (never a cast error)."""
     element = Run.spec[path]
@@ -30,28 +40,6 @@ def _spec_number(path: tuple[str | int, ...], dialect: str) -> ColumnElement[Any
     return case((is_number, element.as_float()))
 
 
-def field_expression(field: Field, dialect: str) -> ColumnElement[Any]:
-    """The SQL expression for one filter or sort field of the `run` table."""
-    if field.source == "column":
-        column: ColumnElement[Any] = COLUMNS[field.path]
-        return column
-    if field.source == "summary":
-        return (
-            select(RunSummary.value)
-            .where(RunSummary.run_id == Run.id, RunSummary.name == field.path)
-            .correlate(Run)
-            .scalar_subquery()
-        )
-    path = tuple(int(p) if p.isdigit() else p for p in field.path.split("."))
-    if field.kind == "number":
-        return _spec_number(path, dialect)
-    element = Run.spec[path]
-    typed: ColumnElement[Any] = (
-        element.as_boolean() if field.kind == "bool" else element.as_string()
-    )
-    return typed
-
-
 def _literal(field: Field, value: Scalar) -> Scalar:
     """Numbers compared with doubles bind as doubles: in `in (0, 0.3)` an int first would
     type every value as an integer on Postgres, and 0.3 would compare as 0."""
@@ -59,31 +47,63 @@ def _literal(field: Field, value: Scalar) -> Scalar:
     return float(value) if floats and isinstance(value, int | float) else value
 
 
-def _compare(node: Comparison, dialect: str) -> ColumnElement[bool]:
-    column = field_expression(node.field, dialect)
-    if node.value is None:
-        return column.is_(None) if node.op == "=" else column.is_not(None)
-    operations = {
-        "=": column.__eq__,
-        "!=": column.__ne__,
-        "<": column.__lt__,
-        "<=": column.__le__,
-        ">": column.__gt__,
-        ">=": column.__ge__,
-    }
-    return operations[node.op](_literal(node.field, node.value))
+class RunFields:
+    """Filter and sort fields of the `run` table as SQL, for one query on one dialect."""
 
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+        self._summaries: dict[str, Any] = {}  # summary key -> its outer-joined alias
 
-def condition(node: Node, dialect: str) -> ColumnElement[bool]:
-    """The WHERE clause for a parsed filter."""
-    if isinstance(node, Comparison):
-        return _compare(node, dialect)
-    if isinstance(node, In):
-        column = field_expression(node.field, dialect)
-        present = [_literal(node.field, v) for v in node.values if v is not None]
-        matched = or_(column.in_(present), *([column.is_(None)] if None in node.values else []))
-        return not_(matched) if node.negated else matched
-    if isinstance(node, Not):
-        return not_(condition(node.operand, dialect))
-    parts = [condition(operand, dialect) for operand in node.operands]
-    return and_(*parts) if node.op == "and" else or_(*parts)
+    def expression(self, field: Field) -> ColumnElement[Any]:
+        """The SQL expression for one filter or sort field."""
+        if field.source == "column":
+            column: ColumnElement[Any] = COLUMNS[field.path]
+            return column
+        if field.source == "summary":
+            if field.path not in self._summaries:
+                self._summaries[field.path] = aliased(RunSummary, name=f"summary_{field.path}")
+            value: ColumnElement[Any] = self._summaries[field.path].value
+            return value
+        path = _spec_path(field)
+        if field.kind == "number":
+            return _spec_number(path, self.dialect)
+        element = Run.spec[path]
+        typed: ColumnElement[Any] = (
+            element.as_boolean() if field.kind == "bool" else element.as_string()
+        )
+        return typed
+
+    def joined(self, query: Select[Any]) -> Select[Any]:
+        """`query` with the summary rows its fields name (call after every field is built)."""
+        for key, alias in self._summaries.items():
+            query = query.outerjoin(alias, and_(alias.run_id == Run.id, alias.name == key))
+        return query
+
+    def condition(self, node: Node) -> ColumnElement[bool]:
+        """The WHERE clause for a parsed filter."""
+        if isinstance(node, Comparison):
+            return self._compare(node)
+        if isinstance(node, In):
+            column = self.expression(node.field)
+            present = [_literal(node.field, v) for v in node.values if v is not None]
+            nulls = [column.is_(None)] if None in node.values else []
+            matched = or_(column.in_(present), *nulls)
+            return not_(matched) if node.negated else matched
+        if isinstance(node, Not):
+            return not_(self.condition(node.operand))
+        parts = [self.condition(operand) for operand in node.operands]
+        return and_(*parts) if node.op == "and" else or_(*parts)
+
+    def _compare(self, node: Comparison) -> ColumnElement[bool]:
+        column = self.expression(node.field)
+        if node.value is None:
+            return column.is_(None) if node.op == "=" else column.is_not(None)
+        operations = {
+            "=": column.__eq__,
+            "!=": column.__ne__,
+            "<": column.__lt__,
+            "<=": column.__le__,
+            ">": column.__gt__,
+            ">=": column.__ge__,
+        }
+        return operations[node.op](_literal(node.field, node.value))

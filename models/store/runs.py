@@ -13,7 +13,7 @@ from models.store.datasets import DatasetRef, find_dataset
 from models.store.metrics import drop_epochs_after
 from models.store.pages import Page, SortKey, paginate
 from models.store.run_filter import Node, Order
-from models.store.run_query import condition, field_expression
+from models.store.run_query import RunFields
 from models.store.tables import Experiment, Run, RunStatus, RunSummary, utcnow
 from models.store.upsert import upsert
 
@@ -125,16 +125,17 @@ def list_runs(
     order: Order | None = None,
 ) -> Page[Run]:
     """The project's runs matching a parsed filter, newest first unless `order` says otherwise."""
-    dialect = session.get_bind().dialect.name
+    fields = RunFields(session.get_bind().dialect.name)
     query = select(Run).where(Run.project_id == project_id)
     if experiment_id is not None:
         query = query.where(Run.experiment_id == experiment_id)
     if where is not None:
-        query = query.where(condition(where, dialect))
+        query = query.where(fields.condition(where))
     sort = None
     if order is not None:
         kind = "integer" if order.field.integer else order.field.kind
-        sort = SortKey(field_expression(order.field, dialect), order.descending, kind)
+        sort = SortKey(fields.expression(order.field), order.descending, kind)
+    query = fields.joined(query)
     return paginate(query, session=session, id_column=Run.id, limit=limit, cursor=cursor, sort=sort)
 
 

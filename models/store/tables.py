@@ -204,6 +204,8 @@ class RunSummary(Base):
     """One final value per (run, name): test accuracy, weight norms, sparsity, ..."""
 
     __tablename__ = "run_summary"
+    # Summary filters and sorts find their runs by value (models/store/run_query.py).
+    __table_args__ = (Index("ix_run_summary_name_value", "name", "value", "run_id"),)
 
     run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
