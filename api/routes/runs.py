@@ -153,7 +153,8 @@ def get_run_metrics(
     ] = None,
 ) -> MetricsRead:
     """Per-epoch curves, readable while the run trains."""
-    _get(run_id, session, project_id)
+    if not store.has_run(session=session, project_id=project_id, run_id=run_id):
+        raise not_found(("path", "run_id"), f"run {run_id} not found")
     wanted = parse_metric_keys(keys) if keys else None
     curves = store.read_metrics(session=session, run_id=run_id, keys=wanted, max_points=max_points)
     return MetricsRead(run_id=run_id, epochs=curves.epochs, series=curves.series)

@@ -34,6 +34,12 @@ def get_run(*, session: Session, project_id: int, run_id: int) -> Run | None:
     return session.scalar(select(Run).where(Run.id == run_id, Run.project_id == project_id))
 
 
+def has_run(*, session: Session, project_id: int, run_id: int) -> bool:
+    """Whether the project has a run with this id; cheaper than loading it."""
+    query = select(Run.id).where(Run.id == run_id, Run.project_id == project_id)
+    return session.scalar(query) is not None
+
+
 @dataclass(frozen=True)
 class RunAssignment:
     """What a worker needs of the run it claimed (and of its experiment, for a search)."""
