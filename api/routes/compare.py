@@ -19,6 +19,8 @@ from models import store
 from models.analysis.compare import differing_fields, max_relative_deviation
 from models.analysis.seed_groups import seed_groups
 from models.metric_names import EPOCH_METRICS
+from models.store.metrics import MetricSeries
+from models.store.run_sets import get_runs, read_whole_metrics
 from models.store.tables import MAX_INT, Run
 
 router = APIRouter(tags=["compare"], route_class=StrictJsonRoute)
@@ -42,11 +44,26 @@ def parse_run_ids(raw: str) -> list[int]:
 
 def load_runs(session: SessionDep, project_id: int, ids: list[int]) -> list[Run]:
     """The project's runs with these ids, in order; 404 naming any that is missing."""
-    runs = [store.get_run(session=session, project_id=project_id, run_id=i) for i in ids]
-    missing = [i for i, run in zip(ids, runs, strict=True) if run is None]
+    found = get_runs(session=session, project_id=project_id, run_ids=ids)
+    missing = [i for i in ids if i not in found]
     if missing:
         raise not_found(("query", "run_ids"), f"runs {missing} not found")
-    return [run for run in runs if run is not None]
+    return [found[i] for i in ids]
+
+
+def read_curves(
+    session: SessionDep, runs: list[Run], keys: list[str], max_points: int | None = None
+) -> dict[int, MetricSeries]:
+    """The runs' curves, in order: the short ones whole in one read, each longer one
+    downsampled to `max_points` epochs."""
+    short = [r.id for r in runs if max_points is None or r.epochs_done <= max_points]
+    curves = read_whole_metrics(session=session, run_ids=short, keys=keys)
+    return {
+        run.id: curves[run.id]
+        if run.id in curves
+        else store.read_metrics(session=session, run_id=run.id, keys=keys, max_points=max_points)
+        for run in runs
+    }
 
 
 RunIds = Annotated[
@@ -88,10 +105,7 @@ def compare_runs(
     ids = parse_run_ids(run_ids)
     wanted = parse_metric_keys(keys)
     runs = load_runs(session, project_id, ids)
-    curves = {
-        i: store.read_metrics(session=session, run_id=i, keys=wanted, max_points=max_points)
-        for i in ids
-    }
+    curves = read_curves(session, runs, wanted, max_points)
     summaries = {run.id: run.summary or {} for run in runs}
     groups = (
         seed_groups({run.id: run.spec for run in runs}, curves, summaries, wanted)
@@ -144,7 +158,7 @@ def compare_plot(
     wanted = keys[0]
     runs = load_runs(session, project_id, ids)
     specs = {run.id: run.spec for run in runs}
-    curves = {i: store.read_metrics(session=session, run_id=i, keys=[wanted]) for i in ids}
+    curves = read_curves(session, runs, [wanted])
     differing = differing_fields(specs)
     if group_seeds:
         differing.pop("seed", None)

@@ -1,6 +1,7 @@
 """The browser view: chosen runs side by side: overlaid curves (seed groups as mean and band)
 labelled by the spec fields that differ, and the largest differences between them."""
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -25,16 +26,24 @@ TABLE_KEYS = "train_loss,val_loss,val_acc"
 Row = tuple[str, dict[str, float | None]]
 
 
+def short_names(paths: list[str]) -> dict[str, str]:
+    """Each dotted spec path by its last part where no other path ends the same way, so that
+    a legend reads `dropout=0.3` rather than `regularization.dropout=0.3`."""
+    last = Counter(path.rsplit(".", 1)[-1] for path in paths)
+    return {p: p.rsplit(".", 1)[-1] if last[p.rsplit(".", 1)[-1]] == 1 else p for p in paths}
+
+
 class Labels:
     """Legend labels: each run's (or seed group's) values of the spec fields that differ."""
 
     def __init__(self, view: CompareRead) -> None:
         grouped = view.groups is not None
         self.fields = {p: v for p, v in view.differing_spec.items() if not grouped or p != "seed"}
+        self.names = short_names(list(self.fields))
 
     def of(self, run_id: int) -> str:
         """The label of a run, or of the seed group it leads."""
-        return label_of({path: values[run_id] for path, values in self.fields.items()})
+        return label_of({self.names[p]: values[run_id] for p, values in self.fields.items()})
 
     def of_group(self, group: SeedGroupRead) -> str:
         """A seed group's label, with its number of seeds."""

@@ -1,8 +1,10 @@
 """Side-by-side comparison of runs: which spec fields differ and how far their curves drift."""
 
-import math
 from collections.abc import Mapping, Sequence
+from functools import reduce
 from typing import Any
+
+import numpy as np
 
 from models.store.metrics import MetricSeries
 
@@ -31,23 +33,38 @@ def differing_fields(specs: Mapping[int, Mapping[str, Any]]) -> dict[str, dict[i
     return differing
 
 
+def _intersection(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Epochs in both (most often the same epochs: then cheaply so)."""
+    if np.array_equal(first, second):
+        return first
+    return np.intersect1d(first, second, assume_unique=True)
+
+
+def shared_values(curves: Sequence[MetricSeries], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """The epochs every curve has `key` at, and each curve's values there (a row per curve,
+    NaN where a value is null). Curves hold sorted epochs, as the store reads them."""
+    epochs = [np.asarray(c.epochs if key in c.series else [], dtype=np.int64) for c in curves]
+    shared = reduce(_intersection, epochs)
+    rows = [
+        np.asarray(curve.series.get(key, []), dtype=float)[np.searchsorted(own, shared)]
+        for curve, own in zip(curves, epochs, strict=True)
+    ]
+    return shared, np.vstack(rows)
+
+
 def max_relative_deviation(curves: Sequence[MetricSeries], key: str) -> float | None:
     """Largest |v - v_ref| / |v_ref| over shared epochs, the first run being the reference.
 
     None when no epoch has a finite, non-zero reference value in every run.
     """
-    by_epoch = [dict(zip(c.epochs, c.series.get(key, []), strict=False)) for c in curves]
-    worst: float | None = None
-    for epoch, reference in by_epoch[0].items():
-        if reference is None or reference == 0 or not math.isfinite(reference):
-            continue
-        others = [values.get(epoch) for values in by_epoch[1:]]
-        finite = [v for v in others if v is not None and math.isfinite(v)]
-        if len(finite) < len(others):
-            continue
-        deviation = max(abs(v - reference) / abs(reference) for v in finite)
-        worst = deviation if worst is None else max(worst, deviation)
-    return worst
+    if len(curves) < 2:
+        return None
+    values = shared_values(curves, key)[1]
+    usable = np.isfinite(values).all(axis=0) & (values[0] != 0)
+    if not usable.any():
+        return None
+    reference, others = values[0, usable], values[1:, usable]
+    return float((np.abs(others - reference) / np.abs(reference)).max())
 
 
 def max_abs_difference(curves: Sequence[MetricSeries], key: str) -> float | None:
@@ -56,13 +73,10 @@ def max_abs_difference(curves: Sequence[MetricSeries], key: str) -> float | None
 
     None when no such epoch exists.
     """
-    by_epoch = [dict(zip(c.epochs, c.series.get(key, []), strict=False)) for c in curves]
-    worst: float | None = None
-    for epoch in by_epoch[0] if by_epoch else ():
-        values = [values.get(epoch) for values in by_epoch]
-        finite = [v for v in values if v is not None and math.isfinite(v)]
-        if len(finite) < len(values):
-            continue
-        spread = max(finite) - min(finite)
-        worst = spread if worst is None else max(worst, spread)
-    return worst
+    if not curves:
+        return None
+    values = shared_values(curves, key)[1]
+    values = values[:, np.isfinite(values).all(axis=0)]
+    if not values.size:
+        return None
+    return float((values.max(axis=0) - values.min(axis=0)).max())

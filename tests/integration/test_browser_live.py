@@ -118,8 +118,8 @@ def test_the_compare_page_draws_seed_groups(browser: Browser, stack: Stack) -> N
         names = page.evaluate("document.getElementById('compare').data.map(t => t.name)")
         groups = {name for name in names if name.endswith("(3 seeds)")}
         assert groups == {
-            "regularization.dropout=0.0 (3 seeds)",
-            "regularization.dropout=0.3 (3 seeds)",
+            "dropout=0.0 (3 seeds)",
+            "dropout=0.3 (3 seeds)",
         }
         assert page.locator("table.deviations tbody tr").count() == 3
         screenshot(page, "compare_seed_groups")

@@ -7,6 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import sessionmaker
 
+from api.ui.compare import short_names
 from models import store
 from tests.api.test_compare import run_with_losses
 from tests.api.ui.pages import embedded_figure
@@ -59,11 +60,11 @@ def test_seed_groups_are_mean_and_band_with_their_spread(
     data = embedded_figure(page.text, "compare")["data"]
     assert len(data) == 6  # low edge, high edge (filled to the low one), mean: per group
     low, high, mean = data[3:]
-    assert mean["name"] == "regularization.dropout=0.5 (2 seeds)"
+    assert mean["name"] == "dropout=0.5 (2 seeds)"
     assert mean["y"] == pytest.approx([2.0, 1.3]) and high["fill"] == "tonexty"
     assert low["y"][1] < 1.3 < high["y"][1] and not low["showlegend"]
     rows = deviation_rows(page.text)
-    first, second = "regularization.dropout=0.0 (2 seeds)", "regularization.dropout=0.5 (2 seeds)"
+    first, second = "dropout=0.0 (2 seeds)", "dropout=0.5 (2 seeds)"
     assert [cells[0] for cells in rows.values()] == ["0.2", "0.6", "0.9"]
     assert list(rows) == [f"seeds of {first}", f"seeds of {second}", f"{second} vs {first}"]
 
@@ -91,3 +92,13 @@ def test_bad_choices_are_a_422(client: TestClient, params: dict[str, str]) -> No
     ids = [new_run(client), new_run(client)]
     response = client.get("/ui/compare", params={"run_ids": f"{ids[0]},{ids[1]}", **params})
     assert response.status_code == 422, response.text
+
+
+def test_legend_names_are_short_where_unambiguous() -> None:
+    paths = ["regularization.dropout", "dataset.seed", "seed", "optimizer.lr"]
+    assert short_names(paths) == {
+        "regularization.dropout": "dropout",
+        "dataset.seed": "dataset.seed",
+        "seed": "seed",
+        "optimizer.lr": "lr",
+    }
