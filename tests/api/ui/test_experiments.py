@@ -106,7 +106,10 @@ def test_a_search_shows_optunas_figures_with_spec_values(
     search_client: TestClient, finished_grid: int
 ) -> None:
     page = search_client.get(f"/ui/experiments/{finished_grid}").text
-    lines = [t for t in embedded_figure(page, "parallel")["data"] if "customdata" in t]
+    url = f"/ui/experiments/{finished_grid}/search-figures"
+    assert f'data-url="{url}"' in page  # fetched by the page once it has loaded
+    figures = search_client.get(url).json()
+    lines = [t for t in figures["parallel"]["data"] if "customdata" in t]
     # Each trial's line, hovered: its objective and its dropout (the value, not its index).
     assert sorted(tuple(value for _, value in t["customdata"]) for t in lines) == [
         ("0.7", "0.5"),
@@ -114,10 +117,21 @@ def test_a_search_shows_optunas_figures_with_spec_values(
         ("0.8", "0.0"),
         ("0.9", "0.0"),
     ]
-    importances = embedded_figure(page, "importances")["data"][0]
+    importances = figures["importances"]["data"][0]
     assert (importances["y"], importances["x"]) == (["regularization.dropout"], [1.0])
-    history = embedded_figure(page, "history")["data"][0]
+    history = figures["history"]["data"][0]
     assert history["name"] == "test_acc" and sorted(history["y"]) == [0.7, 0.72, 0.8, 0.9]
+
+
+def test_no_figures_for_a_single_run_or_a_search_before_two_trials_finish(
+    search_client: TestClient,
+) -> None:
+    one = search_client.post("/experiments", json={"name": "one", "spec": spec_dict()}).json()
+    grid = search_client.post("/experiments", json=GRID).json()
+    for experiment in (one, grid):
+        url = f"/ui/experiments/{experiment['id']}/search-figures"
+        assert search_client.get(url).json() == {}
+    assert "search-figures" not in search_client.get(f"/ui/experiments/{one['id']}").text
 
 
 def test_runs_sort_by_a_summary_value_and_a_bad_order_is_shown(
