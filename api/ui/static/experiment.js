@@ -6,7 +6,8 @@
 async function drawSearchFigures(container) {
   const note = document.getElementById("search-figures-note");
   const response = await fetch(container.dataset.url);
-  const figures = response.ok ? await response.json() : null;
+  // A lapsed sign-in answers with the sign-in form, not JSON.
+  const figures = response.ok ? await response.json().catch(() => null) : null;
   if (figures === null) {
     note.textContent = `Optuna's pictures could not be drawn: ${response.statusText}`;
   } else if (Object.keys(figures).length === 0) {
