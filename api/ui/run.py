@@ -11,6 +11,7 @@ from api.routes.runs import get_run, get_run_metrics
 from api.schemas import MetricsRead
 from api.ui import curves
 from api.ui.templating import render
+from models.services.event_ids import RunMark, run_event_id
 from models.store.tables import RunStatus
 
 router = APIRouter(prefix="/ui", tags=["browser view"], include_in_schema=False)
@@ -43,6 +44,7 @@ def run_page(
     run = get_run(run_id, session, project_id)
     keys = ",".join(key for keys in PLOTS.values() for key in keys)
     read = get_run_metrics(run_id, session, project_id, keys=keys, max_points=MAX_POINTS)
+    last_epoch = read.epochs[-1] if read.epochs else 0
     return render(
         request,
         "run.html",
@@ -51,5 +53,7 @@ def run_page(
         plots=[_plot(title, keys, read) for title, keys in PLOTS.items()],
         artifacts=list_run_artifacts(run_id, session, project_id),
         live=run.status in LIVE,
-        last_epoch=read.epochs[-1] if read.epochs else 0,
+        last_epoch=last_epoch,
+        # The stream starts after what the page shows: a long history is not sent again.
+        follow_after=run_event_id(RunMark(last_epoch, run.status, run.attempts)),
     )

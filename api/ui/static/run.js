@@ -27,7 +27,7 @@
 
   function addEpoch(message) {
     const data = JSON.parse(message.data);
-    // The stream starts at epoch 1: what the store's read drew already is skipped.
+    // The stream starts after the page's last epoch; one it drew already is never drawn twice.
     if (data.epoch <= lastEpoch) return;
     lastEpoch = data.epoch;
     document.getElementById("epochs-done").textContent = data.epoch;
@@ -42,7 +42,9 @@
   }
 
   function follow() {
-    const source = new EventSource(`/runs/${page.dataset.runId}/events`);
+    // After what the page drew; on a reconnect EventSource's Last-Event-ID takes over.
+    const after = encodeURIComponent(page.dataset.followAfter);
+    const source = new EventSource(`/runs/${page.dataset.runId}/events?after=${after}`);
     source.addEventListener("epoch", addEpoch);
     source.addEventListener("status", (message) => {
       const data = JSON.parse(message.data);

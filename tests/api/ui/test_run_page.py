@@ -1,6 +1,7 @@
 """GET /ui/runs/{id}: the run's curves (downsampled), spec, summary, error, artifacts, and the
 cancel button and live stream only while it is queued or running."""
 
+import re
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -99,3 +100,23 @@ def test_a_failed_runs_error_is_shown(client: TestClient, sessions: sessionmaker
 
 def test_another_projects_or_a_missing_run_is_a_404(client: TestClient) -> None:
     assert client.get("/ui/runs/999999").status_code == 404
+
+
+def test_the_live_stream_starts_after_what_the_page_drew(
+    client: TestClient, sessions: sessionmaker[Any]
+) -> None:
+    run_id = new_run(client)
+    with sessions.begin() as session:
+        store.claim_run(session=session, run_id=run_id, worker="w", lease_seconds=60)
+    record(sessions, run_id, 3)
+    page = client.get(f"/ui/runs/{run_id}").text
+    [after] = re.findall(r'data-follow-after="([^"]+)"', page)
+    assert after == "3.1.running"
+    record(sessions, run_id, 4)  # epoch 4 finishes after the page was drawn
+    with sessions.begin() as session:
+        store.finish_run(
+            session=session, run_id=run_id, worker="w", status=RunStatus.SUCCEEDED, summary={}
+        )
+    with client.stream("GET", f"/runs/{run_id}/events", params={"after": after}) as stream:
+        lines = [line for line in stream.iter_lines() if line.startswith("event:")]
+    assert lines == ["event: epoch", "event: status", "event: end"]
