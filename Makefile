@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/train_overhead.py
 	$(BIN)/python bench/api_latency.py
 	$(BIN)/python bench/auth_latency.py
+	$(BIN)/python bench/metrics_scrape.py
 	$(BIN)/python bench/event_polls.py
 	$(BIN)/python bench/query_latency.py
 	$(BIN)/python bench/checkpoint_cost.py

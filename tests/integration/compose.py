@@ -19,6 +19,9 @@ TEST_SECRETS = {
     "REGLAB_SECRET_KEY": secrets.token_urlsafe(48),
     "POSTGRES_PASSWORD": secrets.token_hex(24),
 }
+PROMETHEUS: dict[str, Any] = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
+# The services' URLs of compose's Postgres and Redis, which the tests map to local ones.
+COMPOSE_HOSTS = {"REGLAB_DATABASE_URL": "postgresql+psycopg://", "REGLAB_BROKER_URL": "redis://"}
 # The forms compose interpolates that docker-compose.yml uses: ${VAR}, ${VAR:-default} (unset
 # or empty) and ${VAR:?error} (refuses to start).
 VARIABLE = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:-|:\?)(?P<arg>[^}]*))?\}")
@@ -57,8 +60,8 @@ def compose_env(name: str, variables: Mapping[str, str]) -> dict[str, str]:
 def service(name: str, local: dict[str, str]) -> tuple[list[str], dict[str, str]]:
     """A compose service's command and environment, with compose hosts mapped to local ones."""
     env = compose_env(name, {**env_file(ROOT / ".env.example"), **TEST_SECRETS})
-    assert env["REGLAB_DATABASE_URL"].startswith("postgresql+psycopg://")
-    assert env["REGLAB_BROKER_URL"].startswith("redis://")
+    for variable, scheme in COMPOSE_HOSTS.items():  # what `local` stands in for, if it is used
+        assert env.get(variable, scheme).startswith(scheme), (name, variable)
     env.update(local)
     return list(COMPOSE["services"][name]["command"]), process_env(env)
 
@@ -66,9 +69,14 @@ def service(name: str, local: dict[str, str]) -> tuple[list[str], dict[str, str]
 def admin_key(local: dict[str, str]) -> str:
     """A project and an admin key made in the `api` service, as the README tells an operator."""
     command, env = service("api", local)
-    admin = [*command, "admin"]
-    subprocess.run([*admin, "create-project", "team"], cwd=ROOT, env=env, check=True)
-    create_key = [*admin, "create-key", "--project", "team", "--scopes", "admin"]
+    subprocess.run([*command, "admin", "create-project", "team"], cwd=ROOT, env=env, check=True)
+    return make_key(local, "--project", "team", "--scopes", "admin")
+
+
+def make_key(local: dict[str, str], *options: str) -> str:
+    """A key made by `python -m api admin create-key` in the `api` service."""
+    command, env = service("api", local)
+    create_key = [*command, "admin", "create-key", *options]
     made = subprocess.run(create_key, cwd=ROOT, env=env, capture_output=True, text=True)
     assert made.returncode == 0, made.stderr
     return made.stdout.strip()  # the key, alone on stdout
