@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 
 import anyio
@@ -128,14 +129,30 @@ async def hold_slot(key: KeyDep, settings: SettingsDep) -> AsyncIterator[None]:
 StreamSlot = Annotated[None, Depends(hold_slot)]
 
 
-def _open(
-    make: Callable[[str | None], Follower], last_event_id: str | None, after: str | None
-) -> Opened:
-    where = ("header", "last-event-id") if last_event_id else ("query", "after")
+@dataclass(frozen=True)
+class StreamStart:
+    """Where a stream starts: after this event id (None: from the beginning), and the
+    parameter it came in, which a 422 names."""
+
+    after: str | None
+    loc: tuple[str, str]
+
+
+def stream_start(last_event_id: LastEventId = None, after: After = None) -> StreamStart:
+    """Last-Event-ID, or else `after`."""
+    if last_event_id:
+        return StreamStart(last_event_id, ("header", "last-event-id"))
+    return StreamStart(after, ("query", "after"))
+
+
+StartDep = Annotated[StreamStart, Depends(stream_start)]
+
+
+def _open(start: StreamStart, make: Callable[..., Follower]) -> Opened:
     try:
-        follower = make(last_event_id or after)
+        follower = make(last_event_id=start.after)
     except EventIdError as exc:
-        raise unprocessable(where, str(exc), "event_id") from None
+        raise unprocessable(start.loc, str(exc), "event_id") from None
     first = follower.poll()
     if first.ended and not first.sent:
         raise HTTPException(status.HTTP_204_NO_CONTENT)
@@ -143,37 +160,20 @@ def _open(
 
 
 def open_run_stream(
-    run_id: RunId,
-    sessions: SessionmakerDep,
-    project_id: ProjectDep,
-    last_event_id: LastEventId = None,
-    after: After = None,
+    run_id: RunId, sessions: SessionmakerDep, project_id: ProjectDep, start: StartDep
 ) -> Opened:
-    """The run's stream from Last-Event-ID (or `after`) on, its first events read."""
-    return _open(
-        lambda start: RunFollower(
-            sessions, project_id=project_id, run_id=run_id, last_event_id=start
-        ),
-        last_event_id,
-        after,
-    )
+    """The run's stream from where it starts, its first events read."""
+    return _open(start, partial(RunFollower, sessions, project_id=project_id, run_id=run_id))
 
 
 def open_experiment_stream(
-    experiment_id: ExperimentId,
-    sessions: SessionmakerDep,
-    project_id: ProjectDep,
-    last_event_id: LastEventId = None,
-    after: After = None,
+    experiment_id: ExperimentId, sessions: SessionmakerDep, project_id: ProjectDep, start: StartDep
 ) -> Opened:
-    """The experiment's stream from Last-Event-ID (or `after`) on, its first events read."""
-    return _open(
-        lambda start: ExperimentFollower(
-            sessions, project_id=project_id, experiment_id=experiment_id, last_event_id=start
-        ),
-        last_event_id,
-        after,
+    """The experiment's stream from where it starts, its first events read."""
+    follower = partial(
+        ExperimentFollower, sessions, project_id=project_id, experiment_id=experiment_id
     )
+    return _open(start, follower)
 
 
 def _message(sent: Sent) -> ServerSentEvent:
