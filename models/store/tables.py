@@ -292,8 +292,7 @@ class Artifact(Base):
 
 
 class ServiceCounter(Base):
-    """A deployment-wide count every process adds to (the reconciler's passes, ...), and when
-    one last did."""
+    """A deployment-wide count every process adds to (reconciler passes...), and when one did."""
 
     __tablename__ = "service_counter"
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
