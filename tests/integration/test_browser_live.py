@@ -3,13 +3,12 @@ worker, embedded store and broker): the run page's curves gain points from the e
 while the worker trains, cancel works from it, and the compare page draws seed groups; each
 page with no console error and no request outside reglab's origin."""
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Error, Page, expect
 
-from tests.integration.browser import Stack, browser_stack, chromium, screenshot, signed_in_page
+from tests.integration.browser import Stack, screenshot, signed_in_page
 from tests.integration.stack import poll, submit, wait_terminal
 
 pytestmark = pytest.mark.integration
@@ -32,20 +31,6 @@ SEEDS = {
 POINTS = "document.getElementById('plot-loss').data[0].x.length"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """One headless Chromium for the module."""
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """One API and torch worker on an embedded store for the module."""
-    with browser_stack(tmp_path_factory.mktemp("browser-live"), worker=True) as started:
-        yield started
-
-
 def points_seen(page: Page) -> tuple[float, int] | None:
     """(which load of the page, points in its first loss curve); None while it (re)loads."""
     try:
@@ -55,9 +40,9 @@ def points_seen(page: Page) -> tuple[float, int] | None:
     return float(origin), int(points)
 
 
-def test_the_run_pages_curve_grows_while_a_worker_trains(browser: Browser, stack: Stack) -> None:
-    run_id = submit(stack.api, GROWING)
-    with signed_in_page(browser, stack) as page:
+def test_the_run_pages_curve_grows_while_a_worker_trains(browser: Browser, ui_stack: Stack) -> None:
+    run_id = submit(ui_stack.api, GROWING)
+    with signed_in_page(browser, ui_stack) as page:
         page.goto(f"/ui/runs/{run_id}")
         seen: list[tuple[float, int]] = []
 
@@ -79,12 +64,12 @@ def test_the_run_pages_curve_grows_while_a_worker_trains(browser: Browser, stack
         assert final is not None and final[1] == EPOCHS, (final, seen)
         assert page.locator("ul.artifacts a").count() >= 1
         screenshot(page, "run_succeeded")
-    assert wait_terminal(stack.api, run_id, timeout=30)["epochs_done"] == EPOCHS
+    assert wait_terminal(ui_stack.api, run_id, timeout=30)["epochs_done"] == EPOCHS
 
 
-def test_cancel_from_the_run_page(browser: Browser, stack: Stack) -> None:
-    run_id = submit(stack.api, LONG)
-    with signed_in_page(browser, stack) as page:
+def test_cancel_from_the_run_page(browser: Browser, ui_stack: Stack) -> None:
+    run_id = submit(ui_stack.api, LONG)
+    with signed_in_page(browser, ui_stack) as page:
         page.goto(f"/ui/runs/{run_id}")
         expect(page.locator("#status")).to_have_text("running", timeout=60_000)
         poll(lambda: (points_seen(page) or (0, 0))[1] >= 2 or None, timeout=60)
@@ -95,26 +80,26 @@ def test_cancel_from_the_run_page(browser: Browser, stack: Stack) -> None:
         expect(page.locator("#run[data-live=false]")).to_have_count(1)
         expect(page.locator("#cancel-run")).to_have_count(0)
         screenshot(page, "run_cancelled")
-    assert wait_terminal(stack.api, run_id, timeout=30)["status"] == "cancelled"
+    assert wait_terminal(ui_stack.api, run_id, timeout=30)["status"] == "cancelled"
 
 
-def finished(stack: Stack, body: dict[str, Any]) -> list[int]:
+def finished(ui_stack: Stack, body: dict[str, Any]) -> list[int]:
     """The run ids of an experiment, once every run of it has succeeded."""
-    response = stack.api.post("/experiments", json=body)
+    response = ui_stack.api.post("/experiments", json=body)
     assert response.status_code == 202, response.text
 
     def done() -> list[int] | None:
-        read = stack.api.get(response.headers["location"]).json()
+        read = ui_stack.api.get(response.headers["location"]).json()
         runs = read["runs"]
         return [r["id"] for r in runs] if read["progress"]["succeeded"] == len(runs) else None
 
     return poll(done, timeout=180, interval=0.5)
 
 
-def test_the_compare_page_draws_seed_groups(browser: Browser, stack: Stack) -> None:
-    run_ids = finished(stack, SEEDS)
+def test_the_compare_page_draws_seed_groups(browser: Browser, ui_stack: Stack) -> None:
+    run_ids = finished(ui_stack, SEEDS)
     assert len(run_ids) == 6
-    with signed_in_page(browser, stack) as page:
+    with signed_in_page(browser, ui_stack) as page:
         page.goto(f"/ui/compare?run_ids={','.join(map(str, run_ids))}&metric=val_acc")
         page.wait_for_function("document.getElementById('compare').data")
         names = page.evaluate("document.getElementById('compare').data.map(t => t.name)")

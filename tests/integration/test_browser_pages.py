@@ -2,7 +2,6 @@
 stack (API, torch worker, embedded store and broker): each renders with no console error and
 no request outside reglab's origin; a bad filter shows its position; cancel works."""
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -10,8 +9,6 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.integration.browser import (
     Stack,
-    browser_stack,
-    chromium,
     screenshot,
     signed_in_page,
 )
@@ -34,27 +31,13 @@ LONG = {"name": "long", "spec": {"dataset": MOONS, "training": {"epochs": 1000}}
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """One headless Chromium for the module."""
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """One API and torch worker on an embedded store for the module."""
-    with browser_stack(tmp_path_factory.mktemp("browser"), worker=True) as started:
-        yield started
-
-
-@pytest.fixture(scope="module")
-def grid(stack: Stack) -> dict[str, Any]:
+def grid(ui_stack: Stack) -> dict[str, Any]:
     """A finished 2 x 2 grid with two seeds: 8 runs."""
-    response = stack.api.post("/experiments", json=GRID)
+    response = ui_stack.api.post("/experiments", json=GRID)
     assert response.status_code == 202, response.text
 
     def finished() -> dict[str, Any] | None:
-        read: dict[str, Any] = stack.api.get(response.headers["location"]).json()
+        read: dict[str, Any] = ui_stack.api.get(response.headers["location"]).json()
         return read if read["progress"]["succeeded"] == 8 else None
 
     return poll(finished, timeout=240, interval=0.5)
@@ -66,9 +49,9 @@ def figure_traces(page: Page, figure_id: str) -> int:
 
 
 def test_the_experiment_pages_show_the_search(
-    browser: Browser, stack: Stack, grid: dict[str, Any]
+    browser: Browser, ui_stack: Stack, grid: dict[str, Any]
 ) -> None:
-    with signed_in_page(browser, stack) as page:
+    with signed_in_page(browser, ui_stack) as page:
         expect(page.locator("table.experiments")).to_contain_text(GRID_NAME)
         screenshot(page, "experiments")
         page.click(f"a[href='/ui/experiments/{grid['id']}']")
@@ -96,9 +79,9 @@ def test_the_experiment_pages_show_the_search(
 
 
 def test_a_bad_filter_shows_its_position(
-    browser: Browser, stack: Stack, grid: dict[str, Any]
+    browser: Browser, ui_stack: Stack, grid: dict[str, Any]
 ) -> None:
-    with signed_in_page(browser, stack) as page:
+    with signed_in_page(browser, ui_stack) as page:
         page.goto("/ui/runs")
         page.fill("#filter", "spec.regularization.dropout = 0.3 and status = 'succeeded'")
         page.fill("#order_by", "summary.test_acc desc")
@@ -121,15 +104,18 @@ def test_a_bad_filter_shows_its_position(
 
 
 def test_cancel_from_the_experiment_page(
-    browser: Browser, stack: Stack, grid: dict[str, Any]
+    browser: Browser, ui_stack: Stack, grid: dict[str, Any]
 ) -> None:
-    run_id = submit(stack.api, LONG)
-    experiment_id = stack.api.get(f"/runs/{run_id}").json()["experiment_id"]
-    poll(lambda: stack.api.get(f"/runs/{run_id}").json()["status"] == "running" or None, timeout=60)
-    with signed_in_page(browser, stack) as page:
+    run_id = submit(ui_stack.api, LONG)
+    experiment_id = ui_stack.api.get(f"/runs/{run_id}").json()["experiment_id"]
+    poll(
+        lambda: ui_stack.api.get(f"/runs/{run_id}").json()["status"] == "running" or None,
+        timeout=60,
+    )
+    with signed_in_page(browser, ui_stack) as page:
         page.goto(f"/ui/experiments/{experiment_id}")
         page.once("dialog", lambda dialog: dialog.accept())
         page.click("#cancel-experiment")
         expect(page.locator("p.facts")).to_contain_text("cancelled")
         screenshot(page, "experiment_cancelled")
-    assert wait_terminal(stack.api, run_id, timeout=30)["status"] == "cancelled"
+    assert wait_terminal(ui_stack.api, run_id, timeout=30)["status"] == "cancelled"
