@@ -7,9 +7,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install chromium run test lint pytest bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml client/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[torch,tensorflow,dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[torch,tensorflow,dev]' \
+		-e './client[cli]'
 	touch $@
 
 install: $(STAMP)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 
-PACKAGES = ("api", "models", "workers")
+PACKAGES = ("api", "models", "workers", "client")
 MAX_FILE_LINES = 300
 MAX_FUNCTION_LINES = 40
 

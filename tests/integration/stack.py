@@ -27,6 +27,16 @@ TINY = {
         "training": {"epochs": 1},
     },
 }
+# A loss that becomes non-finite within a few epochs: the run fails as `diverged`.
+DIVERGES = {
+    "name": "diverges",
+    "spec": {
+        "dataset": {"name": "moons", "n_samples": 300},
+        "model": {"hidden": [64, 64]},
+        "optimizer": {"name": "sgd", "lr": 10.0, "momentum": 0.99},
+        "training": {"epochs": 30},
+    },
+}
 BACKENDS = ("torch", "tensorflow")
 TERMINAL = {"succeeded", "failed", "cancelled", "pruned"}
 KEY_FILE = "api_key"  # in REGLAB_HOME: where `make run` and `bootstrap_key` leave the key
@@ -139,16 +149,7 @@ def example_body() -> dict[str, Any]:
 
 def assert_failure_leaves_worker_serving(api: httpx.Client) -> None:
     """A run whose loss diverges fails readably; the worker then takes the next run."""
-    body = {
-        "name": "diverges",
-        "spec": {
-            "dataset": {"name": "moons", "n_samples": 300},
-            "model": {"hidden": [64, 64]},
-            "optimizer": {"name": "sgd", "lr": 10.0, "momentum": 0.99},
-            "training": {"epochs": 30},
-        },
-    }
-    run = wait_terminal(api, submit(api, body), timeout=120)
+    run = wait_terminal(api, submit(api, DIVERGES), timeout=120)
     assert (run["status"], run["error"]["type"]) == ("failed", "diverged"), run
     assert run["error"]["epoch"] == run["epochs_done"] and "optimizer.lr" in run["error"]["message"]
 

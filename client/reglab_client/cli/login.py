@@ -1,0 +1,30 @@
+"""`reglab login`: check a URL and key against the API, then keep them for the next commands."""
+
+from typing import Annotated
+
+import typer
+
+from reglab_client.cli.base import app
+from reglab_client.cli.config import Config, load, save
+from reglab_client.cli.output import out
+from reglab_client.client import Client
+
+
+@app.command()
+def login(
+    url: Annotated[
+        str | None, typer.Option(help="The API's URL (default: the current one).")
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(help="An API key, rl_...; asked for (hidden) when omitted."),
+    ] = None,
+) -> None:
+    """Check a key against the API and store it, with the URL, in an owner-only file
+    ($REGLAB_CONFIG or ~/.config/reglab/config.toml); $REGLAB_URL/$REGLAB_API_KEY override it."""
+    config = Config(url or load().url, api_key or typer.prompt("API key", hide_input=True))
+    with Client(config.url, config.api_key) as client:
+        page = client.experiments.list(page_size=1)
+        next(iter(page), None)  # any authenticated read: a refused key raises here
+    path = save(config)
+    out.print(f"logged in to {config.url} ({page.total} experiments); saved in {path}")

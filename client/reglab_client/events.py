@@ -1,0 +1,139 @@
+"""Live events of a run or an experiment (Server-Sent Events), as typed objects.
+
+A dropped connection is resumed with `Last-Event-ID`, so no event is lost or seen twice; the
+iteration ends with the stream's `end` event (or a 204: the end was already received).
+"""
+
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from reglab_client.errors import UnreachableError
+from reglab_client.http import Http
+from reglab_client.types import RunError, RunStatus
+
+# A stream sends a comment at least every 15 s while idle: twice that in silence is a dead one.
+READ_TIMEOUT = 45.0
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    """A run's status (or its attempt) changed; `error` says why a failed run failed."""
+
+    id: str
+    run_id: int
+    status: RunStatus
+    attempt: int
+    epochs_done: int
+    error: RunError | None
+
+
+@dataclass(frozen=True)
+class EpochEvent:
+    """A run finished an epoch: its metrics by name (None for NaN or infinity)."""
+
+    id: str
+    run_id: int
+    epoch: int
+    metrics: dict[str, float | None]
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """The last event of a run's stream: the run has ended."""
+
+    id: str
+    run_id: int
+    status: RunStatus
+    epochs_done: int
+
+
+@dataclass(frozen=True)
+class ExperimentEnd:
+    """The last event of an experiment's stream: every run has ended, no more will start."""
+
+    id: str
+    experiment_id: int
+    progress: dict[RunStatus, int]
+
+
+Event = StatusEvent | EpochEvent | RunEnd | ExperimentEnd
+
+
+@dataclass(frozen=True)
+class Message:
+    """One event of the stream as sent: its name, data (text) and id."""
+
+    event: str
+    data: str
+    id: str | None
+
+
+def messages(lines: Iterable[str]) -> Iterator[Message]:
+    """The events of a stream's lines, as EventSource reads them (comments skipped)."""
+    event, data, last_id = "message", list[str](), None
+    for line in lines:
+        if not line:  # a blank line ends the event
+            if data:
+                yield Message(event, "\n".join(data), last_id)
+            event, data = "message", []
+            continue
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "event":
+            event = value
+        elif name == "data":
+            data.append(value)
+        elif name == "id" and "\0" not in value:
+            last_id = value
+
+
+def parse(message: Message) -> Event | None:
+    """The typed event of a message; None for a kind this client does not know (newer API)."""
+    if message.id is None:
+        return None
+    fields: dict[str, Any] = json.loads(message.data)
+    kind: type[Event] | None = {"status": StatusEvent, "epoch": EpochEvent}.get(message.event)
+    if message.event == "end":
+        kind = ExperimentEnd if "experiment_id" in fields else RunEnd
+    if kind is None:
+        return None
+    known = set(kind.__dataclass_fields__) - {"id"}
+    return kind(id=message.id, **{k: v for k, v in fields.items() if k in known})
+
+
+def _connect(
+    http: Http, path: str, last_event_id: str | None
+) -> AbstractContextManager[httpx.Response]:
+    """Open the stream right after `last_event_id` (a context manager of the response)."""
+    headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+    timeout = httpx.Timeout(http.client.timeout.connect, read=READ_TIMEOUT)
+    return http.stream(path, headers=headers, timeout=timeout)
+
+
+def follow(http: Http, path: str, last_event_id: str | None = None) -> Iterator[Event]:
+    """The events of the stream at `path` after `last_event_id`, to its end, across drops."""
+    failures = 0
+    while True:
+        try:
+            with _connect(http, path, last_event_id) as response:
+                if response.status_code == 204:  # nothing after that id: the stream had ended
+                    return
+                for message in messages(response.iter_lines()):
+                    if (event := parse(message)) is None:
+                        continue
+                    last_event_id, failures = event.id, 0
+                    yield event
+                    if isinstance(event, RunEnd | ExperimentEnd):
+                        return
+            reason = "closed before its end"  # e.g. the API restarted
+        except httpx.TransportError as exc:
+            reason = str(exc) or type(exc).__name__
+        failures += 1  # resume right after the last event received
+        if failures >= http.retry.attempts:
+            raise UnreachableError(f"{path}: the event stream dropped: {reason}")
+        http.sleep(http.retry.wait(failures - 1, None))

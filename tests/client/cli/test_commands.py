@@ -1,0 +1,97 @@
+"""The CLI against a mocked API: JSON for scripts, the API's message (not a traceback) on a
+refusal, spec files in JSON or YAML."""
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from reglab_client import Client
+from reglab_client.cli import main
+
+from tests.client.mock import NO_WAIT, Handler, Recorder, error_body
+
+RUNS = [{"id": n, "status": "succeeded"} for n in (5, 4, 3)]
+
+
+@pytest.fixture
+def cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str, str, Recorder]]:
+    """Run `reglab ARGS` against `handler`: (exit code, stdout, stderr, the requests)."""
+
+    def run(handler: Handler, *args: str) -> tuple[int, str, str, Recorder]:
+        recorder = Recorder(handler)
+
+        def client(url: str, api_key: str | None) -> Client:
+            transport = httpx.MockTransport(recorder)
+            return Client(url, api_key, retry=NO_WAIT, transport=transport)
+
+        monkeypatch.setattr("reglab_client.cli.base.Client", client)
+        monkeypatch.setattr(sys, "argv", ["reglab", *args])
+        with pytest.raises(SystemExit) as exited:
+            main()
+        captured = capsys.readouterr()
+        return int(exited.value.code or 0), captured.out, captured.err, recorder
+
+    return run
+
+
+def page(request: httpx.Request) -> httpx.Response:
+    cursor = request.url.params.get("cursor")
+    items, following = (RUNS[:2], "next") if cursor is None else (RUNS[2:], None)
+    return httpx.Response(200, json={"items": items, "total": 3, "next_cursor": following})
+
+
+def test_runs_ls_json_is_the_api_s_runs_across_pages(cli: Any) -> None:
+    code, out, err, api = cli(page, "runs", "ls", "--json", "--filter", "status = 'succeeded'")
+    assert (code, json.loads(out), err) == (0, RUNS, "")
+    assert api.requests[0].url.params["filter"] == "status = 'succeeded'"
+
+
+def test_a_list_cut_by_limit_says_so_on_stderr(cli: Any) -> None:
+    code, out, err, _ = cli(page, "runs", "ls", "--json", "--limit", "2")
+    assert (code, json.loads(out)) == (0, RUNS[:2])
+    assert "2 of 3 runs shown" in err
+
+
+def test_a_refusal_prints_the_api_s_message_and_exits_1(cli: Any) -> None:
+    answer = error_body(404, ["path", "run_id"], "run 9 not found", "not_found")
+    code, out, err, _ = cli(lambda r: answer, "runs", "show", "9")
+    assert (code, out) == (1, "")
+    assert err.splitlines() == ["error: 404 Not Found", "  path.run_id: run 9 not found"]
+
+
+def test_an_unreachable_api_is_a_message_too(cli: Any) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("Connection refused")
+
+    code, _, err, _ = cli(refuse, "experiments", "ls")
+    assert code == 1 and err.startswith("error: http://") and "Connection refused" in err
+    assert "Traceback" not in err
+
+
+def test_a_yaml_spec_and_a_search_file_make_the_request(cli: Any, tmp_path: Path) -> None:
+    spec = tmp_path / "moons.yaml"
+    spec.write_text("dataset:\n  name: moons\ntraining:\n  epochs: 2\n")
+    search = tmp_path / "grid.json"
+    search.write_text(json.dumps({"space": {"regularization.dropout": [0.0, 0.5]}}))
+    experiment = {"id": 4, "progress": {"queued": 2}, "runs_planned": 2, "runs": [{}, {}]}
+    answer = httpx.Response(202, json=experiment)
+    code, out, _, api = cli(lambda r: answer, "submit", str(spec), "--search", str(search))
+    assert (code, out.strip()) == (0, "experiment 4: 2 queued")
+    assert json.loads(api.requests[0].content) == {
+        "name": "moons",
+        "spec": {"dataset": {"name": "moons"}, "training": {"epochs": 2}},
+        "search": {"space": {"regularization.dropout": [0.0, 0.5]}},
+    }
+
+
+def test_a_spec_file_that_does_not_parse_is_named(cli: Any, tmp_path: Path) -> None:
+    spec = tmp_path / "broken.json"
+    spec.write_text("{")
+    code, _, err, api = cli(page, "submit", str(spec))
+    assert code == 1 and err.startswith(f"error: {spec}:") and api.requests == []
