@@ -1,7 +1,6 @@
 // The experiment page: Optuna's pictures of a search, fetched once the page has loaded (they
-// take seconds for a large search), and the cancel button: a same-origin POST (the cookie
-// goes with it) carrying the page's CSRF token, after which the page shows the experiment as
-// it now is.
+// take seconds for a large search), and the cancel button, after which the page shows the
+// experiment as it now is.
 "use strict";
 async function drawSearchFigures(container) {
   const note = document.getElementById("search-figures-note");
@@ -21,25 +20,10 @@ async function drawSearchFigures(container) {
   }
 }
 
-async function cancelExperiment(event) {
-  const button = event.currentTarget;
-  if (!window.confirm("Cancel every queued and running run of this experiment?")) return;
-  const token = document.querySelector('meta[name="csrf-token"]').content;
-  button.disabled = true;
-  const response = await fetch(button.dataset.url, {
-    method: "POST",
-    headers: { "X-CSRF-Token": token },
-  });
-  if (response.ok) {
-    window.location.reload();
-    return;
-  }
-  const body = await response.json().catch(() => ({}));
-  const detail = Array.isArray(body.detail) ? body.detail[0].msg : response.statusText;
-  document.getElementById("cancel-error").textContent = `not cancelled: ${detail}`;
-  button.disabled = false;
-}
-
 const searchFigures = document.getElementById("search-figures");
 if (searchFigures) drawSearchFigures(searchFigures);
-document.getElementById("cancel-experiment")?.addEventListener("click", cancelExperiment);
+const cancelExperiment = document.getElementById("cancel-experiment");
+if (cancelExperiment) {
+  const question = "Cancel every queued and running run of this experiment?";
+  cancelButton(cancelExperiment, question, () => window.location.reload());
+}

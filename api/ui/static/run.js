@@ -63,26 +63,9 @@
     });
   }
 
-  async function cancel(event) {
-    const button = event.currentTarget;
-    if (!window.confirm("Cancel this run?")) return;
-    const token = document.querySelector('meta[name="csrf-token"]').content;
-    button.disabled = true;
-    const response = await fetch(button.dataset.url, {
-      method: "POST",
-      headers: { "X-CSRF-Token": token },
-    });
-    const body = await response.json().catch(() => ({}));
-    if (response.ok) {
-      showStatus(body.status); // the stream's end then reloads the page
-      return;
-    }
-    const detail = Array.isArray(body.detail) ? body.detail[0].msg : response.statusText;
-    document.getElementById("cancel-error").textContent = `not cancelled: ${detail}`;
-    button.disabled = false;
-  }
-
-  document.getElementById("cancel-run")?.addEventListener("click", cancel);
+  const cancelRun = document.getElementById("cancel-run");
+  // Cancelled: the stream's end then reloads the page.
+  if (cancelRun) cancelButton(cancelRun, "Cancel this run?", (body) => showStatus(body.status));
   // Deferred scripts run in order: figures.js has drawn the plots by now.
   if (page.dataset.live === "true") follow();
 })();
