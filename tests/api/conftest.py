@@ -15,6 +15,30 @@ from models.services.keys import create_key
 from models.store.tables import DEFAULT_PROJECT_ID
 
 
+def key_with(
+    sessions: sessionmaker[Any],
+    scopes: list[str],
+    project_id: int = DEFAULT_PROJECT_ID,
+    **kwargs: Any,
+) -> str:
+    """A raw key of the project (the default one unless given) with `scopes`."""
+    options: dict[str, Any] = {"expires_at": None, "created_by": None, **kwargs}
+    _, raw = create_key(
+        sessions,
+        project_id=project_id,
+        name="t",
+        scopes=scopes,
+        secret_key=secret_key(),
+        **options,
+    )
+    return raw
+
+
+def bearer(raw: str) -> dict[str, str]:
+    """Headers that send `raw` as the bearer key."""
+    return {"Authorization": f"Bearer {raw}"}
+
+
 @contextmanager
 def client_on(sessions: sessionmaker[Any]) -> Iterator[TestClient]:
     """The app with every request (and every search top-up) using `sessions`, each sent with
@@ -26,15 +50,7 @@ def client_on(sessions: sessionmaker[Any]) -> Iterator[TestClient]:
 
     app.dependency_overrides[get_session] = session
     app.dependency_overrides[get_sessionmaker] = lambda: sessions
-    _, raw_key = create_key(
-        sessions,
-        project_id=DEFAULT_PROJECT_ID,
-        name="tests",
-        scopes=["admin"],
-        expires_at=None,
-        secret_key=secret_key(),
-        created_by=None,
-    )
+    raw_key = key_with(sessions, ["admin"])
     with TestClient(app, headers={"Authorization": f"Bearer {raw_key}"}) as client:
         yield client
     app.dependency_overrides.clear()

@@ -7,15 +7,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import sessionmaker
 
-from api.auth import secret_key
-from models.services.keys import create_key
 from models.store.tables import DEFAULT_PROJECT_ID
-from tests.api.conftest import client_on
+from tests.api.conftest import bearer, client_on, key_with
 from tests.factories import spec_dict
-
-
-def bearer(raw_key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {raw_key}"}
 
 
 def test_a_new_project_comes_with_its_first_admin_key_and_is_sealed(client: TestClient) -> None:
@@ -97,15 +91,7 @@ def test_admin_refusals_name_the_field(client: TestClient) -> None:
 
 
 def test_a_write_key_cannot_administer(client: TestClient, sessions: sessionmaker[Any]) -> None:
-    _, raw = create_key(
-        sessions,
-        project_id=DEFAULT_PROJECT_ID,
-        name="w",
-        scopes=["write"],
-        expires_at=None,
-        secret_key=secret_key(),
-        created_by=None,
-    )
+    raw = key_with(sessions, ["write"])
     response = client.post("/admin/projects", json={"name": "mine"}, headers=bearer(raw))
     assert response.status_code == 403
     assert "'admin' scope" in response.json()["detail"][0]["msg"]
@@ -115,15 +101,7 @@ def test_keys_made_by_an_expiring_key_expire_with_it(
     client: TestClient, sessions: sessionmaker[Any]
 ) -> None:
     expires_at = datetime.now(UTC) + timedelta(days=7)
-    _, raw = create_key(
-        sessions,
-        project_id=DEFAULT_PROJECT_ID,
-        name="contractor",
-        scopes=["admin"],
-        expires_at=expires_at,
-        secret_key=secret_key(),
-        created_by=None,
-    )
+    raw = key_with(sessions, ["admin"], expires_at=expires_at)
     for body in ({"name": "forever"}, {"name": "a year", "expires_in_days": 365}):
         made = client.post("/admin/keys", json={**body, "scopes": ["read"]}, headers=bearer(raw))
         assert made.status_code == 201, made.text

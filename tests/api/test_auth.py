@@ -11,11 +11,10 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import sessionmaker
 
-from api.auth import PUBLIC_PATHS, secret_key
+from api.auth import PUBLIC_PATHS
 from api.main import app
-from models.services.keys import create_key, revoke
-from models.store.tables import DEFAULT_PROJECT_ID
-from tests.api.conftest import client_on
+from models.services.keys import revoke
+from tests.api.conftest import bearer, client_on, key_with
 from tests.factories import spec_dict
 
 SAMPLE_PARAMS = {"name": "model.json", "key_id": "0123456789ab"}
@@ -41,24 +40,6 @@ def anonymous(sessions: sessionmaker[Any]) -> Iterator[TestClient]:
     with client_on(sessions) as client:
         del client.headers["Authorization"]
         yield client
-
-
-def key_with(sessions: sessionmaker[Any], scopes: list[str], **kwargs: Any) -> str:
-    """A raw key of the default project with `scopes`."""
-    options: dict[str, Any] = {"expires_at": None, "created_by": None, **kwargs}
-    _, raw = create_key(
-        sessions,
-        project_id=DEFAULT_PROJECT_ID,
-        name="t",
-        scopes=scopes,
-        secret_key=secret_key(),
-        **options,
-    )
-    return raw
-
-
-def bearer(raw: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {raw}"}
 
 
 def test_every_route_is_an_api_route_or_a_known_mount() -> None:

@@ -9,8 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import sessionmaker
 
 from api.auth import CSRF_HEADER, SESSION_COOKIE, csrf_token
-from tests.api.conftest import client_on
-from tests.api.test_auth import key_with
+from tests.api.conftest import client_on, key_with
 from tests.factories import spec_dict
 
 

@@ -18,7 +18,7 @@ from models import store
 from models.services.keys import create_key, create_project
 from models.store.db import make_engine, make_sessionmaker
 from models.store.tables import Run, RunStatus, utcnow
-from tests.api.test_auth import bearer, key_with
+from tests.api.conftest import bearer, key_with
 from tests.factories import create_run, make_spec, worker_record
 
 # Label values (sorted by label name) -> value, by metric name.
