@@ -8,7 +8,7 @@ import typer
 from reglab_client.cli.base import app, connect
 from reglab_client.cli.output import (
     SUMMARY_COLUMNS,
-    emit_json,
+    emit,
     err,
     fields,
     number,
@@ -84,10 +84,7 @@ def compare(
             )
             plot.write_bytes(image)
             err.print(f"plot of {key}: {plot}")
-    if json:
-        emit_json(view)
-    else:
-        show_comparison(view)
+    emit(view, json, show_comparison)
 
 
 def show_report(report: Report) -> None:
@@ -134,7 +131,4 @@ def report(
             err.print(f"plot against {result['swept'][0]}: {plot}")
         elif plot is not None:
             err.print("no plot: the experiment sweeps no spec field")
-    if json:
-        emit_json(result)
-    else:
-        show_report(result)
+    emit(result, json, show_report)

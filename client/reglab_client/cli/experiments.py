@@ -3,10 +3,11 @@
 from itertools import islice
 
 import typer
+from rich.table import Table
 
 from reglab_client.cli.base import connect
 from reglab_client.cli.output import (
-    emit_json,
+    emit,
     fields,
     note_truncated,
     number,
@@ -37,20 +38,40 @@ def objective(experiment: Experiment) -> str:
     return str(search.get("objective", {}).get("metric", "val_acc"))
 
 
+def experiments_table(experiments: list[Experiment]) -> Table:
+    """Experiments as rows: name, runs per status, creation."""
+    rows = [
+        [str(e["id"]), plain(e["name"]), progress_text(e), when(e["created_at"])]
+        for e in experiments
+    ]
+    return table(None, ["experiment", "name", "runs", "created"], rows)
+
+
+def show_experiment(experiment: Experiment) -> None:
+    """Its facts, its runs, and a search's best run so far."""
+    best = experiment["best_run"]
+    pairs = [
+        ("name", plain(experiment["name"])),
+        ("runs", progress_text(experiment)),
+        ("created", when(experiment["created_at"])),
+        ("best run", f"{best['run_id']} ({number(best['objective'])})" if best else "-"),
+    ]
+    out.print(fields(f"experiment {experiment['id']}", pairs))
+    rows = [
+        [str(r["id"]), status(r["status"]), str(r["seed"]), str(r["epochs_done"]),
+         number(r["objective_value"])]
+        for r in experiment["runs"]
+    ]  # fmt: skip
+    out.print(table(None, ["run", "status", "seed", "epochs", "objective"], rows))
+
+
 @experiments_app.command("ls")
 def list_experiments(limit: Limit = 50, json: Json = False) -> None:
     """List experiments, newest first, with their runs per status."""
     with connect() as client:
         pager = client.experiments.list()
         experiments = list(islice(pager, limit))
-    if json:
-        emit_json(experiments)
-    else:
-        rows = [
-            [str(e["id"]), plain(e["name"]), progress_text(e), when(e["created_at"])]
-            for e in experiments
-        ]
-        out.print(table(None, ["experiment", "name", "runs", "created"], rows))
+    emit(experiments, json, lambda listed: out.print(experiments_table(listed)))
     note_truncated(len(experiments), pager.total, "experiments")
 
 
@@ -59,23 +80,7 @@ def show(experiment_id: int, json: Json = False) -> None:
     """Show an experiment: its runs, and a search's best run so far."""
     with connect() as client:
         experiment = client.experiments.get(experiment_id)
-    if json:
-        emit_json(experiment)
-        return
-    best = experiment["best_run"]
-    pairs = [
-        ("name", plain(experiment["name"])),
-        ("runs", progress_text(experiment)),
-        ("created", when(experiment["created_at"])),
-        ("best run", f"{best['run_id']} ({number(best['objective'])})" if best else "-"),
-    ]
-    out.print(fields(f"experiment {experiment_id}", pairs))
-    rows = [
-        [str(r["id"]), status(r["status"]), str(r["seed"]), str(r["epochs_done"]),
-         number(r["objective_value"])]
-        for r in experiment["runs"]
-    ]  # fmt: skip
-    out.print(table(None, ["run", "status", "seed", "epochs", "objective"], rows))
+    emit(experiment, json, show_experiment)
 
 
 @experiments_app.command("follow")
@@ -91,7 +96,4 @@ def cancel(experiment_id: int, json: Json = False) -> None:
     """Cancel an experiment's queued and running runs; a search starts no more."""
     with connect() as client:
         experiment = client.experiments.cancel(experiment_id)
-    if json:
-        emit_json(experiment)
-    else:
-        out.print(f"experiment {experiment_id}: {progress_text(experiment)}")
+    emit(experiment, json, lambda e: out.print(f"experiment {experiment_id}: {progress_text(e)}"))

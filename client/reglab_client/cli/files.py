@@ -2,17 +2,49 @@
 
 from itertools import islice
 from pathlib import Path
-from typing import Annotated, cast, get_args
+from typing import Annotated, Any, cast, get_args
 
 import typer
 
 from reglab_client.cli.base import connect
-from reglab_client.cli.output import emit_json, fail, note_truncated, out, plain, table
+from reglab_client.cli.output import emit, fail, note_truncated, out, plain, table
 from reglab_client.cli.runs import Json, Limit, when
 from reglab_client.datasets import Format
+from reglab_client.types import Dataset
 
 datasets_app = typer.Typer(help="Upload and list datasets.", no_args_is_help=True)
 artifacts_app = typer.Typer(help="Download what runs leave behind.", no_args_is_help=True)
+
+
+def shape_text(shape: list[int]) -> str:
+    """An example's shape: 8x8."""
+    return "x".join(map(str, shape))
+
+
+def show_dataset(dataset: Dataset) -> None:
+    """What an upload holds."""
+    shape = shape_text(dataset["input_shape"])
+    out.print(
+        f"dataset {plain(dataset['name'])} version {dataset['version']} (id {dataset['id']}): "
+        f"{dataset['n_examples']} examples of shape {shape}, {dataset['n_classes']} classes"
+    )
+
+
+def show_datasets(listing: dict[str, Any]) -> None:
+    """The built-in datasets and the uploaded versions, a table each."""
+    builtin, uploaded = listing["builtin"], listing["uploaded"]
+    rows = [
+        [d["name"], shape_text(d["input_shape"]), str(d["n_classes"]), str(d["n_samples"])]
+        for d in builtin
+    ]
+    out.print(table("built-in", ["name", "input shape", "classes", "samples"], rows))
+    rows = [
+        [str(d["id"]), plain(d["name"]), str(d["version"]), d["format"], str(d["n_examples"]),
+         str(d["n_classes"]), d["sha256"][:12], when(d["created_at"])]
+        for d in uploaded
+    ]  # fmt: skip
+    columns = ["id", "name", "version", "format", "examples", "classes", "sha256", "uploaded"]
+    out.print(table("uploaded", columns, rows))
 
 
 @datasets_app.command("push")
@@ -36,14 +68,7 @@ def push(
             )
         except ValueError as exc:  # no format given, and the suffix names none
             raise fail(str(exc)) from None
-    if json:
-        emit_json(dataset)
-        return
-    shape = "x".join(map(str, dataset["input_shape"]))
-    out.print(
-        f"dataset {plain(dataset['name'])} version {dataset['version']} (id {dataset['id']}): "
-        f"{dataset['n_examples']} examples of shape {shape}, {dataset['n_classes']} classes"
-    )
+    emit(dataset, json, show_dataset)
 
 
 @datasets_app.command("ls")
@@ -53,19 +78,7 @@ def list_datasets(limit: Limit = 50, json: Json = False) -> None:
         builtin = client.datasets.builtin()
         pager = client.datasets.list()
         uploaded = list(islice(pager, limit))
-    if json:
-        emit_json({"builtin": builtin, "uploaded": uploaded})
-        return
-    rows = [[d["name"], "x".join(map(str, d["input_shape"])), str(d["n_classes"]),
-             str(d["n_samples"])] for d in builtin]  # fmt: skip
-    out.print(table("built-in", ["name", "input shape", "classes", "samples"], rows))
-    rows = [
-        [str(d["id"]), plain(d["name"]), str(d["version"]), d["format"], str(d["n_examples"]),
-         str(d["n_classes"]), d["sha256"][:12], when(d["created_at"])]
-        for d in uploaded
-    ]  # fmt: skip
-    columns = ["id", "name", "version", "format", "examples", "classes", "sha256", "uploaded"]
-    out.print(table("uploaded", columns, rows))
+    emit({"builtin": builtin, "uploaded": uploaded}, json, show_datasets)
     note_truncated(len(uploaded), pager.total, "uploaded datasets")
 
 

@@ -3,8 +3,8 @@
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -14,6 +14,7 @@ from rich.table import Table
 from reglab_client.errors import ApiError, ReglabError, reason_phrase
 from reglab_client.types import RunError
 
+T = TypeVar("T")
 WIDE = 160  # columns of a table sent to a pipe or a log, which have no width of their own
 
 
@@ -43,6 +44,14 @@ SUMMARY_COLUMNS = {"test_acc": "test_acc", "best_val_acc": "best_val", "generali
 def emit_json(data: Any) -> None:
     """JSON on stdout, as the API sent it (no colours, no wrapping)."""
     typer.echo(json.dumps(data, indent=2))
+
+
+def emit(data: T, as_json: bool, human: Callable[[T], object]) -> None:
+    """The API's JSON for scripts (`--json`), else what `human` prints of it."""
+    if as_json:
+        emit_json(data)
+    else:
+        human(data)
 
 
 def number(value: Any, digits: int = 4) -> str:

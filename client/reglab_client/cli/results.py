@@ -1,7 +1,7 @@
 """The end of `--follow`: the runs' results, and the exit status they give."""
 
 from reglab_client.cli.follow import follow_experiment
-from reglab_client.cli.output import emit_json, err, out, plain
+from reglab_client.cli.output import emit, err, out, plain
 from reglab_client.cli.runs import error_line, runs_table, show_run
 from reglab_client.client import Client
 from reglab_client.types import Run
@@ -33,5 +33,5 @@ def finish(client: Client, experiment_id: int, objective: str, as_json: bool = F
         )
         return INTERRUPTED
     runs = sorted(client.runs.list(experiment_id=experiment_id), key=lambda run: run["id"])
-    (emit_json if as_json else summarize)(runs)
+    emit(runs, as_json, summarize)
     return 1 if any(run["status"] in UNFINISHED for run in runs) else 0

@@ -10,7 +10,7 @@ from rich.table import Table
 from reglab_client.cli.base import connect
 from reglab_client.cli.output import (
     SUMMARY_COLUMNS,
-    emit_json,
+    emit,
     error_text,
     fields,
     note_truncated,
@@ -82,10 +82,7 @@ def list_runs(
     with connect() as client:
         pager = client.runs.list(filter=filter, order_by=order_by, experiment_id=experiment)
         runs = list(islice(pager, limit))
-    if json:
-        emit_json(runs)
-    else:
-        out.print(runs_table(runs))
+    emit(runs, json, lambda listed: out.print(runs_table(listed)))
     note_truncated(len(runs), pager.total, "runs")
 
 
@@ -119,10 +116,7 @@ def show(run_id: int, json: Json = False) -> None:
     """Show a run: status, progress, summary, error (--json: also its resolved spec)."""
     with connect() as client:
         run = client.runs.get(run_id)
-    if json:
-        emit_json(run)
-    else:
-        show_run(run)
+    emit(run, json, show_run)
 
 
 @runs_app.command("cancel")
@@ -130,7 +124,4 @@ def cancel(run_id: int, json: Json = False) -> None:
     """Cancel a queued or running run."""
     with connect() as client:
         run = client.runs.cancel(run_id)
-    if json:
-        emit_json(run)
-    else:
-        out.print(f"run {run_id}: {status(run['status'])}")
+    emit(run, json, lambda r: out.print(f"run {run_id}: {status(r['status'])}"))

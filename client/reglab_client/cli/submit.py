@@ -9,7 +9,7 @@ import yaml
 
 from reglab_client.cli.base import app, connect
 from reglab_client.cli.experiments import objective, progress_text
-from reglab_client.cli.output import emit_json, err, fail, out
+from reglab_client.cli.output import emit, err, fail, out
 from reglab_client.cli.results import finish
 
 ExistingFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]
@@ -65,7 +65,4 @@ def submit(
             err.print(f"experiment {experiment['id']}: {progress_text(experiment)}")
             code = finish(client, experiment["id"], objective(experiment), as_json=json)
             raise typer.Exit(code)
-        if json:
-            emit_json(experiment)
-        else:
-            out.print(f"experiment {experiment['id']}: {progress_text(experiment)}")
+        emit(experiment, json, lambda e: out.print(f"experiment {e['id']}: {progress_text(e)}"))

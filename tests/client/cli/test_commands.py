@@ -95,3 +95,26 @@ def test_a_spec_file_that_does_not_parse_is_named(cli: Any, tmp_path: Path) -> N
     spec.write_text("{")
     code, _, err, api = cli(page, "submit", str(spec))
     assert code == 1 and err.startswith(f"error: {spec}:") and api.requests == []
+
+
+def test_ctrl_c_stops_following_not_the_runs(
+    cli: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("reglab_client.cli.results.follow_experiment", interrupted)
+    spec = tmp_path / "s.json"
+    spec.write_text(json.dumps({"name": "n", "spec": {"dataset": {"name": "moons"}}}))
+    experiment = {
+        "id": 4,
+        "progress": {"queued": 1},
+        "runs_planned": 1,
+        "runs": [{}],
+        "search": None,
+    }
+    code, _, err, api = cli(
+        lambda r: httpx.Response(202, json=experiment), "submit", str(spec), "--follow"
+    )
+    assert code == 130 and [r.method for r in api.requests] == ["POST"]  # no cancel sent
+    assert "experiment 4 goes on (reglab experiments follow 4)" in err
