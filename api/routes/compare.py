@@ -107,15 +107,12 @@ def compare_runs(
     runs = load_runs(session, project_id, ids)
     curves = read_curves(session, runs, wanted, max_points)
     summaries = {run.id: run.summary or {} for run in runs}
-    groups = (
-        seed_groups({run.id: run.spec for run in runs}, curves, summaries, wanted)
-        if group_seeds
-        else None
-    )
+    specs = {run.id: run.spec for run in runs}
+    groups = seed_groups(specs, curves, summaries, wanted) if group_seeds else None
     return CompareRead(
         run_ids=ids,
         curves=[MetricsRead(run_id=i, epochs=c.epochs, series=c.series) for i, c in curves.items()],
-        differing_spec=differing_fields({run.id: run.spec for run in runs}),
+        differing_spec=differing_fields(specs),
         max_relative_deviation={
             key: max_relative_deviation(list(curves.values()), key) for key in wanted
         },
