@@ -3,12 +3,14 @@
 import base64
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, NoReturn, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.base import ExecutableOption
 
 from models.store.tables import MAX_INT, MIN_INT, UNSTORABLE_TEXT
 
@@ -106,13 +108,17 @@ def paginate(
     limit: int,
     cursor: str | None,
     sort: SortKey | None = None,
+    options: Sequence[ExecutableOption] = (),
 ) -> Page[Any]:
-    """One page of `query` (newest first unless `sort` says otherwise) and its total count."""
+    """One page of `query` (newest first unless `sort` says otherwise) and its total count.
+
+    `options` (loader options) apply to the query that reads the page's rows.
+    """
     if sort is not None:
-        rows, total = _sorted_page(query, session, id_column, limit, cursor, sort)
+        rows, total = _sorted_page(query, session, id_column, limit, cursor, sort, options)
     else:
         total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-        page_query = query.order_by(id_column.desc())
+        page_query = query.options(*options).order_by(id_column.desc())
         if cursor is not None:
             page_query = page_query.where(id_column < decode_cursor(cursor, None)[0])
         rows = [(item, None) for item in session.scalars(page_query.limit(limit + 1))]
@@ -138,6 +144,7 @@ def _sorted_page(
     limit: int,
     cursor: str | None,
     sort: SortKey,
+    options: Sequence[ExecutableOption],
 ) -> tuple[list[tuple[Any, Any]], int | None]:
     """A sorted page and the total in one pass over the matches.
 
@@ -155,6 +162,7 @@ def _sorted_page(
     page = chosen.limit(limit + 1).subquery("page")
     page_query = (
         select(id_column.class_, page.c.key, every.scalar_subquery())
+        .options(*options)
         .join(page, id_column == page.c.id)
         .order_by(*_order(page.c.key, page.c.id, sort.descending))
     )

@@ -5,8 +5,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    case,
+    func,
+    literal_column,
+    select,
+    type_coerce,
+    update,
+)
+from sqlalchemy.orm import Session, lazyload, with_expression
 
 from models.spec.catalog import BUILTIN_DATASETS
 from models.store.datasets import DatasetRef, find_dataset
@@ -142,7 +151,35 @@ def list_runs(
         kind = "integer" if order.field.integer else order.field.kind
         sort = SortKey(fields.expression(order.field), order.descending, kind)
     query = fields.joined(query)
-    return paginate(query, session=session, id_column=Run.id, limit=limit, cursor=cursor, sort=sort)
+    options = (
+        lazyload(Run.summary_rows),
+        with_expression(Run.summary_object, _summary_object(fields.dialect)),
+    )
+    return paginate(
+        query,
+        session=session,
+        id_column=Run.id,
+        limit=limit,
+        cursor=cursor,
+        sort=sort,
+        options=options,
+    )
+
+
+def _summary_object(dialect: str) -> ColumnElement[Any]:
+    """A run's summary as one JSON object ({} without one), read in the page's own query
+    rather than as an object per value."""
+    if dialect == "postgresql":
+        values = func.json_object_agg(RunSummary.name, RunSummary.value)
+    else:
+        # SQLite's JSON writes doubles to 15 digits: 17 as text read back exactly.
+        exact = case(
+            (func.typeof(RunSummary.value) == "real", func.printf("%!.17g", RunSummary.value)),
+            else_=RunSummary.value,
+        )
+        values = func.json_group_object(RunSummary.name, exact)
+    found = select(func.coalesce(values, literal_column("'{}'"))).where(RunSummary.run_id == Run.id)
+    return type_coerce(found.scalar_subquery(), JSON)
 
 
 def claim_run(*, session: Session, run_id: int, worker: str, lease_seconds: float) -> bool:

@@ -17,7 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from models.store.db import Base, FaithfulFloat, UtcDateTime
 
@@ -161,10 +161,16 @@ class Run(Base):
 
     experiment: Mapped[Experiment] = relationship(back_populates="runs", lazy="raise")
     summary_rows: Mapped[list["RunSummary"]] = relationship(lazy="selectin")
+    # The same values as one JSON object, where a query loads them so (a page of runs, which
+    # would otherwise make an object of every row); None where it does not.
+    summary_object: Mapped[dict[str, Any] | None] = query_expression()
 
     @property
     def summary(self) -> dict[str, float] | None:
         """Summary values by name, or None before the run has finished."""
+        if self.summary_object is not None:
+            # JSON has no NaN or infinities: Postgres and SQLite write them as strings.
+            return {name: float(value) for name, value in self.summary_object.items()} or None
         return {row.name: row.value for row in self.summary_rows} or None
 
 

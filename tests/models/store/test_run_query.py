@@ -1,6 +1,7 @@
 """Filters and sorts as SQL on both stores give exactly what SQL's three-valued logic over the
 runs' own values gives, missing summaries and values of the wrong kind included."""
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -202,3 +203,29 @@ def test_filters_and_sorts_match_three_valued_logic(
                 break
             cursor = page.next_cursor
     assert (found, totals) == (expected, {len(expected)}), text
+
+
+def test_a_page_reads_summaries_whole_nan_and_infinities_included(
+    sessions: sessionmaker[Any],
+) -> None:
+    values = {"test_loss": math.nan, "weight_l2": math.inf, "test_acc": 0.25}
+    with sessions.begin() as session:
+        spec = make_spec().model_dump()
+        experiment = store.create_experiment(
+            session=session, project_id=DEFAULT_PROJECT_ID, name="nan", spec=spec
+        )
+        bare = store.create_experiment(
+            session=session, project_id=DEFAULT_PROJECT_ID, name="bare", spec=spec
+        )
+        run_id, bare_id = experiment.runs[0].id, bare.runs[0].id
+        session.add_all(RunSummary(run_id=run_id, name=k, value=v) for k, v in values.items())
+    for order in (None, parse_order("summary.test_acc desc")):
+        with sessions() as session:
+            page = store.list_runs(
+                session=session, project_id=DEFAULT_PROJECT_ID, limit=10, cursor=None, order=order
+            )
+            summaries = {run.id: run.summary for run in page.items}
+        assert summaries[bare_id] is None
+        read = summaries[run_id] or {}
+        assert set(read) == set(values) and math.isnan(read["test_loss"])
+        assert (read["weight_l2"], read["test_acc"]) == (math.inf, 0.25)
