@@ -44,6 +44,7 @@ from mlflow.entities import Metric, Param, Run
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import query_data as qd
+from server_cpu import ServerCpu
 
 BATCH = 1000  # MLflow's limit of metrics per log_batch call
 FILTER = (
@@ -71,8 +72,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def mlflow_server(store: str, workers: int, timeout: float = 120.0) -> Iterator[str]:
-    """Run `mlflow server` on a free port until the block exits; yield its URL."""
+def mlflow_server(store: str, workers: int, timeout: float = 120.0) -> Iterator[tuple[str, int]]:
+    """Run `mlflow server` on a free port until the block exits; yield its URL and pid."""
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         log = open(Path(tmp) / "server.log", "wb")  # noqa: SIM115
@@ -94,7 +95,7 @@ def mlflow_server(store: str, workers: int, timeout: float = 120.0) -> Iterator[
                     tail = (Path(tmp) / "server.log").read_text(errors="replace")[-3000:]
                     raise RuntimeError(f"mlflow server did not come up:\n{tail}")
                 time.sleep(0.2)
-            yield url
+            yield url, proc.pid
         finally:
             os.killpg(proc.pid, signal.SIGTERM)  # its own session: the server and its workers
             try:
@@ -134,17 +135,18 @@ def load(client: MlflowClient, threads: int) -> tuple[str, str, list[str]]:
         return search_exp, long_run.result(), compare
 
 
-def timed(call: Callable[[], object], repeats: int) -> dict[str, float]:
-    """Run call once to warm up, then `repeats` times; return p50 and p95 in ms."""
+def timed(server: ServerCpu, call: Callable[[], object], repeats: int) -> dict[str, float]:
+    """Run call once to warm up, then `repeats` times; p50 and p95 in ms, and the server's CPU
+    ms per call (its processes and its Postgres backends)."""
     call()
-    ms = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        ms.append((time.perf_counter() - start) * 1000)
-    ms.sort()
+    seconds, cpu_ms = server.timed(call, repeats)
+    ms = sorted(s * 1000 for s in seconds)
     p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
-    return {"p50": round(statistics.median(ms), 2), "p95": round(p95, 2)}
+    return {
+        "p50": round(statistics.median(ms), 2),
+        "p95": round(p95, 2),
+        "cpu_ms": round(cpu_ms, 2),
+    }
 
 
 def main() -> None:
@@ -160,7 +162,7 @@ def main() -> None:
     started = time.perf_counter()
     if args.backend_store.startswith("postgresql"):
         recreate_database(args.backend_store)
-    with mlflow_server(args.backend_store, args.workers) as url:
+    with mlflow_server(args.backend_store, args.workers) as (url, pid):
         print(f"mlflow {mlflow.__version__} server at {url} on {args.backend_store}")
         client = MlflowClient(tracking_uri=url)
         t0 = time.perf_counter()
@@ -199,23 +201,29 @@ def main() -> None:
         runs = search()
         want = [r["summary"]["test_acc"] for r in qd.search_expected(qd.run_records())]
         assert [r.data.metrics["test_acc"] for r in runs] == want, "search_runs got other runs"
+        store = urlsplit(args.backend_store)
+        on_postgres = args.backend_store.startswith("postgresql")
+        admin = urlunsplit(store._replace(path="/postgres")) if on_postgres else None
+        server = ServerCpu(pid, admin, store.path[1:])
         result: dict[str, Any] = {
             "mlflow_version": mlflow.__version__,
-            "search_runs_ms": timed(search, args.repeats),
-            "metric_history_ms": timed(history, args.repeats),
-            "metric_history_500_ms": timed(history_sampled, args.repeats),
-            "compare_ms": timed(compare_all, args.repeats),
+            "search_runs_ms": timed(server, search, args.repeats),
+            "metric_history_ms": timed(server, history, args.repeats),
+            "metric_history_500_ms": timed(server, history_sampled, args.repeats),
+            "compare_ms": timed(server, compare_all, args.repeats),
             "search_matches": len(runs),
             "load_s": round(load_s, 1),
         }
-    print(f"\n{'query':<50}{'p50 ms':>9}{'p95 ms':>9}   (n={args.repeats} after 1 warm-up)")
+    header = f"{'query':<50}{'p50 ms':>9}{'p95 ms':>9}{'CPU ms':>9}"
+    print(f"\n{header}   (n={args.repeats} after 1 warm-up)")
     for label, key in [
         ("search_runs (dropout=0.3, test_acc>0.9, top 100)", "search_runs_ms"),
         (f"get_metric_history ({qd.LONG_HISTORY:,} points)", "metric_history_ms"),
         (f"get-history-bulk-interval ({SAMPLED} points)", "metric_history_500_ms"),
         (f"compare ({qd.COMPARE_RUNS} runs x 3 keys, 60 calls)", "compare_ms"),
     ]:
-        print(f"{label:<50}{result[key]['p50']:>9.1f}{result[key]['p95']:>9.1f}")
+        figures = result[key]
+        print(f"{label:<50}{figures['p50']:>9.1f}{figures['p95']:>9.1f}{figures['cpu_ms']:>9.1f}")
     print(f"search matches: {len(runs)}; whole run {time.perf_counter() - started:.0f} s")
     print(json.dumps(result))
 

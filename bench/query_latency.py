@@ -6,22 +6,27 @@ and 20 runs of 200 epochs x 3 curves. Then, through the real API process, times:
 
 - search: `GET /runs?filter=spec.regularization.dropout = 0.3 and summary.test_acc > 0.9
   &order_by=summary.test_acc desc&limit=100` (checked against the reference answer);
-- metric history: `GET /runs/{id}/metrics?keys=val_loss`, whole and with `max_points=500`;
+- metric history: `GET /runs/{id}/metrics?keys=val_loss`, whole and with `max_points=500`
+  (MLflow's side of the latter: its UI's 500-point read, `get-history-bulk-interval`);
 - compare: `GET /compare` of the 20 runs and 3 keys.
 
-It prints the Postgres plan of the metric read (an index, not a scan). If the bench-only
-MLflow virtualenv exists (see bench/mlflow_baseline.py), it runs the same operations there
-and prints the ratios MLflow / reglab.
+Beside p50/p95 it prints the CPU the server spends per request, the API process and its
+Postgres backends together (bench/server_cpu.py): on a shared machine wall-clock moves with
+the neighbours, CPU per request much less. It prints the Postgres plan of a metric read (an
+index, not a scan). If the bench-only MLflow virtualenv exists (see bench/mlflow_baseline.py),
+it runs the same operations there and prints the ratios MLflow / reglab of both.
 
     python bench/query_latency.py [--repeats 20] [--mlflow-python bench/.venv-mlflow/bin/python]
 """
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +34,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from sqlalchemy import insert, text  # noqa: E402
+from sqlalchemy import insert, make_url, text  # noqa: E402
 
 from bench import query_data  # noqa: E402
-from bench.api_latency import percentiles, quantiles_ms, timings  # noqa: E402
+from bench.api_latency import percentiles, quantiles_ms  # noqa: E402
+from bench.server_cpu import ServerCpu, process_tree  # noqa: E402
 from models import store  # noqa: E402
 from models.spec import ExperimentSpec  # noqa: E402
 from models.store.db import make_engine, make_sessionmaker  # noqa: E402
@@ -117,8 +123,10 @@ def plan_of_metric_read(url: str, run_id: int) -> str:
         return " / ".join(row[0].strip() for row in rows)
 
 
-def measure(client: httpx.Client, ids: dict[str, Any], repeats: int) -> dict[str, list[float]]:
-    """Seconds per request of each operation."""
+def measure(
+    client: httpx.Client, ids: dict[str, Any], repeats: int, server: ServerCpu
+) -> dict[str, tuple[list[float], float]]:
+    """Seconds per request of each operation, and the server's CPU ms per request."""
     search = {"filter": FILTER, "order_by": "summary.test_acc desc", "limit": 100}
     found = client.get("/runs", params=search).json()
     assert {r["id"] for r in found["items"]} == ids["expected"], "search answer differs"
@@ -129,16 +137,17 @@ def measure(client: httpx.Client, ids: dict[str, Any], repeats: int) -> dict[str
         "run_ids": ",".join(map(str, ids["compare"])),
         "keys": "train_loss,val_loss,val_acc",
     }
-    return {
-        "search_runs": timings(lambda: client.get("/runs", params=search), repeats),
-        "metric_history": timings(
-            lambda: client.get(metrics, params={"keys": "val_loss"}), repeats
-        ),
-        "metric_history_500": timings(
-            lambda: client.get(metrics, params={"keys": "val_loss", "max_points": 500}), repeats
-        ),
-        "compare": timings(lambda: client.get("/compare", params=compare), repeats),
+    calls: dict[str, Callable[[], object]] = {
+        "search_runs": lambda: client.get("/runs", params=search).raise_for_status(),
+        "metric_history": lambda: client.get(
+            metrics, params={"keys": "val_loss"}
+        ).raise_for_status(),
+        "metric_history_500": lambda: client.get(
+            metrics, params={"keys": "val_loss", "max_points": 500}
+        ).raise_for_status(),
+        "compare": lambda: client.get("/compare", params=compare).raise_for_status(),
     }
+    return {name: server.timed(call, repeats) for name, call in calls.items()}
 
 
 def mlflow_figures(python: Path, repeats: int) -> dict[str, Any] | None:
@@ -156,6 +165,19 @@ def mlflow_figures(python: Path, repeats: int) -> dict[str, Any] | None:
     print("\n" + done.stdout.strip())
     figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return figures
+
+
+def api_pid() -> int:
+    """The API process: this process's child (its admin CLI call has ended)."""
+    children = [pid for pid in process_tree(os.getpid()) if pid != os.getpid()]
+    assert len(children) == 1, children
+    return children[0]
+
+
+def postgres_of(url: str) -> tuple[str, str]:
+    """A psycopg URL of the server at `url` (SQLAlchemy's), and the database's name."""
+    parts = make_url(url)
+    return parts.set(drivername="postgresql").render_as_string(False), str(parts.database)
 
 
 def main() -> None:
@@ -179,15 +201,17 @@ def main() -> None:
         key = bootstrap_key(process_env(env))
         with running([sys.executable, "-m", "api"], process_env(env), Path(home) / "api.log"):
             wait_healthy(f"http://127.0.0.1:{port}")
+            server = ServerCpu(api_pid(), *postgres_of(url))
             with api_client(f"http://127.0.0.1:{port}", key, timeout=60) as client:
-                ours = measure(client, ids, args.repeats)
-    print("\nreglab (Postgres, HTTP)")
-    for name, samples in ours.items():
-        print(f"  {name:<20} {percentiles(samples)}")
+                ours = measure(client, ids, args.repeats, server)
+    print("\nreglab (Postgres, HTTP; CPU: the API process and its Postgres backends)")
+    for name, (samples, cpu_ms) in ours.items():
+        print(f"  {name:<20} {percentiles(samples)}   CPU {cpu_ms:7.1f} ms")
     theirs = mlflow_figures(args.mlflow_python, args.repeats)
     if theirs is None:
         return
-    print(f"\nratio MLflow {theirs['mlflow_version']} / reglab, p50 (higher: reglab faster)")
+    print(f"\nratio MLflow {theirs['mlflow_version']} / reglab (higher: reglab faster)")
+    print(f"  {'':<32} {'p50':>7} {'CPU':>7}")
     pairs = [
         ("search_runs", "search_runs_ms", "search_runs"),
         ("metric history, whole", "metric_history_ms", "metric_history"),
@@ -195,8 +219,10 @@ def main() -> None:
         ("compare 20 runs x 3 keys", "compare_ms", "compare"),
     ]
     for label, mlflow_key, our_key in pairs:
-        ratio = theirs[mlflow_key]["p50"] / quantiles_ms(ours[our_key])[0]
-        print(f"  {label:<32} {ratio:7.1f}x")
+        samples, cpu_ms = ours[our_key]
+        ratio = theirs[mlflow_key]["p50"] / quantiles_ms(samples)[0]
+        cpu_ratio = theirs[mlflow_key]["cpu_ms"] / cpu_ms
+        print(f"  {label:<32} {ratio:6.1f}x {cpu_ratio:6.1f}x")
 
 
 if __name__ == "__main__":
