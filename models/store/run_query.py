@@ -3,11 +3,18 @@
 A summary value is one outer-joined `run_summary` row per key: at most one per run, so a
 missing value is NULL exactly as a correlated subquery's would be, but the planner may start
 from `ix_run_summary_name_value` and find the runs in a range of values by index.
+
+On Postgres a spec number's equality also asks `spec @> {path: value}`, about three times
+cheaper per run than reading the number out, so most runs are dismissed by that. It is
+implied by the equality (a JSON number equal to the value as a double is that number, below
+2**53), so it only narrows, and it is added only where no `not` is above: there a NULL and a
+false comparison would differ.
 """
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, not_, or_
+from sqlalchemy import ColumnElement, Select, and_, case, func, not_, or_, true, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import literal
 
@@ -23,6 +30,9 @@ COLUMNS: dict[str, Any] = {
     "epochs_done": Run.epochs_done,
     "objective": Run.objective_value,
 }
+# Doubles are integers exactly up to here, so a JSON number equal to one as a double (what the
+# filter compares) is numerically equal to it (what `@>` compares).
+EXACT_INTEGERS = 2**53
 
 
 def _spec_path(field: Field) -> tuple[str | int, ...]:
@@ -79,10 +89,11 @@ class RunFields:
             query = query.outerjoin(alias, and_(alias.run_id == Run.id, alias.name == key))
         return query
 
-    def condition(self, node: Node) -> ColumnElement[bool]:
-        """The WHERE clause for a parsed filter."""
+    def condition(self, node: Node, positive: bool = True) -> ColumnElement[bool]:
+        """The WHERE clause for a parsed filter; `positive`: no `not` above this node."""
         if isinstance(node, Comparison):
-            return self._compare(node)
+            compared = self._compare(node)
+            return and_(self._contains(node), compared) if positive else compared
         if isinstance(node, In):
             column = self.expression(node.field)
             present = [_literal(node.field, v) for v in node.values if v is not None]
@@ -90,9 +101,27 @@ class RunFields:
             matched = or_(column.in_(present), *nulls)
             return not_(matched) if node.negated else matched
         if isinstance(node, Not):
-            return not_(self.condition(node.operand))
-        parts = [self.condition(operand) for operand in node.operands]
+            return not_(self.condition(node.operand, positive=False))
+        parts = [self.condition(operand, positive) for operand in node.operands]
         return and_(*parts) if node.op == "and" else or_(*parts)
+
+    def _contains(self, node: Comparison) -> ColumnElement[bool]:
+        """`spec @> {path: value}` where a spec number's equality implies it, else true."""
+        field, value = node.field, node.value
+        if (
+            self.dialect != "postgresql"
+            or field.source != "spec"
+            or field.kind != "number"
+            or node.op != "="
+            or not isinstance(value, int | float)
+            or abs(value) >= EXACT_INTEGERS
+        ):
+            return true()
+        document: Any = float(value)
+        for part in reversed(_spec_path(field)):
+            # A list index: containment finds the value at any position, which one implies.
+            document = [document] if isinstance(part, int) else {part: document}
+        return type_coerce(Run.spec, JSONB).contains(document)
 
     def _compare(self, node: Comparison) -> ColumnElement[bool]:
         column = self.expression(node.field)
