@@ -1,12 +1,16 @@
-"""What `metric_block` must hold: the extremes of a run's stored epochs, recomputed in Python."""
+"""What `metric_block` must hold: the extremes of a run's stored epochs, recomputed in Python;
+and the SQLite plans of a metric read."""
 
 import math
 from collections import defaultdict
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from models import store
 from models.store.metric_blocks import BLOCK_WIDTHS
+from models.store.metrics import MetricSeries
 from models.store.tables import Metric, MetricBlock, Run
 
 Block = tuple[str, int, int]  # name, width, block
@@ -54,3 +58,25 @@ def assert_blocks_match_epochs(session: Session, run_id: int) -> None:
         for epoch, value in ((b.min_epoch, b.min_value), (b.max_epoch, b.max_value)):
             assert (epoch - 1) // b.width == b.block
             assert same(epochs[b.name][epoch], value)
+
+
+def read_with_sqlite_plans(
+    session: Session, run_id: int, keys: list[str], max_points: int
+) -> tuple[MetricSeries, list[str]]:
+    """A downsampled read, and SQLite's plan of each statement it sent to `metric` or
+    `metric_block`."""
+    statements: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if "FROM metric" in statement:
+            statements.append((statement, params))
+
+    connection = session.connection()
+    event.listen(connection, "before_cursor_execute", capture)
+    curves = store.read_metrics(session=session, run_id=run_id, keys=keys, max_points=max_points)
+    event.remove(connection, "before_cursor_execute", capture)
+    plans = [
+        " | ".join(row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {s}", p))
+        for s, p in statements
+    ]
+    return curves, plans

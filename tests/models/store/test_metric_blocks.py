@@ -5,13 +5,17 @@ import math
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from models import store
 from models.store.metric_blocks import BLOCK_WIDTHS
 from tests.factories import create_run
-from tests.models.store.blocks import assert_blocks_match_epochs, order, stored_epochs
+from tests.models.store.blocks import (
+    assert_blocks_match_epochs,
+    order,
+    read_with_sqlite_plans,
+    stored_epochs,
+)
 
 ENV = {"framework": "torch", "framework_version": "2.5.1", "device": "cpu"}
 
@@ -110,20 +114,7 @@ def test_a_long_downsampled_read_searches_by_key(session: Session) -> None:
         pytest.skip("plans of a tiny Postgres table prefer a scan; bench/ checks Postgres")
     run = create_run(session)
     write(session, run.id, range(1, 5001), x=noise, y=float)
-    statements: list[tuple[str, Any]] = []
-
-    def capture(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
-        if "FROM metric" in statement:
-            statements.append((statement, params))
-
-    connection = session.connection()
-    event.listen(connection, "before_cursor_execute", capture)
-    curves = store.read_metrics(session=session, run_id=run.id, keys=["x"], max_points=100)
-    event.remove(connection, "before_cursor_execute", capture)
-    assert len(curves.epochs) > 50 and len(statements) == 2
-    plans = [
-        " | ".join(row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {s}", p))
-        for s, p in statements
-    ]
+    curves, plans = read_with_sqlite_plans(session, run.id, keys=["x"], max_points=100)
+    assert len(curves.epochs) > 50 and len(plans) == 2
     assert "SEARCH metric_block USING" in plans[0] and "SCAN metric" not in plans[0], plans
     assert "SEARCH metric USING" in plans[1] and "SCAN metric" not in plans[1], plans

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import sessionmaker
 
 from models import store
-from models.store.pages import encode_cursor
+from models.store.pages import Page, encode_cursor
 from models.store.run_filter import (
     BoolOp,
     Comparison,
@@ -22,7 +22,7 @@ from models.store.run_filter import (
     parse_filter,
     parse_order,
 )
-from models.store.tables import DEFAULT_PROJECT_ID, RunStatus, RunSummary
+from models.store.tables import DEFAULT_PROJECT_ID, Run, RunStatus, RunSummary
 from tests.factories import make_spec
 
 ON_A_STORE = settings(
@@ -173,8 +173,9 @@ def test_filters_and_sorts_match_three_valued_logic(
     # Pages of 5 (and one past the end), each with the same total.
     found, totals, cursor = [], set(), None
     with sessions() as session:
-        while True:
-            page = store.list_runs(
+
+        def listed(cursor: str | None) -> Page[Run]:
+            return store.list_runs(
                 session=session,
                 project_id=DEFAULT_PROJECT_ID,
                 limit=5,
@@ -182,26 +183,19 @@ def test_filters_and_sorts_match_three_valued_logic(
                 where=where,
                 order=sort,
             )
+
+        while True:
+            page = listed(cursor)
             found += [run.id for run in page.items]
             totals.add(page.total)
-            if page.items and page.next_cursor is None:
-                last = page.items[-1]
-                value = (
-                    _value(next(r for r in runs if r.id == last.id), sort.field) if sort else None
-                )
-                cursor = encode_cursor([last.id] if sort is None else [value, last.id])
-                beyond = store.list_runs(
-                    session=session,
-                    project_id=DEFAULT_PROJECT_ID,
-                    limit=5,
-                    cursor=cursor,
-                    where=where,
-                    order=sort,
-                )
-                assert (beyond.items, beyond.total) == ([], len(expected))
             if page.next_cursor is None:
                 break
             cursor = page.next_cursor
+        if found:
+            last = next(run for run in runs if run.id == found[-1])
+            value = _value(last, sort.field) if sort else None
+            beyond = listed(encode_cursor([last.id] if sort is None else [value, last.id]))
+            assert (beyond.items, beyond.total) == ([], len(expected))
     assert (found, totals) == (expected, {len(expected)}), text
 
 

@@ -2,16 +2,16 @@
 
 import math
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import store
 from models.store import RunError
 from models.store.tables import DEFAULT_PROJECT_ID, Metric, RunStatus
 from tests.factories import create_run
+from tests.models.store.blocks import read_with_sqlite_plans
 
 OTHER_PROJECT = 999
 ENV = {"framework": "torch", "framework_version": "2.5.1", "device": "cpu", "reglab_version": None}
@@ -135,21 +135,9 @@ def test_metric_reads_search_the_primary_key(session: Session) -> None:
     store.record_epochs(
         session=session, run_id=run.id, epochs={e: {"x": float(e)} for e in range(1, 301)}
     )
-    statements: list[tuple[str, Any]] = []
-
-    def capture(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
-        if "FROM metric" in statement:
-            statements.append((statement, params))
-
-    connection = session.connection()
-    event.listen(connection, "before_cursor_execute", capture)
-    store.read_metrics(session=session, run_id=run.id, keys=["x"], max_points=50)
-    event.remove(connection, "before_cursor_execute", capture)
-    assert statements
-    for statement, params in statements:
-        plan = " | ".join(
-            row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params)
-        )
+    _, plans = read_with_sqlite_plans(session, run.id, keys=["x"], max_points=50)
+    assert plans
+    for plan in plans:
         assert "SEARCH metric USING" in plan and "SCAN metric" not in plan, plan
 
 
