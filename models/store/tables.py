@@ -161,8 +161,7 @@ class Run(Base):
 
     experiment: Mapped[Experiment] = relationship(back_populates="runs", lazy="raise")
     summary_rows: Mapped[list["RunSummary"]] = relationship(lazy="selectin")
-    # The same values as one JSON object, where a query loads them so (a page of runs, which
-    # would otherwise make an object of every row); None where it does not.
+    # The same as one JSON object, where a query loads it (a page of runs); None elsewhere.
     summary_object: Mapped[dict[str, Any] | None] = query_expression()
 
     @property
@@ -186,13 +185,8 @@ class Metric(Base):
 
 
 class MetricBlock(Base):
-    """A series' minimum and maximum, with their epochs, over one aligned block of epochs.
-
-    Block `block` of width `width` spans epochs `block * width + 1 .. (block + 1) * width`;
-    the widths are `models.store.metric_blocks.BLOCK_WIDTHS`. Rewritten with the epochs it
-    covers, in their transaction, so a downsampled read groups a few hundred blocks where it
-    would otherwise scan the whole history.
-    """
+    """A series' minimum and maximum, with their epochs, over epochs `block * width + 1 ..
+    (block + 1) * width`; kept with the epochs by models/store/metric_blocks.py."""
 
     __tablename__ = "metric_block"
 
