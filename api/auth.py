@@ -10,7 +10,7 @@ GET and HEAD need the `read` scope, other methods `write`, `/admin` routes `admi
 
 import hashlib
 import hmac
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -111,14 +111,16 @@ def served_path(request: Request) -> str:
     return get_route_path(request.scope)
 
 
-def identify(session: Session, request: Request, raw_key: str | None) -> KeyIdentity | None:
+def identify(
+    session: Session, request: Request, raw_key: str | None, now: datetime
+) -> KeyIdentity | None:
     """The caller's key (None on a public route); 401 if missing, unknown, expired or revoked."""
     if served_path(request) in public_paths():
         return None
     if raw_key is None:
         message = "this route needs an API key: send `Authorization: Bearer <key>`"
         raise _refusal(status.HTTP_401_UNAUTHORIZED, message, "missing_key")
-    identity = authenticate(session, raw_key, secret_key(), datetime.now(UTC))
+    identity = authenticate(session, raw_key, secret_key(), now)
     if identity is None:
         message = "the API key is unknown, expired or revoked"
         raise _refusal(status.HTTP_401_UNAUTHORIZED, message, "invalid_key")

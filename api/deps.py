@@ -60,13 +60,13 @@ def get_caller(
 ) -> KeyIdentity | None:
     """The caller's API key (None on a public route); 401 or 403 if it does not do."""
     raw_key, via_cookie = presented_key(request, credentials.credentials if credentials else None)
+    now = datetime.now(UTC)
     # A session of its own, closed before the route runs: the route's reads and writes are
     # never nested in the key check's transaction.
     with sessions() as session:
-        caller = identify(session, request, raw_key)
+        caller = identify(session, request, raw_key, now)
     if caller is None:
         return None
-    now = datetime.now(UTC)
     if caller.use_due(now):  # every accepted key, refused by scope or not: at most once a minute
         record_use(sessions, caller, now)
     check_scope(request, caller)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.auth import SESSION_COOKIE, secret_key
+from api.auth import SESSION_COOKIE, secret_key, served_path
 from api.deps import SessionmakerDep
 from api.errors import http_error
 from api.ui.templating import render
@@ -80,7 +80,7 @@ async def page_or_api_error(request: Request, exc: Exception) -> Response:
     """A page of the view asked for without a valid key goes to the sign-in form; every
     other HTTP error keeps the API's JSON shape."""
     assert isinstance(exc, StarletteHTTPException)
-    is_page = request.url.path.startswith(f"{request.scope.get('root_path', '')}/ui/")
+    is_page = served_path(request).startswith("/ui/")
     if exc.status_code == status.HTTP_401_UNAUTHORIZED and is_page:
         target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
         return RedirectResponse(f"/ui/login?next={target}", status_code=status.HTTP_303_SEE_OTHER)
