@@ -9,7 +9,7 @@ from sqlalchemy.orm import sessionmaker
 
 from api.ui.compare import short_names
 from models import store
-from tests.api.test_compare import run_with_losses
+from tests.api.test_compare import SEED_CURVES, run_with_losses
 from tests.api.ui.pages import embedded_figure
 from tests.api.ui.test_run_page import new_run
 
@@ -42,12 +42,7 @@ def test_two_backends_side_by_side(client: TestClient, sessions: sessionmaker[An
 def test_seed_groups_are_mean_and_band_with_their_spread(
     client: TestClient, sessions: sessionmaker[Any]
 ) -> None:
-    curves = {
-        (0.0, 0): [1.0, 0.5],
-        (0.0, 1): [1.2, 0.7],
-        (0.5, 0): [2.0, 1.0],
-        (0.5, 1): [2.0, 1.6],
-    }
+    curves = SEED_CURVES
     ids = [
         run_with_losses(
             client, sessions, "torch", losses, seed=seed, regularization={"dropout": dropout}
