@@ -34,6 +34,8 @@ router = APIRouter(prefix="/admin", tags=["admin"], route_class=StrictJsonRoute)
 KeyId = Annotated[
     str,
     Path(
+        min_length=12,
+        max_length=12,
         pattern=r"^[0-9a-f]{12}$",
         description="The key's public id: the 12 hex digits after `rl_`.",
         examples=["3f9a0c12b7de"],
