@@ -2,6 +2,7 @@
 and the deployment's figures read from the store at each scrape, so that every API process
 gives the same answer."""
 
+import logging
 from collections import Counter
 from collections.abc import Iterator
 from typing import get_args
@@ -17,6 +18,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from api.auth import METRICS_PATH
@@ -24,13 +26,16 @@ from models.messaging.queue import ALL_QUEUES, queue_for
 from models.services.reconciler import FAILURES, PASSES, RUNS_SENT
 from models.spec.experiment import Backend
 from models.store import counters, gauges
+from models.store.db import is_outage
 from models.store.tables import RunStatus, utcnow
 
+log = logging.getLogger(__name__)
 RECONCILER_COUNTERS = {
     PASSES: "Reconciler passes completed, by every API process of the deployment.",
     FAILURES: "Reconciler passes that raised (counted once the store takes the count).",
     RUNS_SENT: "Runs the reconciler sent to their queues again (lost, lapsed or unsent).",
 }
+STORE_UP = "1 if the store answered this scrape, else 0 (and no store figures this time)."
 EPOCHS_PER_SECOND = (
     "Training speed of the deployment: the sum over running runs of 1 / the seconds their "
     "latest recorded epoch took (their epoch_seconds at epochs_done)."
@@ -62,7 +67,19 @@ class StoreCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         """One family per figure; every known status, queue, backend and device appears, 0 if
-        none, so that a series never vanishes from a graph."""
+        none, so that a series never vanishes from a graph. While the store is away, only
+        `reglab_store_up 0`: the scrape still brings the process's own figures."""
+        try:
+            families = [*self._store_figures()]
+        except OperationalError as exc:
+            if not is_outage(exc):
+                raise
+            log.warning("metrics: the store is unavailable (%s)", exc.orig)
+            families = []
+        yield GaugeMetricFamily("reglab_store_up", STORE_UP, value=1 if families else 0)
+        yield from families
+
+    def _store_figures(self) -> Iterator[Metric]:
         yield self._runs()
         yield self._queued()
         yield self._workers()

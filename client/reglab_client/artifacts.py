@@ -23,17 +23,20 @@ class Artifacts:
         return [self._fetch(artifact, target) for artifact in self.list(run_id)]
 
     def _fetch(self, artifact: Artifact, folder: Path) -> Path:
-        """One file, streamed to a partial file, renamed once its hash matches."""
+        """One file, streamed to a partial file, renamed once its hash matches; the partial
+        file is removed if anything fails (a dropped connection, a full disk, a bad hash)."""
         path, partial = folder / artifact["name"], folder / f".{artifact['name']}.part"
         digest = hashlib.sha256()
-        with self._http.stream(artifact["url"]) as response, partial.open("wb") as out:
-            for chunk in response.iter_bytes():
-                digest.update(chunk)
-                out.write(chunk)
-        if digest.hexdigest() != artifact["sha256"]:
-            partial.unlink()
-            raise ReglabError(f"{artifact['url']}: the bytes received do not match its sha256")
-        partial.replace(path)
+        try:
+            with self._http.stream(artifact["url"]) as response, partial.open("wb") as out:
+                for chunk in response.iter_bytes():
+                    digest.update(chunk)
+                    out.write(chunk)
+            if digest.hexdigest() != artifact["sha256"]:
+                raise ReglabError(f"{artifact['url']}: the bytes received do not match its sha256")
+            partial.replace(path)
+        finally:
+            partial.unlink(missing_ok=True)
         return path
 
     # Last in the class: below it, `list` would name this method, not the builtin type.

@@ -5,6 +5,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal, cast
 
+import httpx
+
 from reglab_client.http import Http, query
 from reglab_client.pages import Pager
 from reglab_client.types import BuiltinDataset, Dataset, DatasetList, Page, UploadedDataset
@@ -18,6 +20,9 @@ FORMATS: dict[str, Format] = {
     ".zip": "image_zip",
 }
 CHUNK = 1 << 20
+# The API checks a whole file before it answers: minutes for one near its size bound. A read
+# timeout shorter than that would send the file again while the first copy is being checked.
+UPLOAD_READ_TIMEOUT = 600.0
 
 
 class FileChunks:
@@ -65,12 +70,14 @@ class Datasets:
             # Declared, so that the API refuses a file over its bound before it is sent.
             "Content-Length": str(file.stat().st_size),
         }
+        timeout = httpx.Timeout(self._http.client.timeout.connect, read=UPLOAD_READ_TIMEOUT)
         response = self._http.json(
             "POST",
             "/datasets",
             params=params,
             headers=headers,
             content=FileChunks(file),
+            timeout=timeout,
             idempotent=True,  # the same bytes under the same name are the same version
         )
         return cast(Dataset, response)

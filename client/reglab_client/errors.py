@@ -53,11 +53,16 @@ class AuthError(ApiError):
 
 
 class UnavailableError(ApiError):
-    """503: the API's store or broker is unreachable, still so after the retries."""
+    """503: the API's store or broker is unreachable (retried first if the request is
+    idempotent)."""
 
 
 class UnreachableError(ReglabError):
     """The API could not be reached (still so after the retries)."""
+
+
+class DroppedError(UnreachableError):
+    """The connection dropped while a response's body was being read."""
 
 
 SUBCLASSES: dict[int, type[ApiError]] = {

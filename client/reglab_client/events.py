@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from reglab_client.errors import UnreachableError
+from reglab_client.errors import DroppedError
 from reglab_client.http import Http
 from reglab_client.types import RunError, RunStatus
 
@@ -116,8 +116,12 @@ def _connect(
 
 
 def follow(http: Http, path: str, last_event_id: str | None = None) -> Iterator[Event]:
-    """The events of the stream at `path` after `last_event_id`, to its end, across drops."""
-    failures = 0
+    """The events of the stream at `path` after `last_event_id`, to its end, across drops.
+
+    A stream that closes or drops before its end (a restart, a proxy's cap on a stream's
+    lifetime) is opened again, as EventSource does, for as long as it opens: an open that
+    keeps failing raises as any request does, after the client's retries.
+    """
     while True:
         try:
             with _connect(http, path, last_event_id) as response:
@@ -126,14 +130,10 @@ def follow(http: Http, path: str, last_event_id: str | None = None) -> Iterator[
                 for message in messages(response.iter_lines()):
                     if (event := parse(message)) is None:
                         continue
-                    last_event_id, failures = event.id, 0
+                    last_event_id = event.id
                     yield event
                     if isinstance(event, RunEnd | ExperimentEnd):
                         return
-            reason = "closed before its end"  # e.g. the API restarted
-        except httpx.TransportError as exc:
-            reason = str(exc) or type(exc).__name__
-        failures += 1  # resume right after the last event received
-        if failures >= http.retry.attempts:
-            raise UnreachableError(f"{path}: the event stream dropped: {reason}")
-        http.sleep(http.retry.wait(failures - 1, None))
+        except DroppedError:
+            pass  # resumed right after the last event received, as after a clean close
+        http.sleep(http.retry.wait(0, None))

@@ -10,12 +10,15 @@ from typing import Any
 
 import httpx
 
-from reglab_client.errors import UnreachableError, api_error
+from reglab_client.errors import DroppedError, UnreachableError, api_error
 
 DEFAULT_URL = "http://127.0.0.1:8000"  # where `make run` serves
 URL_VARIABLE, KEY_VARIABLE = "REGLAB_URL", "REGLAB_API_KEY"
 # Never reached the server: safe to send again, whatever the request does.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
+# Worth another try later: the store or broker is away, or the key's event streams are all
+# open (a dropped one is given back when the server notices).
+RETRY_STATUSES = frozenset({429, 503})
 
 
 def _user_agent() -> str:
@@ -27,7 +30,8 @@ def _user_agent() -> str:
 
 @dataclass(frozen=True)
 class Retry:
-    """How often, and how patiently, a request is sent again after a 503 or a lost connection."""
+    """How often, and how patiently, a request is sent again after a 429, a 503 or a lost
+    connection."""
 
     attempts: int = 5
     backoff: float = 0.5  # seconds before the 2nd attempt, doubling for each next one
@@ -71,8 +75,9 @@ class Http:
         self.client.close()
 
     def _send(self, request: httpx.Request, idempotent: bool, stream: bool) -> httpx.Response:
-        """The response to `request`, sent again after a 503 or a lost connection (any lost
-        connection if `idempotent`, else only one that never reached the server)."""
+        """The response to `request`, sent again when that cannot do it twice: after a
+        connection that never reached the server, and, for an idempotent request, after any
+        lost connection or a 503 (a write may have committed before its 503)."""
         retryable = httpx.TransportError if idempotent else NOT_SENT
         for attempt in range(self.retry.attempts):
             last = attempt == self.retry.attempts - 1
@@ -80,12 +85,12 @@ class Http:
                 response = self.client.send(request, stream=stream)
             except retryable as exc:
                 if last:
-                    raise UnreachableError(f"{request.url}: {exc or type(exc).__name__}") from exc
+                    raise unreachable(request, exc) from exc
                 self.sleep(self.retry.wait(attempt, None))
                 continue
             except httpx.TransportError as exc:
-                raise UnreachableError(f"{request.url}: {exc or type(exc).__name__}") from exc
-            if response.status_code != 503 or last:
+                raise unreachable(request, exc) from exc
+            if response.status_code not in RETRY_STATUSES or not idempotent or last:
                 return response
             response.close()
             self.sleep(self.retry.wait(attempt, response))
@@ -108,7 +113,8 @@ class Http:
 
     @contextmanager
     def stream(self, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
-        """A GET whose body is read as it comes (downloads, event streams); ApiError on >= 400."""
+        """A GET whose body is read as it comes (downloads, event streams); ApiError on >= 400,
+        DroppedError if the connection drops while the body is read."""
         request = self.client.build_request("GET", path, **kwargs)
         response = self._send(request, True, stream=True)
         try:
@@ -116,8 +122,15 @@ class Http:
                 response.read()
                 raise api_error(response)
             yield response
+        except httpx.TransportError as exc:
+            raise DroppedError(f"{request.url}: {exc or type(exc).__name__}") from exc
         finally:
             response.close()
+
+
+def unreachable(request: httpx.Request, exc: httpx.TransportError) -> UnreachableError:
+    """The error of a request whose connection failed."""
+    return UnreachableError(f"{request.url}: {exc or type(exc).__name__}")
 
 
 def query(**params: Any) -> dict[str, Any]:

@@ -122,6 +122,7 @@ class Run(Base):
             name="status",
         ),
         Index("ix_run_project_id_status", "project_id", "status"),
+        Index("ix_run_status", "status"),  # every project's queued and running: /metrics
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,17 +1,18 @@
 """GET /metrics: Prometheus's text format, HTTP requests by route template, the deployment's
 figures read from the store, and who may read them."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 import api.reconciler
 from api.auth import secret_key
+from api.deps import get_session
 from api.reconciler import Reconciler
 from api.settings import get_settings
 from models import store
@@ -174,3 +175,21 @@ def test_reconciler_totals_are_the_deployments(
     assert samples["reglab_reconciler_runs_sent_total"] == {(): 8}
     assert samples["reglab_reconciler_last_pass_timestamp_seconds"][()] >= before
     assert (first.passes, second.passes) == (1, 3)  # /health's, this process's own
+
+
+def test_a_scrape_while_the_store_is_away_still_brings_the_process_figures(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "metrics_public", True)  # no key to look up
+    assert scrape(client)["reglab_store_up"] == {(): 1}
+    unreachable = make_sessionmaker(make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none"))
+
+    def away() -> Iterator[Session]:
+        with unreachable() as session:
+            yield session
+
+    monkeypatch.setitem(client.app.dependency_overrides, get_session, away)  # type: ignore[attr-defined]
+    samples = scrape(client, {"Authorization": ""})
+    assert samples["reglab_store_up"] == {(): 0}
+    assert "reglab_runs" not in samples
+    assert samples["process_cpu_seconds_total"][()] > 0

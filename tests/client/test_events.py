@@ -6,10 +6,10 @@ from typing import Any
 
 import httpx
 import pytest
-from reglab_client import EpochEvent, ExperimentEnd, RunEnd, StatusEvent, UnreachableError
+from reglab_client import EpochEvent, ExperimentEnd, RunEnd, StatusEvent, UnavailableError
 from reglab_client.events import Message, messages
 
-from tests.client.mock import mocked
+from tests.client.mock import error_body, mocked
 
 STATUS = {"run_id": 7, "status": "running", "attempt": 1, "epochs_done": 0, "error": None}
 
@@ -97,9 +97,34 @@ def test_following_from_an_id_sends_it_and_an_experiment_ends_with_its_progress(
     assert api.requests[0].headers["last-event-id"] == "eAE"
 
 
-def test_a_stream_that_keeps_dropping_raises_once_the_retries_are_spent() -> None:
-    client, api = mocked(lambda r: httpx.Response(200, stream=Dropping(": keep-alive\n\n")))
-    with pytest.raises(UnreachableError, match="the event stream dropped"):
+def test_a_stream_closed_before_its_end_is_reopened_for_as_long_as_it_opens() -> None:
+    # A proxy that caps a stream's lifetime: more closes than the client's retries, then the end.
+    answers = iter([sse(": keep-alive\n\n")] * 4 + [httpx.Response(200, stream=Dropping(""))])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return next(answers, None) or sse(END)
+
+    client, api = mocked(handler)
+    assert [type(e) for e in client.runs.events(7)] == [RunEnd]
+    assert len(api.requests) == 6
+
+
+def test_a_429_on_reconnecting_is_retried_like_a_503() -> None:
+    # The server has not yet noticed the dropped stream and still counts its slot.
+    answers = iter([httpx.Response(200, stream=Dropping(epoch(1))), error_body(429, [], "", "")])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return next(answers, None) or sse(END)
+
+    client, api = mocked(handler)
+    assert [type(e) for e in client.runs.events(7)] == [EpochEvent, RunEnd]
+    sent = [request.headers.get("last-event-id") for request in api.requests]
+    assert sent == [None, "1.1.running", "1.1.running"]
+
+
+def test_an_open_that_keeps_failing_raises_after_the_retries() -> None:
+    client, api = mocked(lambda r: error_body(503, [], "the store is unavailable", "outage"))
+    with pytest.raises(UnavailableError, match="the store is unavailable"):
         list(client.runs.events(7))
     assert len(api.requests) == 3
 

@@ -147,3 +147,11 @@ def test_a_body_that_is_not_json_is_kept_as_text() -> None:
         client.runs.get(1)
     assert raised.value.body == "Internal Server Error"
     assert str(raised.value) == "500 Internal Server Error: Internal Server Error"
+
+
+def test_a_cancel_answered_503_is_not_sent_again() -> None:
+    # The cancel may have committed before the broker refused: a retry would answer 409.
+    client, api = mocked(lambda r: httpx.Response(503, json={"detail": "the broker is down"}))
+    with pytest.raises(UnavailableError, match="the broker is down"):
+        client.runs.cancel(7)
+    assert len(api.requests) == 1

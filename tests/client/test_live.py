@@ -215,6 +215,10 @@ def test_cli_exits_non_zero_when_a_run_diverges(live: Live) -> None:
 
 
 def test_cli_runs_ls_json_is_what_the_api_lists(live: Live) -> None:
+    # Runs of its own, so that the lists compared are not empty whatever ran before.
+    with live.client() as client:
+        for name, spec in [("ls-fails", DIVERGES["spec"]), ("ls-succeeds", TINY)]:
+            client.runs.wait(client.experiments.submit(name, spec)["runs"][0]["id"])
     headers = {"Authorization": f"Bearer {live.key}"}
     for args, params in [
         ((), {}),
@@ -227,3 +231,6 @@ def test_cli_runs_ls_json_is_what_the_api_lists(live: Live) -> None:
             f"{live.url}/runs", params={**params, "limit": 500}, headers=headers
         ).json()
         assert json.loads(done.stdout) == listed["items"]
+        statuses = {run["status"] for run in listed["items"]}
+        expected = {"failed"} if "filter" in params else {"failed", "succeeded"}
+        assert expected <= statuses and ("filter" not in params or statuses == expected)

@@ -1,5 +1,6 @@
 """`pip install ./client` alone, in a fresh virtualenv: httpx and its own dependencies, no
-framework and none of the server's packages; it imports and makes a client."""
+framework and none of the server's packages; it imports and makes a client, and its `reglab`
+script names the extra the CLI needs."""
 
 import json
 import shutil
@@ -48,3 +49,7 @@ def test_the_client_alone_installs_and_imports_without_any_framework(tmp_path: P
     assert not installed & NOT_PULLED, installed & NOT_PULLED
     checked = json.loads(run(python, "-c", CHECK))
     assert checked == {"url": "http://127.0.0.1:9", "loaded": []}
+    # The console script comes with the library; without the CLI's extra it says what to install.
+    script = subprocess.run([venv / "bin" / "reglab", "runs", "ls"], capture_output=True, text=True)
+    assert script.returncode == 1, script.stderr
+    assert script.stderr.strip().endswith("pip install 'reglab-client[cli]'"), script.stderr

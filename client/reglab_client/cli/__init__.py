@@ -17,8 +17,12 @@ app.add_typer(artifacts_app, name="artifacts")
 
 
 def main() -> None:
-    """The console script: an API's refusal or an unreachable API is a message and exit 1."""
+    """Run a command: an API's refusal, an unreachable API or a file that cannot be written
+    is a message and exit 1, not a traceback."""
     try:
         app()
     except ReglabError as exc:
         sys.exit(fail(describe(exc)).exit_code)
+    except OSError as exc:  # --plot FILE, an artifacts folder: full disk, no permission
+        where = f"{exc.filename}: " if exc.filename else ""
+        sys.exit(fail(f"{where}{exc.strerror or exc}").exit_code)

@@ -1,5 +1,6 @@
 """`reglab login`: check a URL and key against the API, then keep them for the next commands."""
 
+import sys
 from typing import Annotated
 
 import typer
@@ -10,6 +11,13 @@ from reglab_client.cli.output import out
 from reglab_client.client import Client
 
 
+def _read_key() -> str:
+    """The key typed at a hidden prompt, or the first line of standard input piped in."""
+    if sys.stdin.isatty():
+        return str(typer.prompt("API key", hide_input=True))
+    return sys.stdin.readline().strip()
+
+
 @app.command()
 def login(
     url: Annotated[
@@ -17,12 +25,17 @@ def login(
     ] = None,
     api_key: Annotated[
         str | None,
-        typer.Option(help="An API key, rl_...; asked for (hidden) when omitted."),
+        typer.Option(
+            help="An API key, rl_... (other users see a command line: prefer the prompt, or "
+            "the key on standard input). Asked for, hidden, when omitted."
+        ),
     ] = None,
 ) -> None:
     """Check a key against the API and store it, with the URL, in an owner-only file
-    ($REGLAB_CONFIG or ~/.config/reglab/config.toml); $REGLAB_URL/$REGLAB_API_KEY override it."""
-    config = Config(url or load().url, api_key or typer.prompt("API key", hide_input=True))
+    ($REGLAB_CONFIG or ~/.config/reglab/config.toml); $REGLAB_URL/$REGLAB_API_KEY override it.
+    Without --api-key the key is read from standard input when it is not a terminal:
+    `reglab login < key-file`."""
+    config = Config(url or load().url, api_key or _read_key())
     with Client(config.url, config.api_key) as client:
         page = client.experiments.list(page_size=1)
         next(iter(page), None)  # any authenticated read: a refused key raises here

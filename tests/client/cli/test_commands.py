@@ -1,9 +1,10 @@
 """The CLI against a mocked API: JSON for scripts, the API's message (not a traceback) on a
 refusal, spec files in JSON or YAML."""
 
+import io
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ def cli(
             return Client(url, api_key, retry=NO_WAIT, transport=transport)
 
         monkeypatch.setattr("reglab_client.cli.base.Client", client)
+        monkeypatch.setattr("reglab_client.cli.login.Client", client)
         monkeypatch.setattr(sys, "argv", ["reglab", *args])
         with pytest.raises(SystemExit) as exited:
             main()
@@ -118,3 +120,54 @@ def test_ctrl_c_stops_following_not_the_runs(
     )
     assert code == 130 and [r.method for r in api.requests] == ["POST"]  # no cancel sent
     assert "experiment 4 goes on (reglab experiments follow 4)" in err
+
+
+def test_a_plot_that_cannot_be_written_is_a_message(cli: Any, tmp_path: Path) -> None:
+    def api(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/compare/plot":
+            return httpx.Response(200, content=b"\x89PNG", headers={"content-type": "image/png"})
+        return httpx.Response(200, json={"runs": [], "reference": 1, "differing": [],
+                                         "series": {}, "deviations": {}})  # fmt: skip
+
+    target = tmp_path / "missing" / "plot.png"
+    code, _, err, _ = cli(api, "compare", "1", "2", "--plot", str(target))
+    assert code == 1 and "Traceback" not in err
+    assert err.startswith(f"error: {target}: No such file or directory")
+
+
+def test_a_download_cut_short_is_a_message_and_leaves_no_partial_file(
+    cli: Any, tmp_path: Path
+) -> None:
+    def api(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/runs/3/artifacts":
+            listing = {"name": "model.safetensors", "bytes": 9, "sha256": "0" * 64, "url": "/m"}
+            return httpx.Response(200, json=[listing])
+        return httpx.Response(200, stream=Cut(b"\x00" * 4))
+
+    code, _, err, _ = cli(api, "artifacts", "pull", "3", str(tmp_path))
+    assert code == 1 and "Traceback" not in err and "connection lost" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+class Cut(httpx.SyncByteStream):
+    """A body that sends `head`, then loses its connection."""
+
+    def __init__(self, head: bytes) -> None:
+        self.head = head
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.head
+        raise httpx.ReadError("connection lost")
+
+
+def test_login_reads_a_piped_key_checks_it_and_keeps_it_owner_only(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REGLAB_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("rl_piped_key\n"))
+    listing = httpx.Response(200, json={"items": [], "total": 4, "next_cursor": None})
+    code, out, _, api = cli(lambda r: listing, "login", "--url", "http://api.test")
+    assert code == 0 and "(4 experiments)" in out
+    assert api.requests[0].headers["authorization"] == "Bearer rl_piped_key"
+    assert "rl_piped_key" in (tmp_path / "config.toml").read_text()
+    assert (tmp_path / "config.toml").stat().st_mode & 0o777 == 0o600
