@@ -200,17 +200,19 @@ async def _poll(follower: Follower) -> Batch:
 
 
 async def relay(stream: Opened, settings: Settings) -> AsyncIterator[Any]:
-    """The stream's events as polls find them, keep-alives while idle, until its end.
+    """The stream's events as polls find them, keep-alives while idle, until its end or
+    REGLAB_SSE_MAX_STREAM_SECONDS (the client resumes, its key checked again).
 
     The items are ServerSentEvents, typed Any so that a route can declare the type of their
     data for the OpenAPI (FastAPI does not validate ServerSentEvent items against it).
     """
     batch, quiet_since = stream.first, time.monotonic()
+    closes_at = quiet_since + settings.sse_max_stream_seconds
     while True:
         for sent in batch.sent:
             yield _message(sent)
             quiet_since = time.monotonic()
-        if batch.ended:
+        if batch.ended or time.monotonic() >= closes_at:
             return
         if not batch.more:
             await anyio.sleep(settings.sse_poll_seconds)

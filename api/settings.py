@@ -56,6 +56,15 @@ class Settings(SharedSettings):
         "more is a 429 until one of them closes.",
     )
 
+    sse_max_stream_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        le=86_400,
+        description="An event stream closes after this long, before its end if need be; "
+        "clients reconnect with Last-Event-ID (EventSource and reglab's client do), and the "
+        "key is checked again then: a revoked or expired key is cut off within this time.",
+    )
+
     metrics_public: bool = Field(
         default=False,
         description="Whether `GET /metrics` answers without a key: only where the API is "

@@ -73,7 +73,9 @@ id: eAFjZ-Bm5OcCAACHAC0.CAAL.end
     responses=stream_responses("run", RUN_EXAMPLE),
 )
 async def follow_run(
-    stream: Annotated[Opened, Depends(open_run_stream)], _slot: StreamSlot, settings: SettingsDep
+    _slot: StreamSlot,  # before the stream: a 429 costs no poll
+    stream: Annotated[Opened, Depends(open_run_stream)],
+    settings: SettingsDep,
 ) -> AsyncIterator[RunEventRead]:
     """Follow a run live: `status` at each change (with the error of a failed run), `epoch`
     once per finished epoch with its metrics, then `end`, and the stream closes. Send the
@@ -88,8 +90,8 @@ async def follow_run(
     responses=stream_responses("experiment", EXPERIMENT_EXAMPLE),
 )
 async def follow_experiment(
+    _slot: StreamSlot,  # before the stream: a 429 costs no poll
     stream: Annotated[Opened, Depends(open_experiment_stream)],
-    _slot: StreamSlot,
     settings: SettingsDep,
 ) -> AsyncIterator[ExperimentEventRead]:
     """Follow every run of an experiment (a search's runs as they start): each run's

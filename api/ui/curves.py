@@ -1,6 +1,7 @@
 """Plotly figures of per-epoch curves for the run and compare pages, built on the server as
 JSON-ready dicts from the downsampled reads (no point the reads did not return)."""
 
+import html
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,12 +34,18 @@ def _translucent(hex_colour: str) -> str:
     return f"rgba({red},{green},{blue},{BAND_ALPHA})"
 
 
+def plain(name: str) -> str:
+    """A trace name shown as written: plotly renders tags in names (a spec's text value
+    holding `<a href=...>` would be a link to another site), but shows entities as text."""
+    return html.escape(name, quote=False)
+
+
 def line(name: str, epochs: Sequence[int], values: Sequence[float | None], index: int) -> Trace:
     """One curve; gaps (null values) are bridged, since downsampled series share epochs."""
     return {
         "type": "scatter",
         "mode": "lines",
-        "name": name,
+        "name": plain(name),
         "x": list(epochs),
         "y": list(values),
         "connectgaps": True,
@@ -52,20 +59,20 @@ def band(name: str, found: BandRead, index: int) -> list[Trace]:
         "type": "scatter",
         "mode": "lines",
         "x": found.epochs,
-        "legendgroup": name,
+        "legendgroup": plain(name),
         "showlegend": False,
         "hoverinfo": "skip",
         "line": {"width": 0},
     }
-    low = {**edge, "name": f"{name} low", "y": found.low}
+    low = {**edge, "name": plain(f"{name} low"), "y": found.low}
     high = {
         **edge,
-        "name": f"{name} high",
+        "name": plain(f"{name} high"),
         "y": found.high,
         "fill": "tonexty",
         "fillcolor": _translucent(colour(index)),
     }
-    mean = {**line(name, found.epochs, found.mean, index), "legendgroup": name}
+    mean = {**line(name, found.epochs, found.mean, index), "legendgroup": plain(name)}
     return [low, high, mean]
 
 

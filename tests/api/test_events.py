@@ -1,7 +1,7 @@
 """GET /runs/{id}/events and GET /experiments/{id}/events: replay and resume, refusals before
 the stream starts, streams per key, and live events with keep-alives over real HTTP."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -14,6 +14,7 @@ from api.auth import secret_key
 from api.main import app
 from api.settings import Settings, get_settings
 from models import store
+from models.services.events import RunFollower
 from models.services.keys import create_key
 from models.store import RunError
 from models.store.tables import DEFAULT_PROJECT_ID, RunStatus
@@ -131,23 +132,55 @@ def test_refusals_come_before_the_stream(client: TestClient, kind: str) -> None:
         assert response.json()["detail"][0]["loc"] == ["header", "last-event-id"]
 
 
+def counted(method: Callable[..., Any], calls: list[None]) -> Callable[..., Any]:
+    """`method`, appending to `calls` each time it is called."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        calls.append(None)
+        return method(*args, **kwargs)
+
+    return wrapper
+
+
 def test_streams_per_key_are_bounded_and_freed_on_disconnect(
-    client: TestClient, sessions: sessionmaker[Any], settings: Settings
+    client: TestClient,
+    sessions: sessionmaker[Any],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings.sse_max_streams_per_key = 1
     settings.sse_poll_seconds = 60  # the open stream sleeps: nothing else uses the connection
     with sessions.begin() as session:
         run_id = create_run(session).id
     path = f"/runs/{run_id}/events"
+    polls = []
+    monkeypatch.setattr(RunFollower, "poll", counted(RunFollower.poll, polls))
     with client.stream("GET", path) as first:
         assert next(messages(first.iter_lines())).data["status"] == "queued"
         refused = client.get(path)
         assert refused.status_code == 429
+        assert len(polls) == 1  # the refused one read nothing of the store
         [detail] = refused.json()["detail"]
         assert detail["type"] == "too_many_streams"
         assert "REGLAB_SSE_MAX_STREAMS_PER_KEY" in detail["msg"]
     with client.stream("GET", path) as again:  # the first one's slot was given back
         assert again.status_code == 200
+
+
+def test_a_stream_closes_after_its_lifetime_and_resumes_where_it_stopped(
+    client: TestClient, sessions: sessionmaker[Any], settings: Settings
+) -> None:
+    # A key revoked while a stream is open is cut off when the client reconnects.
+    settings.sse_poll_seconds, settings.sse_max_stream_seconds = 0.05, 0.3
+    with sessions.begin() as session:
+        run_id = create_run(session).id
+    response, first = read(client, f"/runs/{run_id}/events")
+    assert response.status_code == 200
+    assert [(m.event, m.id) for m in first] == [("status", "0.0.queued")]  # no end: cut short
+    with sessions.begin() as session:
+        store.claim_run(session=session, run_id=run_id, worker="w", lease_seconds=60)
+    _, resumed = read(client, f"/runs/{run_id}/events", **{"Last-Event-ID": first[-1].id})
+    assert [(m.event, m.data["status"]) for m in resumed] == [("status", "running")]
 
 
 def test_the_openapi_documents_each_event_type(client: TestClient) -> None:

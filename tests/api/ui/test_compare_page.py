@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import sessionmaker
 
 from api.ui.compare import short_names
+from api.ui.curves import line as curve_line
 from models import store
 from tests.api.test_compare import SEED_CURVES, run_with_losses
 from tests.api.ui.pages import embedded_figure
@@ -97,3 +98,9 @@ def test_legend_names_are_short_where_unambiguous() -> None:
         "seed": "seed",
         "optimizer.lr": "lr",
     }
+
+
+def test_a_legend_name_is_shown_as_text_never_as_plotly_markup() -> None:
+    link = "<a href='https://elsewhere.example'>x</a>"
+    shown = "&lt;a href='https://elsewhere.example'&gt;x&lt;/a&gt;"
+    assert curve_line(link, [1], [0.5], 0)["name"] == shown
