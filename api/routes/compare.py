@@ -19,7 +19,7 @@ from models import store
 from models.analysis.compare import differing_fields, max_relative_deviation
 from models.analysis.seed_groups import seed_groups
 from models.metric_names import EPOCH_METRICS
-from models.store.metrics import MetricSeries
+from models.store.metrics import IN_CHUNK, MetricSeries, evenly_spaced
 from models.store.run_sets import get_runs, read_whole_metrics
 from models.store.tables import MAX_INT, Run
 
@@ -66,6 +66,25 @@ def read_curves(
     }
 
 
+def aligned_curves(
+    session: SessionDep,
+    runs: list[Run],
+    keys: list[str],
+    max_points: int | None,
+    curves: dict[int, MetricSeries],
+) -> dict[int, MetricSeries]:
+    """What seed bands and deviations compare: `curves` when every run is whole in them,
+    else every run at the same evenly spaced epochs (a run downsampled to its own extremes
+    keeps epochs the other runs lack: bands would have next to no epochs in common)."""
+    if max_points is None or all(run.epochs_done <= max_points for run in runs):
+        return curves
+    last = max(run.epochs_done for run in runs)
+    grid = evenly_spaced(last, min(max_points, IN_CHUNK))
+    return read_whole_metrics(
+        session=session, run_ids=[run.id for run in runs], keys=keys, epochs=grid
+    )
+
+
 RunIds = Annotated[
     str,
     Query(
@@ -83,8 +102,9 @@ MaxPoints = Annotated[
         ge=2,
         le=100_000,
         description="Downsample each run's curves to at most this many epochs, as "
-        "`GET /runs/{id}/metrics` does; seed bands and deviations use the epochs the runs "
-        "share. All epochs when omitted.",
+        "`GET /runs/{id}/metrics` does; seed bands and deviations then compare the runs at "
+        "the same evenly spaced epochs (at most this many, and 5,000). All epochs when "
+        "omitted.",
         examples=[500],
     ),
 ]
@@ -106,15 +126,16 @@ def compare_runs(
     wanted = parse_metric_keys(keys)
     runs = load_runs(session, project_id, ids)
     curves = read_curves(session, runs, wanted, max_points)
+    aligned = aligned_curves(session, runs, wanted, max_points, curves)
     summaries = {run.id: run.summary or {} for run in runs}
     specs = {run.id: run.spec for run in runs}
-    groups = seed_groups(specs, curves, summaries, wanted) if group_seeds else None
+    groups = seed_groups(specs, aligned, summaries, wanted) if group_seeds else None
     return CompareRead(
         run_ids=ids,
         curves=[MetricsRead(run_id=i, epochs=c.epochs, series=c.series) for i, c in curves.items()],
         differing_spec=differing_fields(specs),
         max_relative_deviation={
-            key: max_relative_deviation(list(curves.values()), key) for key in wanted
+            key: max_relative_deviation([aligned[i] for i in ids], key) for key in wanted
         },
         summaries=summaries,
         groups=[

@@ -94,14 +94,20 @@ def read_metrics(
     return MetricSeries(epochs=axis, series=series)
 
 
+def evenly_spaced(last: int, max_points: int) -> list[int]:
+    """At most `max_points` (>= 2) epochs of 1..last, evenly spaced, the first and last among
+    them."""
+    stride = max(1, math.ceil((last - 1) / (max_points - 1)))
+    return sorted({*range(1, last + 1, stride), last})
+
+
 def _sample(
     session: Session, run_id: int, keys: Sequence[str] | None, last: int, max_points: int
 ) -> tuple[dict[str, dict[int, float]], set[int]]:
     """The epochs a downsampled read returns, and the values found while choosing them."""
     buckets = (max_points - 2) // (2 * len(keys or EPOCH_METRICS))
     if buckets < 1:  # too many series for min/max buckets: evenly spaced epochs
-        stride = math.ceil((last - 1) / (max_points - 1))
-        return {}, {*range(1, last + 1, stride), last}
+        return {}, set(evenly_spaced(last, max_points))
     found = bucket_extremes(session=session, run_id=run_id, keys=keys, last=last, buckets=buckets)
     return found, {1, last}.union(*found.values())
 

@@ -8,7 +8,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
-from models.store.metrics import MetricSeries
+from models.store.metrics import IN_CHUNK, MetricSeries
 from models.store.tables import Metric, Run
 
 # Per run, per series, its epochs (in order) and its values at them.
@@ -21,12 +21,19 @@ def get_runs(*, session: Session, project_id: int, run_ids: Collection[int]) -> 
     return {run.id: run for run in session.scalars(query)}
 
 
-def _series_rows(dialect: str, run_ids: Collection[int], keys: Sequence[str] | None) -> Select[Any]:
+def _series_rows(
+    dialect: str,
+    run_ids: Collection[int],
+    keys: Sequence[str] | None,
+    epochs: Collection[int] | None,
+) -> Select[Any]:
     """(run_id, name, epochs, values) per series on Postgres, whose arrays spare the client
     a row per value (60,000 rows for 100 runs x 200 epochs x 3 series); a row per value
     elsewhere."""
     metric = Metric.__table__.c  # Core columns: no per-row ORM work
     where = [metric.run_id.in_(run_ids), *([metric.name.in_(keys)] if keys else [])]
+    if epochs is not None:
+        where.append(metric.epoch.in_(epochs))
     if dialect != "postgresql":
         rows = select(metric.run_id, metric.name, metric.epoch, metric.value).where(*where)
         return rows.order_by(metric.run_id, metric.name, metric.epoch)
@@ -51,12 +58,18 @@ def _collect(rows: Iterable[Any], grouped: bool, curves: Curves) -> Curves:
 
 
 def read_whole_metrics(
-    *, session: Session, run_ids: Collection[int], keys: Sequence[str] | None = None
+    *,
+    session: Session,
+    run_ids: Collection[int],
+    keys: Sequence[str] | None = None,
+    epochs: Collection[int] | None = None,
 ) -> dict[int, MetricSeries]:
-    """Every epoch of these runs' curves, restricted to `keys`, each run's series aligned on
-    its own epochs as `read_metrics` returns them (for short runs: nothing to downsample)."""
+    """Every epoch of these runs' curves (or only `epochs`, at most IN_CHUNK of them),
+    restricted to `keys`, each run's series aligned on its own epochs as `read_metrics`
+    returns them (for short runs: nothing to downsample)."""
+    assert epochs is None or len(epochs) <= IN_CHUNK, "one IN list of epochs per statement"
     dialect = session.get_bind().dialect.name
-    rows = session.execute(_series_rows(dialect, run_ids, keys)).all()
+    rows = session.execute(_series_rows(dialect, run_ids, keys, epochs)).all()
     curves = _collect(rows, dialect == "postgresql", {run_id: {} for run_id in run_ids})
     return {run_id: _aligned(by_name) for run_id, by_name in curves.items()}
 

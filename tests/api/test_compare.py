@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from scipy import stats
@@ -88,3 +89,26 @@ def test_seed_groups_give_mean_and_t_interval(
         "high"
     ]
     assert body["summaries"][str(ids[0.0, 0])] == {"test_acc": pytest.approx(0.5)}
+
+
+def test_downsampled_seed_runs_are_banded_and_compared_at_the_same_epochs(
+    client: TestClient, sessions: sessionmaker[Any]
+) -> None:
+    # Noisy curves: each run downsampled to its own extremes keeps epochs the others lack.
+    noise = np.random.default_rng(0)
+    ids = [
+        run_with_losses(client, sessions, "torch", list(1 + noise.normal(0, 0.1, 3000)), seed=s)
+        for s in (0, 1, 2)
+    ]
+    params = {"run_ids": ",".join(map(str, ids)), "keys": "train_loss", "group_seeds": True}
+    body = client.get("/compare", params={**params, "max_points": 500}).json()
+    assert all(len(c["epochs"]) <= 500 for c in body["curves"])
+    [band] = [g["curves"]["train_loss"] for g in body["groups"]]
+    assert 400 <= len(band["epochs"]) <= 500 and band["epochs"][-1] == 3000
+    assert all(low < high for low, high in zip(band["low"], band["high"], strict=True))
+    whole = client.get("/compare", params=params).json()
+    # The largest deviation over 500 shared epochs: most of the way to that over all 3,000.
+    ratio = (
+        body["max_relative_deviation"]["train_loss"] / whole["max_relative_deviation"]["train_loss"]
+    )
+    assert 0.6 < ratio <= 1
