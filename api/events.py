@@ -3,8 +3,9 @@
 Opening a stream reads its first events before the response starts: another project's run
 or experiment is a 404 and a malformed Last-Event-ID a 422 as on any route, and a client
 that already has the final event gets a 204, which tells EventSource to stop reconnecting.
-Then each poll runs in a thread of a small pool of its own (streams never take the threads
-the other routes run in) and the stream sleeps between polls holding no session.
+That first poll runs in the threadpool like any route's dependency; every later one runs in
+a thread of a small pool of its own (open streams never hold the threads the other routes run
+in), and the stream sleeps between polls holding no session.
 """
 
 import logging

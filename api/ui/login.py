@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.auth import SESSION_COOKIE, secret_key, served_path
 from api.deps import SessionmakerDep
 from api.errors import http_error
-from api.ui.templating import render
+from api.ui.templating import render, root_path
 from models.services.keys import authenticate
 
 router = APIRouter(prefix="/ui", tags=["browser view"], include_in_schema=False)
@@ -20,12 +20,27 @@ HOME = "/ui/experiments"
 COOKIE_SECONDS = 30 * 24 * 3600  # a month; an expired or revoked key comes back here sooner
 
 
-def _safe_next(target: str) -> str:
+def _home(request: Request) -> str:
+    return root_path(request) + HOME
+
+
+def _safe_next(request: Request, target: str) -> str:
     """Where to go after signing in: a page of the view, never another site."""
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not parts.path.startswith("/ui/"):
-        return HOME
+    if parts.scheme or parts.netloc or not parts.path.startswith(f"{root_path(request)}/ui/"):
+        return _home(request)
     return target
+
+
+def _foreign(request: Request) -> bool:
+    """Whether a form was posted from another site's page (browsers send Origin with it)."""
+    origin = request.headers.get("origin")
+    return origin is not None and urlsplit(origin).netloc != request.url.netloc
+
+
+def _to_login(request: Request, query: str = "") -> RedirectResponse:
+    url = f"{root_path(request)}/ui/login{query}"
+    return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
 
 
 def _login_page(request: Request, next_page: str, error: str = "", code: int = 200) -> Response:
@@ -33,9 +48,9 @@ def _login_page(request: Request, next_page: str, error: str = "", code: int = 2
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str = HOME) -> Response:
+def login_form(request: Request, next: str = "") -> Response:
     """The sign-in form."""
-    return _login_page(request, _safe_next(next))
+    return _login_page(request, _safe_next(request, next))
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -43,19 +58,18 @@ def log_in(
     request: Request,
     sessions: SessionmakerDep,
     key: Annotated[str, Form(max_length=200)],
-    next: Annotated[str, Form(max_length=2000)] = HOME,
+    next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Check the key and keep it in the browser's cookie; the form again if it does not do."""
-    origin = request.headers.get("origin")
-    if origin is not None and urlsplit(origin).netloc != request.url.netloc:
-        return _login_page(request, HOME, "sign in from reglab's own page", 403)
+    if _foreign(request):
+        return _login_page(request, _home(request), "sign in from reglab's own page", 403)
     with sessions() as session:
         identity = authenticate(session, key.strip(), secret_key(), datetime.now(UTC))
     if identity is None:
         return _login_page(
-            request, _safe_next(next), "that key is unknown, expired or revoked", 401
+            request, _safe_next(request, next), "that key is unknown, expired or revoked", 401
         )
-    response = RedirectResponse(_safe_next(next), status_code=status.HTTP_303_SEE_OTHER)
+    response = RedirectResponse(_safe_next(request, next), status_code=status.HTTP_303_SEE_OTHER)
     response.set_cookie(
         SESSION_COOKIE,
         key.strip(),
@@ -69,9 +83,12 @@ def log_in(
 
 
 @router.post("/logout")
-def log_out() -> Response:
-    """Forget the key: the cookie is cleared (public: signing out needs no key)."""
-    response = RedirectResponse("/ui/login", status_code=status.HTTP_303_SEE_OTHER)
+def log_out(request: Request) -> Response:
+    """Forget the key: the cookie is cleared (public: signing out needs no key, but another
+    site's page cannot do it)."""
+    if _foreign(request):
+        return Response("sign out from reglab's own page", status.HTTP_403_FORBIDDEN)
+    response = _to_login(request)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response
 
@@ -82,6 +99,7 @@ async def page_or_api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     is_page = served_path(request).startswith("/ui/")
     if exc.status_code == status.HTTP_401_UNAUTHORIZED and is_page:
+        # The URL the browser asked for, prefix included: where signing in leads back to.
         target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
-        return RedirectResponse(f"/ui/login?next={target}", status_code=status.HTTP_303_SEE_OTHER)
+        return _to_login(request, f"?next={target}")
     return await http_error(request, exc)

@@ -25,7 +25,20 @@ def page_csrf_token(request: Request) -> str:
     return csrf_token(raw_key) if raw_key else ""
 
 
+def root_path(request: Request) -> str:
+    """The prefix the API is served under (uvicorn --root-path behind a proxy), "" if none:
+    every URL a page holds starts with it."""
+    return str(request.scope.get("root_path", ""))
+
+
 def render(request: Request, template: str, code: int = 200, **context: object) -> Response:
-    """A page: `template` with `context`, the static files' path and the page's CSRF token."""
-    full = {"static": STATIC_PATH, "csrf_token": page_csrf_token(request), **context}
+    """A page: `template` with `context`, the root path, the static files' path and the
+    page's CSRF token."""
+    root = root_path(request)
+    full = {
+        "root": root,
+        "static": root + STATIC_PATH,
+        "csrf_token": page_csrf_token(request),
+        **context,
+    }
     return TEMPLATES.TemplateResponse(request, template, full, status_code=code)

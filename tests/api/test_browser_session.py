@@ -1,6 +1,7 @@
 """The browser view's sign-in: the key goes into an HttpOnly, SameSite=Strict cookie, cookie
 writes need the page's CSRF token, and the view's own files are served without a key."""
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import sessionmaker
 
 from api.auth import CSRF_HEADER, SESSION_COOKIE, csrf_token
+from api.main import app
 from tests.api.conftest import client_on, key_with
 from tests.factories import spec_dict
 
@@ -90,6 +92,37 @@ def test_signing_out_clears_the_cookie(browser: TestClient, sessions: sessionmak
     assert response.status_code == 303 and response.headers["location"] == "/ui/login"
     assert f'{SESSION_COOKIE}="";' in response.headers["set-cookie"]
     assert browser.get("/experiments").status_code == 401
+
+
+def test_another_site_cannot_sign_a_browser_out(
+    browser: TestClient, sessions: sessionmaker[Any]
+) -> None:
+    sign_in(browser, key_with(sessions, ["read"]))
+    response = browser.post("/ui/logout", headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403 and "set-cookie" not in response.headers
+    assert browser.get("/experiments").status_code == 200
+
+
+def test_under_a_root_path_every_link_and_redirect_keeps_the_prefix(
+    sessions: sessionmaker[Any],
+) -> None:
+    # Behind a proxy at /reglab (uvicorn --root-path /reglab).
+    with client_on(sessions), TestClient(app, root_path="/reglab") as proxied:
+        proxied.follow_redirects = False
+        asked = proxied.get("/reglab/ui/runs", params={"filter": "id > 1"})
+        assert asked.status_code == 303
+        # `next` holds the URL asked for, itself percent-encoded as a query value.
+        expected = "/reglab/ui/login?next=/reglab/ui/runs%3Ffilter%3Did%2B%253E%2B1"
+        assert asked.headers["location"] == expected
+        signed = proxied.post(
+            "/reglab/ui/login",
+            data={"key": key_with(sessions, ["read"]), "next": "/reglab/ui/runs"},
+        )
+        assert signed.headers["location"] == "/reglab/ui/runs"
+        page = proxied.get("/reglab/ui/runs").text
+    assert 'href="/reglab/ui/experiments"' in page and 'src="/reglab/ui/static/' in page
+    assert 'data-root="/reglab"' in page
+    assert not re.search(r'(href|src|action|data-url)="/(?!reglab/)', page)
 
 
 def test_the_views_scripts_and_styles_need_no_key(browser: TestClient) -> None:

@@ -44,7 +44,7 @@
   function follow() {
     // After what the page drew; on a reconnect EventSource's Last-Event-ID takes over.
     const after = encodeURIComponent(page.dataset.followAfter);
-    const source = new EventSource(`/runs/${page.dataset.runId}/events?after=${after}`);
+    const source = new EventSource(`${document.body.dataset.root}/runs/${page.dataset.runId}/events?after=${after}`);
     source.addEventListener("epoch", addEpoch);
     source.addEventListener("status", (message) => {
       const data = JSON.parse(message.data);

@@ -12,6 +12,6 @@ for (const form of document.querySelectorAll("form.compare")) {
   });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    window.location.assign(`/ui/compare?run_ids=${picked().join(",")}`);
+    window.location.assign(`${document.body.dataset.root}/ui/compare?run_ids=${picked().join(",")}`);
   });
 }
