@@ -9,6 +9,7 @@ in), and the stream sleeps between polls holding no session.
 """
 
 import logging
+import math
 import threading
 import time
 from collections import Counter
@@ -126,7 +127,9 @@ async def hold_slot(key: KeyDep, settings: SettingsDep) -> AsyncIterator[None]:
             "(REGLAB_SSE_MAX_STREAMS_PER_KEY): close one, or follow a whole experiment in one"
         )
         item = error_item(("header", "Authorization"), message, "too_many_streams")
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, [item])
+        # A dropped stream's slot comes back once a write to it fails: by the next keep-alive.
+        wait = {"Retry-After": str(math.ceil(settings.sse_keepalive_seconds))}
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, [item], headers=wait)
     try:
         yield
     finally:  # plain code: it runs on a disconnect's cancellation too

@@ -12,6 +12,8 @@ def main() -> None:
     except ModuleNotFoundError as exc:
         if exc.name not in CLI_PACKAGES:
             raise
-        sys.exit(f"reglab: the CLI needs its extra ({exc.name} is missing): "
-                 "pip install 'reglab-client[cli]'")  # fmt: skip
+        sys.exit(
+            f"reglab: the CLI needs its extra ({exc.name} is missing): pip install "
+            "'reglab-client[cli]' (from a checkout: pip install './client[cli]')"
+        )
     cli()

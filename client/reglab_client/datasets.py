@@ -79,6 +79,7 @@ class Datasets:
             content=FileChunks(file),
             timeout=timeout,
             idempotent=True,  # the same bytes under the same name are the same version
+            after_timeout=False,  # ten minutes on: sending it again would not be quicker
         )
         return cast(Dataset, response)
 

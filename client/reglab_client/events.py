@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from reglab_client.errors import DroppedError
+from reglab_client.errors import DroppedError, ReglabError, UnreachableError
 from reglab_client.http import Http
 from reglab_client.types import RunError, RunStatus
 
@@ -115,25 +115,53 @@ def _connect(
     return http.stream(path, headers=headers, timeout=timeout)
 
 
+class _Counted:
+    """A response's lines, counted as they are read."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self.lines, self.count = lines, 0
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self.lines:
+            self.count += 1
+            yield line
+
+
+def _event_stream(response: httpx.Response, path: str) -> httpx.Response:
+    """The response, if it is an event stream (a proxy's sign-in page is not)."""
+    kind = response.headers.get("content-type", "")
+    if not kind.startswith("text/event-stream"):
+        raise ReglabError(f"{path}: the answer is not an event stream ({kind or 'no type'})")
+    return response
+
+
 def follow(http: Http, path: str, last_event_id: str | None = None) -> Iterator[Event]:
     """The events of the stream at `path` after `last_event_id`, to its end, across drops.
 
     A stream that closes or drops before its end (a restart, a proxy's cap on a stream's
-    lifetime) is opened again, as EventSource does, for as long as it opens: an open that
-    keeps failing raises as any request does, after the client's retries.
+    lifetime) is opened again, as EventSource does. Opens that bring not a single line, in a
+    row, back off and end it with UnreachableError after the client's retries; an open that
+    fails raises as any request does, after those retries.
     """
+    silent = 0  # opens in a row that brought no line, not even a keep-alive
     while True:
+        lines = _Counted(())
         try:
             with _connect(http, path, last_event_id) as response:
                 if response.status_code == 204:  # nothing after that id: the stream had ended
                     return
-                for message in messages(response.iter_lines()):
+                lines = _Counted(_event_stream(response, path).iter_lines())
+                for message in messages(lines):
                     if (event := parse(message)) is None:
                         continue
                     last_event_id = event.id
                     yield event
                     if isinstance(event, RunEnd | ExperimentEnd):
                         return
-        except DroppedError:
-            pass  # resumed right after the last event received, as after a clean close
-        http.sleep(http.retry.wait(0, None))
+            reason = "closed before its end"
+        except DroppedError as exc:
+            reason = f"dropped ({exc})"
+        silent = 0 if lines.count else silent + 1
+        if silent >= http.retry.attempts:
+            raise UnreachableError(f"{path}: the event stream {reason}, {silent} times in a row")
+        http.sleep(http.retry.wait(silent, None))

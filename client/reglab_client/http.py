@@ -74,15 +74,23 @@ class Http:
         """Close the connections."""
         self.client.close()
 
-    def _send(self, request: httpx.Request, idempotent: bool, stream: bool) -> httpx.Response:
+    def _send(
+        self, request: httpx.Request, idempotent: bool, stream: bool, after_timeout: bool = True
+    ) -> httpx.Response:
         """The response to `request`, sent again when that cannot do it twice: after a
         connection that never reached the server, and, for an idempotent request, after any
-        lost connection or a 503 (a write may have committed before its 503)."""
+        lost connection (a read timeout only if `after_timeout`) or a 429 or 503 (a write may
+        have committed before its 503)."""
         retryable = httpx.TransportError if idempotent else NOT_SENT
         for attempt in range(self.retry.attempts):
             last = attempt == self.retry.attempts - 1
             try:
                 response = self.client.send(request, stream=stream)
+            except httpx.ReadTimeout as exc:
+                if not (idempotent and after_timeout) or last:
+                    raise unreachable(request, exc) from exc
+                self.sleep(self.retry.wait(attempt, None))
+                continue
             except retryable as exc:
                 if last:
                     raise unreachable(request, exc) from exc
@@ -97,12 +105,20 @@ class Http:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def request(
-        self, method: str, path: str, *, idempotent: bool | None = None, **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        *,
+        idempotent: bool | None = None,
+        after_timeout: bool = True,
+        **kwargs: Any,
     ) -> httpx.Response:
-        """Send a request (GETs are idempotent unless said otherwise); ApiError on >= 400."""
+        """Send a request (GETs are idempotent unless said otherwise; `after_timeout=False`:
+        not sent again once it timed out, the server may still be working on it); ApiError on
+        >= 400."""
         request = self.client.build_request(method, path, **kwargs)
         safe = method == "GET" if idempotent is None else idempotent
-        response = self._send(request, safe, stream=False)
+        response = self._send(request, safe, stream=False, after_timeout=after_timeout)
         if response.is_error:
             raise api_error(response)
         return response

@@ -159,6 +159,7 @@ def test_streams_per_key_are_bounded_and_freed_on_disconnect(
         assert next(messages(first.iter_lines())).data["status"] == "queued"
         refused = client.get(path)
         assert refused.status_code == 429
+        assert refused.headers["retry-after"] == "15"  # the next keep-alive frees a dropped one
         assert len(polls) == 1  # the refused one read nothing of the store
         [detail] = refused.json()["detail"]
         assert detail["type"] == "too_many_streams"

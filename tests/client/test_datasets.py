@@ -5,6 +5,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from reglab_client import UnreachableError
 from reglab_client.datasets import format_of
 
 from tests.client.mock import mocked
@@ -55,3 +56,16 @@ def test_the_builtin_catalog_and_a_delete() -> None:
         ("GET", "/datasets"),
         ("DELETE", "/datasets/9"),
     ]
+
+
+def test_an_upload_is_not_sent_again_once_its_answer_timed_out(tmp_path: Path) -> None:
+    # The API may still be checking the file: a second copy would not answer sooner.
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("no answer in 600 s")
+
+    file = tmp_path / "iris.csv"
+    file.write_text("a,label\n1,x\n")
+    client, api = mocked(handler)
+    with pytest.raises(UnreachableError, match="no answer"):
+        client.datasets.upload(file, "iris")
+    assert len(api.requests) == 1

@@ -6,7 +6,15 @@ from typing import Any
 
 import httpx
 import pytest
-from reglab_client import EpochEvent, ExperimentEnd, RunEnd, StatusEvent, UnavailableError
+from reglab_client import (
+    EpochEvent,
+    ExperimentEnd,
+    ReglabError,
+    RunEnd,
+    StatusEvent,
+    UnavailableError,
+    UnreachableError,
+)
 from reglab_client.events import Message, messages
 
 from tests.client.mock import error_body, mocked
@@ -38,8 +46,16 @@ class Dropping(httpx.SyncByteStream):
         raise httpx.RemoteProtocolError("peer closed connection without sending complete body")
 
 
+EVENT_STREAM = {"content-type": "text/event-stream; charset=utf-8"}
+
+
 def sse(text: str) -> httpx.Response:
-    return httpx.Response(200, headers={"content-type": "text/event-stream"}, text=text)
+    return httpx.Response(200, headers=EVENT_STREAM, text=text)
+
+
+def dropping(text: str) -> httpx.Response:
+    """An event stream that sends `text`, then loses its connection."""
+    return httpx.Response(200, headers=EVENT_STREAM, stream=Dropping(text))
 
 
 def test_lines_are_read_as_eventsource_reads_them() -> None:
@@ -65,12 +81,10 @@ def test_a_run_s_events_are_typed_and_end_with_its_end() -> None:
 
 
 def test_a_dropped_stream_resumes_after_the_last_event_received() -> None:
-    bodies = iter([Dropping(epoch(1) + epoch(2) + "event: epoch\ndata: {"), Dropping(epoch(3))])
+    bodies = iter([dropping(epoch(1) + epoch(2) + "event: epoch\ndata: {"), dropping(epoch(3))])
 
     def handler(request: httpx.Request) -> httpx.Response:
-        if (body := next(bodies, None)) is not None:
-            return httpx.Response(200, stream=body)
-        return sse(END)
+        return next(bodies, None) or sse(END)
 
     client, api = mocked(handler)
     events = list(client.runs.events(7))
@@ -81,7 +95,7 @@ def test_a_dropped_stream_resumes_after_the_last_event_received() -> None:
 
 
 def test_a_204_on_reconnecting_means_the_stream_had_ended() -> None:
-    answers = iter([httpx.Response(200, stream=Dropping(epoch(3))), httpx.Response(204)])
+    answers = iter([dropping(epoch(3)), httpx.Response(204)])
     client, api = mocked(lambda r: next(answers))
     assert [e.id for e in client.runs.events(7)] == ["3.1.running"]
     assert api.requests[-1].headers["last-event-id"] == "3.1.running"
@@ -99,7 +113,7 @@ def test_following_from_an_id_sends_it_and_an_experiment_ends_with_its_progress(
 
 def test_a_stream_closed_before_its_end_is_reopened_for_as_long_as_it_opens() -> None:
     # A proxy that caps a stream's lifetime: more closes than the client's retries, then the end.
-    answers = iter([sse(": keep-alive\n\n")] * 4 + [httpx.Response(200, stream=Dropping(""))])
+    answers = iter([sse(": keep-alive\n\n")] * 4 + [dropping("")])
 
     def handler(request: httpx.Request) -> httpx.Response:
         return next(answers, None) or sse(END)
@@ -111,7 +125,7 @@ def test_a_stream_closed_before_its_end_is_reopened_for_as_long_as_it_opens() ->
 
 def test_a_429_on_reconnecting_is_retried_like_a_503() -> None:
     # The server has not yet noticed the dropped stream and still counts its slot.
-    answers = iter([httpx.Response(200, stream=Dropping(epoch(1))), error_body(429, [], "", "")])
+    answers = iter([dropping(epoch(1)), error_body(429, [], "", "")])
 
     def handler(request: httpx.Request) -> httpx.Response:
         return next(answers, None) or sse(END)
@@ -120,6 +134,21 @@ def test_a_429_on_reconnecting_is_retried_like_a_503() -> None:
     assert [type(e) for e in client.runs.events(7)] == [EpochEvent, RunEnd]
     sent = [request.headers.get("last-event-id") for request in api.requests]
     assert sent == [None, "1.1.running", "1.1.running"]
+
+
+def test_opens_that_bring_nothing_back_off_then_raise() -> None:
+    client, api = mocked(lambda r: sse(""))
+    with pytest.raises(UnreachableError, match="closed before its end, 3 times in a row"):
+        list(client.runs.events(7))
+    assert len(api.requests) == 3
+
+
+def test_an_answer_that_is_not_an_event_stream_is_an_error_at_once() -> None:
+    page = httpx.Response(200, headers={"content-type": "text/html"}, text="<form>sign in</form>")
+    client, api = mocked(lambda r: page)
+    with pytest.raises(ReglabError, match="not an event stream"):
+        list(client.runs.events(7))
+    assert len(api.requests) == 1
 
 
 def test_an_open_that_keeps_failing_raises_after_the_retries() -> None:

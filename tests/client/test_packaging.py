@@ -52,4 +52,4 @@ def test_the_client_alone_installs_and_imports_without_any_framework(tmp_path: P
     # The console script comes with the library; without the CLI's extra it says what to install.
     script = subprocess.run([venv / "bin" / "reglab", "runs", "ls"], capture_output=True, text=True)
     assert script.returncode == 1, script.stderr
-    assert script.stderr.strip().endswith("pip install 'reglab-client[cli]'"), script.stderr
+    assert "pip install 'reglab-client[cli]'" in script.stderr, script.stderr

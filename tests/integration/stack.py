@@ -28,7 +28,7 @@ TINY = {
     },
 }
 # A loss that becomes non-finite within a few epochs: the run fails as `diverged`.
-DIVERGES = {
+DIVERGES: dict[str, Any] = {
     "name": "diverges",
     "spec": {
         "dataset": {"name": "moons", "n_samples": 300},

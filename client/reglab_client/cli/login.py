@@ -15,7 +15,9 @@ def _read_key() -> str:
     """The key typed at a hidden prompt, or the first line of standard input piped in."""
     if sys.stdin.isatty():
         return str(typer.prompt("API key", hide_input=True))
-    return sys.stdin.readline().strip()
+    if key := sys.stdin.readline().strip():
+        return key
+    raise typer.BadParameter("no key on standard input", param_hint="'--api-key'")
 
 
 @app.command()

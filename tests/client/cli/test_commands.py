@@ -171,3 +171,13 @@ def test_login_reads_a_piped_key_checks_it_and_keeps_it_owner_only(
     assert api.requests[0].headers["authorization"] == "Bearer rl_piped_key"
     assert "rl_piped_key" in (tmp_path / "config.toml").read_text()
     assert (tmp_path / "config.toml").stat().st_mode & 0o777 == 0o600
+
+
+def test_login_refuses_an_empty_standard_input(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REGLAB_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    code, _, err, api = cli(lambda r: httpx.Response(500), "login")
+    assert code == 2 and "no key on standard input" in err
+    assert api.requests == [] and not (tmp_path / "config.toml").exists()
