@@ -14,7 +14,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from api.auth import UNAUTHORIZED, public_paths
 from api.deps import get_caller
-from api.errors import error_item, refused, validation_error
+from api.errors import error_item, refused
 from api.metrics import instrument
 from api.reconciler import reconciler
 from api.routes import (
@@ -32,7 +32,7 @@ from api.routes import (
 )
 from api.schemas import StoreUnavailableRead
 from api.settings import get_settings
-from api.ui import login as ui_login
+from api.ui import errors as ui_errors
 from api.ui import pages as ui_pages
 from api.ui.templating import STATIC_PATH, static_files
 from models.services.errors import ConflictError, NotFoundError
@@ -147,12 +147,12 @@ def create_app() -> FastAPI:
     _browser_guards(app)
     app.state.http_metrics = instrument(app)  # outermost: refused requests are counted too
     _openapi_without_keys_on_public_routes(app)
-    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(RequestValidationError, ui_errors.page_or_validation_error)
     app.add_exception_handler(CursorError, _bad_cursor)
     app.add_exception_handler(SpecError, _spec_error)
     app.add_exception_handler(NotFoundError, refused)
     app.add_exception_handler(ConflictError, refused)
-    app.add_exception_handler(StarletteHTTPException, ui_login.page_or_api_error)
+    app.add_exception_handler(StarletteHTTPException, ui_errors.page_or_api_error)
     app.add_exception_handler(OperationalError, _store_unavailable)
     return app
 

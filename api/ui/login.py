@@ -1,17 +1,15 @@
 """Signing in to the browser view: the key is checked once and kept in an HttpOnly,
-SameSite=Strict cookie; a page asked for without one sends the browser here."""
+SameSite=Strict cookie; a page asked for without one sends the browser here (api/ui/errors.py)."""
 
 from datetime import UTC, datetime
 from typing import Annotated
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.auth import SESSION_COOKIE, secret_key, served_path
+from api.auth import SESSION_COOKIE, secret_key
 from api.deps import SessionmakerDep
-from api.errors import http_error
 from api.ui.templating import render, root_path
 from models.services.keys import authenticate
 
@@ -38,7 +36,8 @@ def _foreign(request: Request) -> bool:
     return origin is not None and urlsplit(origin).netloc != request.url.netloc
 
 
-def _to_login(request: Request, query: str = "") -> RedirectResponse:
+def to_login(request: Request, query: str = "") -> RedirectResponse:
+    """A redirect to the sign-in form (with `query`, e.g. `?next=...`)."""
     url = f"{root_path(request)}/ui/login{query}"
     return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
 
@@ -88,18 +87,6 @@ def log_out(request: Request) -> Response:
     site's page cannot do it)."""
     if _foreign(request):
         return Response("sign out from reglab's own page", status.HTTP_403_FORBIDDEN)
-    response = _to_login(request)
+    response = to_login(request)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response
-
-
-async def page_or_api_error(request: Request, exc: Exception) -> Response:
-    """A page of the view asked for without a valid key goes to the sign-in form; every
-    other HTTP error keeps the API's JSON shape."""
-    assert isinstance(exc, StarletteHTTPException)
-    is_page = served_path(request).startswith("/ui/")
-    if exc.status_code == status.HTTP_401_UNAUTHORIZED and is_page:
-        # The URL the browser asked for, prefix included: where signing in leads back to.
-        target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
-        return _to_login(request, f"?next={target}")
-    return await http_error(request, exc)

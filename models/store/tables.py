@@ -1,5 +1,4 @@
-"""SQL tables: projects, API keys, experiments, runs, metrics (and their blocks), summaries,
-workers, datasets, artifacts."""
+"""SQL tables: projects, keys, experiments, runs, metrics, summaries, workers, data, artifacts."""
 
 import re
 from datetime import UTC, datetime
