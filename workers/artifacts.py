@@ -84,6 +84,8 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         "loss": asdict(plan.loss),
         "penalty": asdict(plan.penalty),
         "decay": asdict(plan.decay),
+        "max_norm": asdict(plan.max_norm),
+        "input_noise": asdict(plan.input_noise),
         "optimizer": plan.optimizer.model_dump(mode="json"),
         "batch_size": plan.batch_size,
         "seed": plan.seed,

@@ -130,6 +130,30 @@ class DecoupledDecay:
 
 
 @dataclass(frozen=True)
+class MaxNorm:
+    """After each optimizer step, each unit's incoming kernel vector is scaled to norm <= limit.
+
+    A unit is a Dense output (its weights over the inputs) or a Conv output channel (over
+    in_channels x window); a vector of norm n > limit becomes `w * limit / n`, others stay
+    as they are. Every kernel, the output layer's included; never biases or BN gamma/beta.
+    None: no constraint.
+    """
+
+    limit: float | None = None
+
+
+@dataclass(frozen=True)
+class InputNoise:
+    """Training steps add N(0, std^2) noise to every input value; evaluation sees clean inputs.
+
+    Drawn from the framework's generator seeded with the plan's seed (that of dropout), whose
+    state checkpoints keep. 0: off.
+    """
+
+    std: float = 0.0
+
+
+@dataclass(frozen=True)
 class CrossEntropy:
     """Softmax cross-entropy of the logits against `(1 - eps) * onehot + eps / K` targets."""
 
@@ -148,7 +172,9 @@ class Plan:
     decay: DecoupledDecay
     optimizer: OptimizerSpec
     batch_size: int
-    seed: int  # dropout masks; initial weights come from the same seed
+    seed: int  # dropout masks and input noise; initial weights come from the same seed
+    max_norm: MaxNorm
+    input_noise: InputNoise
 
     @property
     def n_params(self) -> int:
@@ -262,6 +288,8 @@ def build_plan(
         loss=CrossEntropy(label_smoothing=reg.label_smoothing),
         penalty=KernelPenalty(l1=reg.l1, l2=reg.l2),
         decay=DecoupledDecay(rate=reg.weight_decay),
+        max_norm=MaxNorm(limit=reg.max_norm),
+        input_noise=InputNoise(std=reg.input_noise),
         optimizer=optimizer,
         batch_size=batch_size,
         seed=seed,

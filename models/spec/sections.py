@@ -130,6 +130,27 @@ class RegularizationSpec(StrictModel):
         description="Decoupled decay each step, `w <- w - lr * weight_decay * w`, kernels "
         "only, for every optimizer (AdamW-style; not torch SGD's coupled weight_decay).",
     )
+    max_norm: float | None = Field(
+        examples=[3.0],
+        default=None,
+        gt=0.0,
+        le=1000.0,
+        description="Max-norm constraint c: after each optimizer step, every unit's incoming "
+        "kernel vector (a Dense unit's weights over its inputs; a Conv output channel's over "
+        "in_channels x window) with L2 norm above c is rescaled to norm c; shorter ones are "
+        "left as they are. All kernels, the output layer's included; biases and batch-norm "
+        "parameters never. Null: no constraint. 3 to 4 is the usual range with dropout.",
+    )
+    input_noise: float = Field(
+        examples=[0.1],
+        default=0.0,
+        ge=0.0,
+        le=10.0,
+        description="Standard deviation sigma of Gaussian noise added to every input value in "
+        "training (fresh each step, from the run's seeded generator); identity in evaluation. "
+        "Inputs are standardized, so sigma is in units of a feature's standard deviation; "
+        "0 is off.",
+    )
     label_smoothing: float = Field(
         examples=[0.1],
         default=0.0,

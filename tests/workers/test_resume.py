@@ -122,6 +122,36 @@ def test_resumed_run_equals_uninterrupted_run(
     assert_same_summary(second.outcome, whole.outcome)
 
 
+# Input noise draws from the generator that checkpoints must carry (with dropout's, on torch
+# the same one); max-norm rescales kernels after every step. A CNN, so max-norm has conv units.
+NEW_REGULARIZERS = {
+    "input_noise": {"input_noise": 0.5, "dropout": 0.2},
+    "max_norm": {"max_norm": 0.5, "weight_decay": 1e-3},
+}
+
+
+@pytest.mark.parametrize("recipe", sorted(NEW_REGULARIZERS))
+@pytest.mark.parametrize("backend", sorted(BACKEND_MODULES))
+def test_resume_is_exact_with_input_noise_and_max_norm(
+    backend: str, recipe: str, blobs: BlobStore
+) -> None:
+    spec = make_spec(
+        backend=backend,
+        dataset={"name": "digits", "n_samples": None},
+        model={"kind": "cnn", "channels": [4], "hidden": [16], "pool": "max"},
+        optimizer=ADAM,
+        regularization=NEW_REGULARIZERS[recipe],
+        training={"epochs": 5, "batch_size": 64},
+    )
+    whole = attempt(spec, None)
+    attempt(spec, blobs, stop_after=3)
+    second = attempt(spec, blobs)
+    assert second.resumed == [2]
+    assert sorted(second.epochs) == [3, 4, 5]
+    assert_same_epochs(second.epochs, whole)
+    assert_same_summary(second.outcome, whole.outcome)
+
+
 def test_corrupt_newest_checkpoint_resumes_from_the_previous(tmp_path: Path) -> None:
     spec = regularized("torch", ADAM, epochs=6)
     whole = attempt(spec, None)

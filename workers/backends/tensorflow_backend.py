@@ -30,6 +30,7 @@ from workers.backends.base import (
     expect_same_shapes,
     kernel_stats_of,
 )
+from workers.backends.tensorflow_optimizer import build_optimizer
 from workers.backends.tensorflow_runtime import (
     GPU_SCOPE,
     configure_threads,
@@ -121,49 +122,18 @@ def _keras_kernel(kernel: NDArray[np.float32]) -> NDArray[np.float32]:
     return np.ascontiguousarray(np.transpose(kernel, axes))
 
 
-class SpecAdam(keras.optimizers.Adam):  # type: ignore[misc]
-    """Adam with epsilon added to sqrt(v_hat), as the spec (and torch) define it.
+def max_norm_(kernels: list[keras.Variable], limit: float) -> None:
+    """Scale each unit's incoming kernel vector whose L2 norm exceeds `limit` down to it.
 
-    Keras adds epsilon to sqrt(v) instead, i.e. its epsilon is the spec's divided by
-    sqrt(1 - beta2^t); that shows in the first epochs wherever gradients are small.
+    Keras keeps the output unit LAST, (in, out) or (*window, in, out): the norm runs over
+    every axis but the last (Keras' MaxNorm defaults to axis 0, wrong for a Conv kernel, and
+    scales by c / (eps + n) even below c). A norm of 0 gives limit/0 = inf, capped at 1.
     """
-
-    def update_step(self, gradient: tf.Tensor, variable: tf.Variable, learning_rate: float) -> None:
-        """One Adam step for one variable (Keras's update, epsilon moved)."""
-        ops = keras.ops
-        lr = ops.cast(learning_rate, variable.dtype)
-        gradient = ops.cast(gradient, variable.dtype)
-        step = ops.cast(self.iterations + 1, variable.dtype)
-        beta_1_power = ops.power(ops.cast(self.beta_1, variable.dtype), step)
-        beta_2_power = ops.power(ops.cast(self.beta_2, variable.dtype), step)
-        m = self._momentums[self._get_variable_index(variable)]
-        v = self._velocities[self._get_variable_index(variable)]
-        self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1 - self.beta_1))
-        self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), 1 - self.beta_2))
-        correction = ops.sqrt(1 - beta_2_power)
-        alpha = lr * correction / (1 - beta_1_power)
-        denominator = ops.add(ops.sqrt(v), self.epsilon * correction)
-        self.assign_sub(variable, ops.divide(ops.multiply(m, alpha), denominator))
-
-
-def _optimizer(plan: Plan, decayed_excluded: list[tf.Variable]) -> keras.Optimizer:
-    opt, decay = plan.optimizer, plan.decay.rate or None
-    optimizer: keras.Optimizer
-    if opt.name == "sgd":
-        optimizer = keras.optimizers.SGD(
-            learning_rate=opt.lr, momentum=opt.momentum, nesterov=opt.nesterov, weight_decay=decay
-        )
-    else:
-        optimizer = SpecAdam(
-            learning_rate=opt.lr,
-            beta_1=opt.beta1,
-            beta_2=opt.beta2,
-            epsilon=opt.eps,
-            weight_decay=decay,
-        )
-    # Keras 3 decay is decoupled (w -= lr * decay * w) but covers every variable by default.
-    optimizer.exclude_from_weight_decay(var_list=decayed_excluded)
-    return optimizer
+    for kernel in kernels:
+        value = kernel.value
+        axes = list(range(len(value.shape) - 1))
+        norms = tf.sqrt(tf.reduce_sum(tf.square(value), axis=axes, keepdims=True))
+        kernel.assign(value * tf.minimum(1.0, limit / norms))
 
 
 class KerasTrainer(KerasWeights):
@@ -179,6 +149,7 @@ class KerasTrainer(KerasWeights):
     ) -> None:
         configure_threads(threads)
         keras.utils.set_random_seed(plan.seed)  # dropout masks
+        self.max_norm, self.noise_std = plan.max_norm.limit, plan.input_noise.std
         self._scope = device_scope(device)
         self.device = "cuda" if self._scope == GPU_SCOPE else "cpu"
         with tf.device(self._scope):
@@ -191,8 +162,10 @@ class KerasTrainer(KerasWeights):
             self.kernels = [layer.kernel for layer in weighted]
             kernel_ids = {id(k) for k in self.kernels}
             others = [v for v in self.model.trainable_variables if id(v) not in kernel_ids]
-            self.optimizer = _optimizer(plan, others)
+            self.optimizer = build_optimizer(plan, others)
             self.optimizer.build(self.model.trainable_variables)
+            # Its own generator for the input noise, seeded by the plan; state() keeps its state.
+            self._noise = keras.random.SeedGenerator(plan.seed) if self.noise_std else None
             self.splits = {
                 name: (tf.constant(split.x), tf.constant(split.y))
                 for name, split in (("train", data.train), ("val", data.val), ("test", data.test))
@@ -215,15 +188,20 @@ class KerasTrainer(KerasWeights):
 
     def _train_step(self, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         variables = self.model.trainable_variables
+        if self._noise is not None:
+            # Not a GaussianNoise layer: one Keras layer per plan op keeps weight names aligned.
+            x = x + keras.random.normal(tf.shape(x), stddev=self.noise_std, seed=self._noise)
         with tf.GradientTape() as tape:
             logits = self.model(x, training=True)
             data_loss = tf.reduce_mean(self._loss(y, logits))
             loss = data_loss + tf.add_n(self.model.losses) if self.model.losses else data_loss
         self.optimizer.apply(tape.gradient(loss, variables), variables)
+        if self.max_norm is not None:
+            max_norm_(self.kernels, self.max_norm)  # after the update (and its decay)
         return data_loss, tf.argmax(logits, axis=1)
 
     def train_epoch(self, order: NDArray[np.int64], interrupt: Interrupt | None = None) -> LossAcc:
-        """One pass in the given order; penalties join the loss, decay the optimizer step."""
+        """One pass in the given order; penalties join the loss, decay and max-norm the step."""
         x, y = self.splits["train"]
         losses, predictions = [], []
         with tf.device(self._scope):
@@ -268,14 +246,17 @@ class KerasTrainer(KerasWeights):
     def _variables(self) -> dict[str, tf.Variable]:
         """Every variable, named by position: layer names vary with what a process built before.
 
-        Model variables include BN statistics and each Dropout's seed generator state.
+        Model variables include BN statistics and each Dropout's seed generator state; the
+        input noise's generator state is `rng/input_noise` (only when the plan adds noise).
         """
         named = {f"model/{i}": v for i, v in enumerate(self.model.variables)}
         named.update({f"optim/{i}": v for i, v in enumerate(self.optimizer.variables)})
+        if self._noise is not None:
+            named["rng/input_noise"] = self._noise.state
         return named
 
     def state(self) -> dict[str, NDArray[Any]]:
-        """Weights, BN statistics, dropout seed states and optimizer slots, by position."""
+        """Weights, BN statistics, dropout and noise seed states, optimizer slots, by position."""
         return {name: np.asarray(v.numpy()) for name, v in self._variables().items()}
 
     def load_state(self, tensors: Mapping[str, NDArray[Any]]) -> None:

@@ -9,17 +9,7 @@ import torch.nn.functional as F  # noqa: N812
 from numpy.typing import NDArray
 from torch import nn
 
-from models.spec.plan import (
-    Activation,
-    BatchNorm,
-    ChannelsFirst,
-    Conv,
-    Dense,
-    Flatten,
-    Op,
-    Plan,
-    Pool,
-)
+from models.spec.plan import Plan
 from workers.backends.base import (
     EVAL_BATCH,
     DeviceUnavailableError,
@@ -32,70 +22,24 @@ from workers.backends.base import (
     expect_same_shapes,
     kernel_stats_of,
 )
+from workers.backends.torch_modules import build_module
 from workers.backends.torch_weights import TorchWeights
 from workers.datasets import DatasetArrays
 from workers.init_weights import LayerWeights
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
-    "gelu": nn.GELU,
-    "elu": nn.ELU,
-}
-BATCHNORMS: dict[int, type[nn.Module]] = {0: nn.BatchNorm1d, 1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
-# By spatial dims; stride defaults to the window and ceil_mode=False rounds odd sizes down.
-POOLS: dict[tuple[str, int], type[nn.Module]] = {
-    ("max", 1): nn.MaxPool1d,
-    ("max", 2): nn.MaxPool2d,
-    ("avg", 1): nn.AvgPool1d,
-    ("avg", 2): nn.AvgPool2d,
-}
+__all__ = ["TorchTrainer", "build_module", "create_trainer", "max_norm_"]
 
 
-class _ChannelsFirst(nn.Module):
-    """(N, *spatial) gains its channel axis; (N, C, *spatial) is already laid out (a view)."""
+@torch.no_grad()
+def max_norm_(kernels: list[torch.Tensor], limit: float) -> None:
+    """Scale each unit's incoming kernel vector whose L2 norm exceeds `limit` down to it.
 
-    def __init__(self, op: ChannelsFirst) -> None:
-        super().__init__()
-        self.shape = (op.channels, *op.spatial)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.reshape(x.shape[0], *self.shape)
-
-
-def _layer(op: Op, spatial_dims: int) -> nn.Module:
-    """The torch module for one plan op; `spatial_dims` is 0 for (N, F) activations."""
-    if isinstance(op, ChannelsFirst):
-        return _ChannelsFirst(op)
-    if isinstance(op, Conv):
-        conv = nn.Conv1d if op.dims == 1 else nn.Conv2d
-        return conv(op.in_channels, op.out_channels, op.kernel_size, padding="same", bias=op.bias)
-    if isinstance(op, Pool):
-        return POOLS[op.kind, op.dims](op.size)
-    if isinstance(op, Flatten):
-        return nn.Flatten()
-    if isinstance(op, Dense):
-        return nn.Linear(op.in_features, op.out_features, bias=op.bias)
-    if isinstance(op, BatchNorm):
-        # Same convention as the spec: momentum is the weight of the new batch statistic.
-        return BATCHNORMS[spatial_dims](op.features, eps=op.eps, momentum=op.momentum)
-    if isinstance(op, Activation):
-        return ACTIVATIONS[op.name]()
-    return nn.Dropout(op.p)
-
-
-def build_module(plan: Plan) -> nn.Sequential:
-    """The plan as an nn.Sequential, op for op."""
-    layers: list[nn.Module] = []
-    spatial_dims = 0
-    for op in plan.ops:
-        if isinstance(op, ChannelsFirst):
-            spatial_dims = len(op.spatial)
-        elif isinstance(op, Flatten):
-            spatial_dims = 0
-        layers.append(_layer(op, spatial_dims))
-    return nn.Sequential(*layers)
+    torch keeps the output unit first, (out, in) or (out, in, *window): the norm runs over
+    every other axis. A norm of 0 gives limit/0 = inf, clamped to 1 (no NaN).
+    """
+    for kernel in kernels:
+        norms = torch.linalg.vector_norm(kernel, dim=tuple(range(1, kernel.ndim)), keepdim=True)
+        kernel.mul_(torch.clamp(limit / norms, max=1.0))
 
 
 def _device(requested: str) -> torch.device:
@@ -104,6 +48,14 @@ def _device(requested: str) -> torch.device:
     if requested == "cpu" or not torch.cuda.is_available():
         return torch.device("cpu")
     return torch.device("cuda")
+
+
+def _optimizer(plan: Plan, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+    """The plan's optimizer over `params`, without weight decay (the plan's is decoupled)."""
+    opt = plan.optimizer
+    if opt.name == "sgd":
+        return torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum, nesterov=opt.nesterov)
+    return torch.optim.Adam(params, lr=opt.lr, betas=(opt.beta1, opt.beta2), eps=opt.eps)
 
 
 class TorchTrainer(TorchWeights):
@@ -118,7 +70,7 @@ class TorchTrainer(TorchWeights):
         threads: int,
     ) -> None:
         torch.set_num_threads(threads)
-        torch.manual_seed(plan.seed)  # dropout masks
+        torch.manual_seed(plan.seed)  # dropout masks and input noise
         self._device = _device(device)
         self.device = self._device.type
         self.plan = plan
@@ -132,15 +84,10 @@ class TorchTrainer(TorchWeights):
         self.kernels = [m.weight for m in weighted]
         self.l1, self.l2 = plan.penalty.l1, plan.penalty.l2
         self.label_smoothing = plan.loss.label_smoothing
-        opt = plan.optimizer
-        self.decay = 1.0 - opt.lr * plan.decay.rate
+        self.decay = 1.0 - plan.optimizer.lr * plan.decay.rate
         self.batch_size = plan.batch_size
-        params = list(self.model.parameters())
-        self.optimizer: torch.optim.Optimizer = (
-            torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum, nesterov=opt.nesterov)
-            if opt.name == "sgd"
-            else torch.optim.Adam(params, lr=opt.lr, betas=(opt.beta1, opt.beta2), eps=opt.eps)
-        )
+        self.max_norm, self.noise_std = plan.max_norm.limit, plan.input_noise.std
+        self.optimizer = _optimizer(plan, list(self.model.parameters()))
         self.splits = {
             name: (
                 torch.from_numpy(split.x).to(self._device),
@@ -168,30 +115,40 @@ class TorchTrainer(TorchWeights):
             term = l1_term if term is None else term + l1_term
         return term if term is not None else torch.zeros((), device=self._device)
 
+    def _step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One training step on a batch: the plan's rules in order; (data loss, logits)."""
+        if self.noise_std:
+            # randn_like draws from torch's seeded generator, the one dropout draws from,
+            # whose state checkpoints keep (`rng/cpu`, `rng/cuda`).
+            x = x + self.noise_std * torch.randn_like(x)
+        logits = self.model(x)
+        data_loss = self._loss(logits, y)
+        loss = data_loss + self._penalty_term() if self.l1 or self.l2 else data_loss
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()  # type: ignore[no-untyped-call]
+        if self.decay != 1.0:
+            # Decoupled decay before the update, kernels only: the spec's AdamW-style rule.
+            with torch.no_grad():
+                torch._foreach_mul_(self.kernels, self.decay)
+        self.optimizer.step()
+        if self.max_norm is not None:
+            max_norm_(self.kernels, self.max_norm)  # after the update, as the spec says
+        return data_loss.detach(), logits.detach()
+
     def train_epoch(self, order: NDArray[np.int64], interrupt: Interrupt | None = None) -> LossAcc:
-        """One pass in the given order; the penalty joins the loss, decay the step."""
+        """One pass in the given order, train mode, a `_step` per batch."""
         x, y = self.splits["train"]
         self.model.train()
         index = torch.from_numpy(order).to(self._device)
-        penalized = bool(self.l1 or self.l2)
         # Per-batch results stay on the device and are reduced once per epoch (no syncs).
         losses, predictions = [], []
         bounds = batch_bounds(len(index), self.batch_size)
         for start, stop in bounds:
             check_interrupt(interrupt)
             batch = index[start:stop]
-            logits = self.model(x[batch])
-            data_loss = self._loss(logits, y[batch])
-            loss = data_loss + self._penalty_term() if penalized else data_loss
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            if self.decay != 1.0:
-                # Decoupled decay before the update, kernels only: the spec's AdamW-style rule.
-                with torch.no_grad():
-                    torch._foreach_mul_(self.kernels, self.decay)
-            self.optimizer.step()
-            losses.append(data_loss.detach())
-            predictions.append(logits.detach().argmax(dim=1))
+            data_loss, logits = self._step(x[batch], y[batch])
+            losses.append(data_loss)
+            predictions.append(logits.argmax(dim=1))
         sizes = torch.tensor([stop - start for start, stop in bounds], device=self._device)
         n = len(index)
         loss_sum = torch.dot(torch.stack(losses), sizes.to(torch.float32))

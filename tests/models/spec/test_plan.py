@@ -16,7 +16,9 @@ from models.spec.plan import (
     Dense,
     Dropout,
     Flatten,
+    InputNoise,
     KernelPenalty,
+    MaxNorm,
     Plan,
     Pool,
 )
@@ -95,15 +97,30 @@ def test_per_layer_dropout_rates_follow_the_hidden_layers() -> None:
 def test_plan_carries_every_training_rule() -> None:
     plan = make_plan(
         seed=7,
-        regularization={"l1": 1e-5, "l2": 1e-4, "weight_decay": 0.01, "label_smoothing": 0.1},
+        regularization={
+            "l1": 1e-5,
+            "l2": 1e-4,
+            "weight_decay": 0.01,
+            "label_smoothing": 0.1,
+            "max_norm": 3.0,
+            "input_noise": 0.2,
+        },
         optimizer={"name": "sgd", "lr": 0.05, "momentum": 0.9},
         training={"batch_size": 16},
     )
     assert plan.penalty == KernelPenalty(l1=1e-5, l2=1e-4)
+    assert plan.max_norm == MaxNorm(limit=3.0)
+    assert plan.input_noise == InputNoise(std=0.2)
     assert plan.decay == DecoupledDecay(rate=0.01)
     assert plan.loss == CrossEntropy(label_smoothing=0.1)
     assert (plan.optimizer.name, plan.optimizer.lr, plan.optimizer.momentum) == ("sgd", 0.05, 0.9)
     assert (plan.batch_size, plan.seed) == (16, 7)
+
+
+def test_max_norm_and_input_noise_are_off_by_default_and_add_no_op() -> None:
+    plain, on = make_plan(), make_plan(regularization={"max_norm": 2.0, "input_noise": 0.5})
+    assert (plain.max_norm, plain.input_noise) == (MaxNorm(limit=None), InputNoise(std=0.0))
+    assert on.ops == plain.ops  # training rules: the layers (and weight names) stay the same
 
 
 def plan_on(input_shape: tuple[int, ...], **model: object) -> Plan:

@@ -142,7 +142,18 @@ CASES: dict[str, Case] = {
     "label_smoothing": Case(
         {"regularization": {"label_smoothing": 0.2}}, lambda plan: plan.loss.label_smoothing > 0
     ),
+    # Limits below the initial unit norms (~1.1 dense, ~0.6 conv here): the constraint binds.
+    "max_norm": Case({"regularization": {"max_norm": 1.0}}, lambda plan: plan.max_norm.limit == 1),
+    "conv2d-max_norm": Case(
+        {"model": CNN, "regularization": {"max_norm": 0.5}},
+        lambda plan: is_conv(2)(plan) and plan.max_norm.limit == 0.5,
+    ),
+    "input_noise": Case(
+        {"regularization": {"input_noise": 0.3}}, lambda plan: plan.input_noise.std == 0.3
+    ),
 }
+# Cases whose training draws from each framework's own generator: same in law, not in value.
+RANDOM_CASES = {"dropout", "input_noise"}
 
 
 @dataclass(frozen=True)
@@ -220,7 +231,7 @@ def test_same_spec_trains_the_same_as_the_reference(case: str, backend: str) -> 
     # training, to float32 rounding (dropout masks come from each framework's own generator).
     ours, reference = report(case, backend), report(case, REFERENCE)
     assert ours.initial_val_loss == pytest.approx(reference.initial_val_loss, rel=1e-5)
-    if case != "dropout":
+    if case not in RANDOM_CASES:
         assert ours.train_losses == pytest.approx(reference.train_losses, rel=1e-4)
         # Eval mode reads batch norm's running variance, biased in Keras and unbiased in torch.
         bound = BN_EVAL_BOUND if "batchnorm" in case else 1e-4
@@ -262,12 +273,19 @@ def test_regularizers_shrink_the_kernels(case: str, backend: str) -> None:
     assert getattr(regularized.kernels, norm) < getattr(plain.kernels, norm)
 
 
+@pytest.mark.parametrize("case", sorted(RANDOM_CASES))
 @each_backend
-def test_dropout_noise_shows_in_training_only(backend: str) -> None:
-    plain, dropout = report("dense", backend), report("dropout", backend)
-    # Same weights at the start; dropout changes the training path, not the untrained network.
-    assert dropout.initial_val_loss == plain.initial_val_loss
-    assert dropout.train_losses[0] != pytest.approx(plain.train_losses[0], rel=1e-3)
+def test_noise_shows_in_training_only(case: str, backend: str) -> None:
+    plain, noisy = report("dense", backend), report(case, backend)
+    # Same weights at the start; the noise changes the training path, not the untrained network.
+    assert noisy.initial_val_loss == plain.initial_val_loss
+    assert noisy.train_losses[0] != pytest.approx(plain.train_losses[0], rel=1e-3)
+
+
+@pytest.mark.parametrize(("case", "plain"), [("max_norm", "dense"), ("conv2d-max_norm", "conv2d")])
+@each_backend
+def test_max_norm_shrinks_the_kernels(case: str, plain: str, backend: str) -> None:
+    assert report(case, backend).kernels.l2 < report(plain, backend).kernels.l2
 
 
 def smoothed_cross_entropy(logits: np.ndarray, labels: np.ndarray, eps: float) -> float:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from models.blobs import BlobStore
 from tests.factories import EpochLog, make_spec
 from tests.workers.test_resume import ADAM, assert_same_epochs, attempt, regularized
 from workers.backends import BACKEND_MODULES
@@ -54,17 +55,18 @@ def test_cuda_run_resumes_on_cuda_and_on_cpu(backend: str, tmp_path: Path) -> No
         pytest.skip(f"{backend} sees no GPU")
     spec = regularized(backend, ADAM, epochs=6, device="cuda")
     whole = attempt(spec, None)
-    attempt(spec, tmp_path / "gpu", stop_after=4)
-    resumed = attempt(spec, tmp_path / "gpu")
+    gpu_blobs, moved_blobs = BlobStore(str(tmp_path / "gpu")), BlobStore(str(tmp_path / "moved"))
+    attempt(spec, gpu_blobs, stop_after=4)
+    resumed = attempt(spec, gpu_blobs)
     assert resumed.resumed == [3] and sorted(resumed.epochs) == [4, 5, 6]
     assert_same_epochs(resumed.epochs, whole)  # the CUDA dropout generator is restored too
     # A checkpoint taken on the GPU continues on a CPU worker (a run with device "auto" may
     # move; one run, so one identity). Dropout masks come from the CPU generator there, so
     # the curves go their own way, but from the trained weights: epoch 4 is near the GPU
     # run's, far below epoch 1.
-    attempt(spec, tmp_path / "moved", stop_after=4, identity="auto run")
+    attempt(spec, moved_blobs, stop_after=4, identity="auto run")
     cpu_spec = regularized(backend, ADAM, epochs=6, device="cpu")
-    on_cpu = attempt(cpu_spec, tmp_path / "moved", identity="auto run")
+    on_cpu = attempt(cpu_spec, moved_blobs, identity="auto run")
     assert on_cpu.resumed == [3] and sorted(on_cpu.epochs) == [4, 5, 6]
     moved_loss, gpu_loss = on_cpu.epochs[4]["train_loss"], whole.epochs[4]["train_loss"]
     assert moved_loss == pytest.approx(gpu_loss, rel=0.15)
