@@ -86,6 +86,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         "decay": asdict(plan.decay),
         "max_norm": asdict(plan.max_norm),
         "input_noise": asdict(plan.input_noise),
+        "mixup": asdict(plan.mixup),
         "optimizer": plan.optimizer.model_dump(mode="json"),
         "batch_size": plan.batch_size,
         "seed": plan.seed,

@@ -10,6 +10,14 @@ from typing import Literal
 
 from models.spec.base import SpecError
 from models.spec.catalog import DatasetShape
+from models.spec.rules import (
+    CrossEntropy,
+    DecoupledDecay,
+    InputNoise,
+    KernelPenalty,
+    MaxNorm,
+    Mixup,
+)
 from models.spec.sections import ModelSpec, OptimizerSpec, RegularizationSpec
 
 ActivationName = Literal["relu", "tanh", "sigmoid", "gelu", "elu"]
@@ -102,62 +110,20 @@ class Activation:
 
 @dataclass(frozen=True)
 class Dropout:
-    """Inverted dropout: drop with probability p, scale kept units by 1/(1-p); eval identity."""
+    """Inverted dropout: drop with probability p, scale kept units by 1/(1-p); eval identity.
+
+    `spatial` 0: each unit drops on its own. 1 or 2 (after a conv block, whose maps have
+    that many spatial axes): spatial dropout, each (example, channel) map drops whole, one
+    draw shared by all its positions. Still op kind `dropout`: eval mode is the same.
+    """
 
     p: float
+    spatial: Literal[0, 1, 2] = 0
 
 
 Op = ChannelsFirst | Conv | Pool | Flatten | Dense | BatchNorm | Activation | Dropout
-
-
-@dataclass(frozen=True)
-class KernelPenalty:
-    """`loss += l1 * sum|w| + l2 * sum(w^2)` over kernels only: no biases, no BN gamma/beta."""
-
-    l1: float = 0.0
-    l2: float = 0.0
-
-
-@dataclass(frozen=True)
-class DecoupledDecay:
-    """Each step, before the optimizer's update: `w <- w - lr * rate * w`.
-
-    Kernels only (biases and BN gamma/beta are excluded), whatever the optimizer: never
-    folded into the gradient, so momentum and Adam's scaling do not touch it.
-    """
-
-    rate: float = 0.0
-
-
-@dataclass(frozen=True)
-class MaxNorm:
-    """After each optimizer step, each unit's incoming kernel vector is scaled to norm <= limit.
-
-    A unit is a Dense output (its weights over the inputs) or a Conv output channel (over
-    in_channels x window); a vector of norm n > limit becomes `w * limit / n`, others stay
-    as they are. Every kernel, the output layer's included; never biases or BN gamma/beta.
-    None: no constraint.
-    """
-
-    limit: float | None = None
-
-
-@dataclass(frozen=True)
-class InputNoise:
-    """Training steps add N(0, std^2) noise to every input value; evaluation sees clean inputs.
-
-    Drawn from the framework's generator seeded with the plan's seed (that of dropout), whose
-    state checkpoints keep. 0: off.
-    """
-
-    std: float = 0.0
-
-
-@dataclass(frozen=True)
-class CrossEntropy:
-    """Softmax cross-entropy of the logits against `(1 - eps) * onehot + eps / K` targets."""
-
-    label_smoothing: float = 0.0
+# The training rules live in models.spec.rules; the plan is where backends import them from.
+__all__ = ["CrossEntropy", "DecoupledDecay", "InputNoise", "KernelPenalty", "MaxNorm", "Mixup"]
 
 
 @dataclass(frozen=True)
@@ -172,9 +138,10 @@ class Plan:
     decay: DecoupledDecay
     optimizer: OptimizerSpec
     batch_size: int
-    seed: int  # dropout masks and input noise; initial weights come from the same seed
+    seed: int  # dropout masks, input noise, mixup draws; initial weights come from it too
     max_norm: MaxNorm
     input_noise: InputNoise
+    mixup: Mixup
 
     @property
     def n_params(self) -> int:
@@ -199,7 +166,9 @@ def _hidden_block(
         # Before dropout: max pooling then picks among unscaled activations, as in eval mode,
         # and dropout drops units of what the next layer sees.
         ops.append(pool)
-    if dropout > 0:
+    if dropout > 0 and isinstance(layer, Conv) and reg.dropout_kind == "spatial":
+        ops.append(Dropout(dropout, spatial=layer.dims))
+    elif dropout > 0:
         ops.append(Dropout(dropout))
     return ops
 
@@ -290,6 +259,7 @@ def build_plan(
         decay=DecoupledDecay(rate=reg.weight_decay),
         max_norm=MaxNorm(limit=reg.max_norm),
         input_noise=InputNoise(std=reg.input_noise),
+        mixup=Mixup(alpha=reg.mixup),
         optimizer=optimizer,
         batch_size=batch_size,
         seed=seed,

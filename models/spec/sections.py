@@ -86,6 +86,15 @@ class RegularizationSpec(StrictModel):
         "probability p and kept units are scaled by 1/(1-p) in training; identity in "
         "evaluation. One p for all hidden layers, or one per hidden layer.",
     )
+    dropout_kind: Literal["standard", "spatial"] = Field(
+        examples=["spatial"],
+        default="standard",
+        description="`standard`: dropout drops single units. `spatial`: after a convolution "
+        "block it drops whole channels (feature maps) with probability p, kept ones scaled by "
+        "1/(1-p), identity in evaluation; units next to each other in a map are correlated, "
+        "so dropping them one by one barely regularizes. Dense layers have no channels: their "
+        "dropout stays standard, so on an `mlp` `spatial` means the same as `standard`.",
+    )
     batchnorm: bool = Field(
         examples=[True],
         default=False,
@@ -150,6 +159,17 @@ class RegularizationSpec(StrictModel):
         "training (fresh each step, from the run's seeded generator); identity in evaluation. "
         "Inputs are standardized, so sigma is in units of a feature's standard deviation; "
         "0 is off.",
+    )
+    mixup: float = Field(
+        examples=[0.2],
+        default=0.0,
+        ge=0.0,
+        le=10.0,
+        description="Mixup alpha: each training batch becomes `lam * x + (1 - lam) * x[perm]` "
+        "with targets mixed the same way (label smoothing applied first), lam ~ Beta(alpha, "
+        "alpha) and the permutation drawn per batch from the run's seeded generator. "
+        "train_acc counts a prediction right when it is the dominant label (that of x if "
+        "lam >= 0.5, else of x[perm]); evaluation never mixes. 0 is off; 0.1 to 0.4 is usual.",
     )
     label_smoothing: float = Field(
         examples=[0.1],

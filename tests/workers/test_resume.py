@@ -123,16 +123,20 @@ def test_resumed_run_equals_uninterrupted_run(
 
 
 # Input noise draws from the generator that checkpoints must carry (with dropout's, on torch
-# the same one); max-norm rescales kernels after every step. A CNN, so max-norm has conv units.
+# the same one); max-norm rescales kernels after every step; spatial dropout draws channel
+# masks; mixup draws from its own numpy generator (`rng/mixup`), here beside dropout's and
+# the noise's. A CNN, so max-norm has conv units and spatial dropout channels.
 NEW_REGULARIZERS = {
     "input_noise": {"input_noise": 0.5, "dropout": 0.2},
     "max_norm": {"max_norm": 0.5, "weight_decay": 1e-3},
+    "spatial_dropout": {"dropout": 0.3, "dropout_kind": "spatial"},
+    "mixup": {"mixup": 0.4, "dropout": 0.2, "input_noise": 0.2, "label_smoothing": 0.1},
 }
 
 
 @pytest.mark.parametrize("recipe", sorted(NEW_REGULARIZERS))
 @pytest.mark.parametrize("backend", sorted(BACKEND_MODULES))
-def test_resume_is_exact_with_input_noise_and_max_norm(
+def test_resume_is_exact_with_each_new_regularizer(
     backend: str, recipe: str, blobs: BlobStore
 ) -> None:
     spec = make_spec(

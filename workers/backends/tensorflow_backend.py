@@ -8,17 +8,7 @@ import numpy as np
 import tensorflow as tf
 from numpy.typing import NDArray
 
-from models.spec.plan import (
-    Activation,
-    BatchNorm,
-    ChannelsFirst,
-    Conv,
-    Dense,
-    Flatten,
-    Op,
-    Plan,
-    Pool,
-)
+from models.spec.plan import Plan
 from workers.backends.base import (
     EVAL_BATCH,
     Interrupt,
@@ -30,6 +20,8 @@ from workers.backends.base import (
     expect_same_shapes,
     kernel_stats_of,
 )
+from workers.backends.mixup import STATE_KEY, MixupDraws
+from workers.backends.tensorflow_layers import build_model
 from workers.backends.tensorflow_optimizer import build_optimizer
 from workers.backends.tensorflow_runtime import (
     GPU_SCOPE,
@@ -41,79 +33,7 @@ from workers.backends.tensorflow_weights import KerasWeights
 from workers.datasets import DatasetArrays
 from workers.init_weights import LayerWeights
 
-ACTIVATIONS = {
-    "relu": keras.activations.relu,
-    "tanh": keras.activations.tanh,
-    "sigmoid": keras.activations.sigmoid,
-    "gelu": lambda x: keras.activations.gelu(x, approximate=False),  # torch's exact GELU
-    "elu": keras.activations.elu,
-}
-# By spatial dims, channels-last; stride defaults to the window and "valid" rounds odd sizes down.
-POOLS: dict[tuple[str, int], type[keras.layers.Layer]] = {
-    ("max", 1): keras.layers.MaxPooling1D,
-    ("max", 2): keras.layers.MaxPooling2D,
-    ("avg", 1): keras.layers.AveragePooling1D,
-    ("avg", 2): keras.layers.AveragePooling2D,
-}
-
-
-def _channels_last(op: ChannelsFirst) -> keras.layers.Layer:
-    """Keras convolves channels-last: (N, *spatial) or (N, C, *spatial) to (N, *spatial, C)."""
-    if op.channels == 1:
-        # One channel lies the same in memory first or last: a reshape, with or without the axis.
-        return keras.layers.Reshape((*op.spatial, 1))
-    return keras.layers.Permute((*range(2, len(op.spatial) + 2), 1))
-
-
-def _layer(op: Op, plan: Plan, spatial_dims: int) -> keras.layers.Layer:
-    """The Keras layer for one plan op; activations are channels-last here."""
-    l1, l2 = plan.penalty.l1, plan.penalty.l2
-    penalty = keras.regularizers.L1L2(l1=l1, l2=l2) if l1 or l2 else None
-    if isinstance(op, ChannelsFirst):
-        return _channels_last(op)
-    if isinstance(op, Conv):
-        conv = keras.layers.Conv1D if op.dims == 1 else keras.layers.Conv2D
-        return conv(
-            op.out_channels,
-            op.kernel_size,
-            padding="same",
-            use_bias=op.bias,
-            kernel_regularizer=penalty,
-        )
-    if isinstance(op, Pool):
-        return POOLS[op.kind, op.dims](op.size)
-    if isinstance(op, Flatten):
-        if spatial_dims == 0:
-            return keras.layers.Flatten()
-        # The plan flattens channels-first: move the channel axis to the front first.
-        order = (spatial_dims + 1, *range(1, spatial_dims + 1))
-        return keras.Sequential([keras.layers.Permute(order), keras.layers.Flatten()])
-    if isinstance(op, Dense):
-        return keras.layers.Dense(op.out_features, use_bias=op.bias, kernel_regularizer=penalty)
-    if isinstance(op, BatchNorm):
-        # Keras weighs the OLD statistic by `momentum`: the spec's m becomes 1 - m.
-        return keras.layers.BatchNormalization(momentum=1.0 - op.momentum, epsilon=op.eps)
-    if isinstance(op, Activation):
-        return keras.layers.Activation(ACTIVATIONS[op.name])
-    return keras.layers.Dropout(op.p)
-
-
-def build_model(plan: Plan) -> tuple[keras.Model, list[keras.layers.Layer]]:
-    """The plan as a functional model, and its Dense/Conv layers in plan order."""
-    inputs = keras.Input(shape=plan.input_shape)
-    x = inputs
-    spatial_dims = 0
-    weighted = []
-    for op in plan.ops:
-        if isinstance(op, ChannelsFirst):
-            spatial_dims = len(op.spatial)
-        layer = _layer(op, plan, spatial_dims)
-        if isinstance(op, Flatten):
-            spatial_dims = 0
-        if isinstance(op, Dense | Conv):
-            weighted.append(layer)
-        x = layer(x)
-    return keras.Model(inputs, x), weighted
+__all__ = ["KerasTrainer", "build_model", "create_trainer", "max_norm_"]
 
 
 def _keras_kernel(kernel: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -166,6 +86,7 @@ class KerasTrainer(KerasWeights):
             self.optimizer.build(self.model.trainable_variables)
             # Its own generator for the input noise, seeded by the plan; state() keeps its state.
             self._noise = keras.random.SeedGenerator(plan.seed) if self.noise_std else None
+            self._mixup = MixupDraws(plan.mixup.alpha, plan.seed) if plan.mixup.alpha else None
             self.splits = {
                 name: (tf.constant(split.x), tf.constant(split.y))
                 for name, split in (("train", data.train), ("val", data.val), ("test", data.test))
@@ -174,6 +95,7 @@ class KerasTrainer(KerasWeights):
         self.batch_size = plan.batch_size
         self.n_classes, self.label_smoothing = plan.n_classes, plan.loss.label_smoothing
         self._step = tf.function(self._train_step, reduce_retracing=True)
+        self._labels = data.train.y  # host copy: train_acc's labels are picked per batch
 
     def _loss(self, labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
         """Per-example cross-entropy against (1 - eps) * onehot + eps / K targets.
@@ -186,36 +108,61 @@ class KerasTrainer(KerasWeights):
         targets = tf.one_hot(labels, self.n_classes) * (1.0 - eps) + eps / self.n_classes
         return -tf.reduce_sum(targets * tf.nn.log_softmax(logits), axis=-1)
 
-    def _train_step(self, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def _train_step(
+        self, x: tf.Tensor, y: tf.Tensor, mix: tuple[tf.Tensor, tf.Tensor, tf.Tensor] | None
+    ) -> tuple[tf.Tensor, tf.Tensor]:
         variables = self.model.trainable_variables
+        if mix is not None:
+            # Mixup on the clean batch, noise on what it gives (the torch order).
+            lam, rest, perm = mix
+            x = lam * x + rest * tf.gather(x, perm)
         if self._noise is not None:
             # Not a GaussianNoise layer: one Keras layer per plan op keeps weight names aligned.
             x = x + keras.random.normal(tf.shape(x), stddev=self.noise_std, seed=self._noise)
         with tf.GradientTape() as tape:
             logits = self.model(x, training=True)
             data_loss = tf.reduce_mean(self._loss(y, logits))
+            if mix is not None:
+                # Cross-entropy is linear in the targets: mixed targets mix the two losses.
+                other = tf.reduce_mean(self._loss(tf.gather(y, perm), logits))
+                data_loss = lam * data_loss + rest * other
             loss = data_loss + tf.add_n(self.model.losses) if self.model.losses else data_loss
         self.optimizer.apply(tape.gradient(loss, variables), variables)
         if self.max_norm is not None:
             max_norm_(self.kernels, self.max_norm)  # after the update (and its decay)
         return data_loss, tf.argmax(logits, axis=1)
 
+    def _batch(self, batch: NDArray[np.int64]) -> tuple[tf.Tensor, NDArray[Any], NDArray[np.int64]]:
+        """One step on the examples `batch`: its loss, its predictions, the labels to count."""
+        x, y = self.splits["train"]
+        labels = self._labels[batch]
+        draw = self._mixup.draw(len(batch)) if self._mixup is not None else None
+        mix = None
+        if draw is not None:
+            mix = (tf.constant(draw.lam), tf.constant(draw.rest), tf.constant(draw.perm))
+            labels = labels if draw.lam >= 0.5 else labels[draw.perm]
+        index = tf.constant(batch)
+        loss, predicted = self._step(tf.gather(x, index), tf.gather(y, index), mix)
+        return loss, predicted, labels
+
     def train_epoch(self, order: NDArray[np.int64], interrupt: Interrupt | None = None) -> LossAcc:
         """One pass in the given order; penalties join the loss, decay and max-norm the step."""
-        x, y = self.splits["train"]
-        losses, predictions = [], []
+        losses: list[tf.Tensor] = []
+        predictions: list[tf.Tensor] = []
+        labels: list[NDArray[np.int64]] = []
         with tf.device(self._scope):
-            index = tf.constant(order)
             bounds = batch_bounds(len(order), self.batch_size)
             for start, stop in bounds:
                 check_interrupt(interrupt)
-                batch = index[start:stop]
-                loss, predicted = self._step(tf.gather(x, batch), tf.gather(y, batch))
+                loss, predicted, counted = self._batch(order[start:stop])
                 losses.append(loss)
                 predictions.append(predicted)
+                labels.append(counted)
         sizes = np.array([stop - start for start, stop in bounds], dtype=np.float64)
         loss_sum = float(np.dot(np.array([float(v) for v in losses]), sizes))
-        correct = int(np.sum(np.concatenate([p.numpy() for p in predictions]) == y.numpy()[order]))
+        # Read back once per epoch, not per batch (no per-step device syncs).
+        hits = np.concatenate([p.numpy() for p in predictions]) == np.concatenate(labels)
+        correct = int(np.sum(hits))
         return LossAcc(loss=loss_sum / len(order), acc=correct / len(order))
 
     def evaluate(self, split: SplitName) -> LossAcc:
@@ -256,13 +203,20 @@ class KerasTrainer(KerasWeights):
         return named
 
     def state(self) -> dict[str, NDArray[Any]]:
-        """Weights, BN statistics, dropout and noise seed states, optimizer slots, by position."""
-        return {name: np.asarray(v.numpy()) for name, v in self._variables().items()}
+        """Weights, BN statistics, dropout, noise and mixup RNG states, optimizer slots."""
+        arrays = {name: np.asarray(v.numpy()) for name, v in self._variables().items()}
+        if self._mixup is not None:
+            arrays[STATE_KEY] = self._mixup.state()
+        return arrays
 
     def load_state(self, tensors: Mapping[str, NDArray[Any]]) -> None:
         """Continue from `state()`; ValueError if it was taken from another model."""
+        tensors = dict(tensors)
+        mixup = tensors.pop(STATE_KEY) if self._mixup is not None else None
         variables = self._variables()
         expect_same_shapes(tensors, {name: tuple(v.shape) for name, v in variables.items()})
+        if self._mixup is not None and mixup is not None:
+            self._mixup.load_state(mixup)
         for name, variable in variables.items():
             variable.assign(tensors[name])
 

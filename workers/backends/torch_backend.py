@@ -22,6 +22,7 @@ from workers.backends.base import (
     expect_same_shapes,
     kernel_stats_of,
 )
+from workers.backends.mixup import STATE_KEY, MixupDraws
 from workers.backends.torch_modules import build_module
 from workers.backends.torch_weights import TorchWeights
 from workers.datasets import DatasetArrays
@@ -88,6 +89,8 @@ class TorchTrainer(TorchWeights):
         self.batch_size = plan.batch_size
         self.max_norm, self.noise_std = plan.max_norm.limit, plan.input_noise.std
         self.optimizer = _optimizer(plan, list(self.model.parameters()))
+        alpha = plan.mixup.alpha
+        self._mixup = MixupDraws(alpha, plan.seed) if alpha else None
         self.splits = {
             name: (
                 torch.from_numpy(split.x).to(self._device),
@@ -115,14 +118,35 @@ class TorchTrainer(TorchWeights):
             term = l1_term if term is None else term + l1_term
         return term if term is not None else torch.zeros((), device=self._device)
 
-    def _step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One training step on a batch: the plan's rules in order; (data loss, logits)."""
+    def _forward(
+        self, x: torch.Tensor, y: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Train-mode data loss, logits and the labels train_acc counts, for one batch.
+
+        Mixup (if on) mixes the clean batch first, input noise is added to what it gives;
+        the labels are the batch's own, or mixup's dominant ones.
+        """
+        draw = self._mixup.draw(len(y)) if self._mixup is not None else None
+        if draw is not None:
+            perm = torch.from_numpy(draw.perm).to(self._device)
+            x = float(draw.lam) * x + float(draw.rest) * x[perm]
         if self.noise_std:
             # randn_like draws from torch's seeded generator, the one dropout draws from,
             # whose state checkpoints keep (`rng/cpu`, `rng/cuda`).
             x = x + self.noise_std * torch.randn_like(x)
         logits = self.model(x)
         data_loss = self._loss(logits, y)
+        if draw is None:
+            return data_loss, logits, y
+        # Cross-entropy is linear in the targets: mixed (smoothed) targets mix the two losses.
+        data_loss = float(draw.lam) * data_loss + float(draw.rest) * self._loss(logits, y[perm])
+        return data_loss, logits, y if draw.lam >= 0.5 else y[perm]
+
+    def _step(
+        self, x: torch.Tensor, y: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One training step on a batch, the plan's rules in order: (data loss, logits, labels)."""
+        data_loss, logits, labels = self._forward(x, y)
         loss = data_loss + self._penalty_term() if self.l1 or self.l2 else data_loss
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[no-untyped-call]
@@ -133,7 +157,7 @@ class TorchTrainer(TorchWeights):
         self.optimizer.step()
         if self.max_norm is not None:
             max_norm_(self.kernels, self.max_norm)  # after the update, as the spec says
-        return data_loss.detach(), logits.detach()
+        return data_loss.detach(), logits.detach(), labels
 
     def train_epoch(self, order: NDArray[np.int64], interrupt: Interrupt | None = None) -> LossAcc:
         """One pass in the given order, train mode, a `_step` per batch."""
@@ -141,18 +165,18 @@ class TorchTrainer(TorchWeights):
         self.model.train()
         index = torch.from_numpy(order).to(self._device)
         # Per-batch results stay on the device and are reduced once per epoch (no syncs).
-        losses, predictions = [], []
+        losses, hits = [], []
         bounds = batch_bounds(len(index), self.batch_size)
         for start, stop in bounds:
             check_interrupt(interrupt)
             batch = index[start:stop]
-            data_loss, logits = self._step(x[batch], y[batch])
+            data_loss, logits, labels = self._step(x[batch], y[batch])
             losses.append(data_loss)
-            predictions.append(logits.argmax(dim=1))
+            hits.append(logits.argmax(dim=1) == labels)
         sizes = torch.tensor([stop - start for start, stop in bounds], device=self._device)
         n = len(index)
         loss_sum = torch.dot(torch.stack(losses), sizes.to(torch.float32))
-        correct = (torch.cat(predictions) == y[index]).sum()
+        correct = torch.cat(hits).sum()
         return LossAcc(loss=loss_sum.item() / n, acc=correct.item() / n)
 
     @torch.no_grad()
@@ -179,7 +203,7 @@ class TorchTrainer(TorchWeights):
         return kernel_stats_of(torch.cat([k.flatten() for k in self.kernels]).cpu().numpy())
 
     def state(self) -> dict[str, NDArray[Any]]:
-        """Weights, BN statistics, optimizer slots (`optim/<param>/<slot>`) and RNG states."""
+        """Weights, BN statistics, optimizer slots (`optim/<param>/<slot>`), RNG states."""
         tensors = {f"model/{name}": value for name, value in self.model.state_dict().items()}
         tensors["rng/cpu"] = torch.get_rng_state()
         if self._device.type == "cuda":
@@ -188,7 +212,10 @@ class TorchTrainer(TorchWeights):
             for slot, value in slots.items():
                 if isinstance(value, torch.Tensor):  # SGD without momentum keeps None
                     tensors[f"optim/{index}/{slot}"] = value
-        return {name: value.detach().cpu().numpy() for name, value in tensors.items()}
+        arrays = {name: value.detach().cpu().numpy() for name, value in tensors.items()}
+        if self._mixup is not None:
+            arrays[STATE_KEY] = self._mixup.state()
+        return arrays
 
     def load_state(self, tensors: Mapping[str, NDArray[Any]]) -> None:
         """Continue from `state()`; ValueError if it was taken from another model.
@@ -209,6 +236,8 @@ class TorchTrainer(TorchWeights):
         groups = self.optimizer.state_dict()["param_groups"]
         self.optimizer.load_state_dict({"state": slots, "param_groups": groups})
         torch.set_rng_state(torch.tensor(tensors["rng/cpu"]))
+        if self._mixup is not None:
+            self._mixup.load_state(tensors[STATE_KEY])
         if "rng/cuda" in tensors and self._device.type == "cuda":
             torch.cuda.set_rng_state(torch.tensor(tensors["rng/cuda"]), self._device)
 

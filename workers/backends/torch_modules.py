@@ -9,6 +9,7 @@ from models.spec.plan import (
     ChannelsFirst,
     Conv,
     Dense,
+    Dropout,
     Flatten,
     Op,
     Plan,
@@ -61,7 +62,15 @@ def _layer(op: Op, spatial_dims: int) -> nn.Module:
         return BATCHNORMS[spatial_dims](op.features, eps=op.eps, momentum=op.momentum)
     if isinstance(op, Activation):
         return ACTIVATIONS[op.name]()
-    return nn.Dropout(op.p)
+    return _dropout(op)
+
+
+def _dropout(op: Dropout) -> nn.Module:
+    """Standard dropout, or spatial dropout on the (N, C, *spatial) maps of a conv block."""
+    if not op.spatial:
+        return nn.Dropout(op.p)
+    # One Bernoulli draw per (example, channel), shared by the whole map.
+    return nn.Dropout1d(op.p) if op.spatial == 1 else nn.Dropout2d(op.p)
 
 
 def build_module(plan: Plan) -> nn.Sequential:

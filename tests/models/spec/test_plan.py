@@ -19,6 +19,7 @@ from models.spec.plan import (
     InputNoise,
     KernelPenalty,
     MaxNorm,
+    Mixup,
     Plan,
     Pool,
 )
@@ -104,6 +105,7 @@ def test_plan_carries_every_training_rule() -> None:
             "label_smoothing": 0.1,
             "max_norm": 3.0,
             "input_noise": 0.2,
+            "mixup": 0.3,
         },
         optimizer={"name": "sgd", "lr": 0.05, "momentum": 0.9},
         training={"batch_size": 16},
@@ -111,6 +113,7 @@ def test_plan_carries_every_training_rule() -> None:
     assert plan.penalty == KernelPenalty(l1=1e-5, l2=1e-4)
     assert plan.max_norm == MaxNorm(limit=3.0)
     assert plan.input_noise == InputNoise(std=0.2)
+    assert plan.mixup == Mixup(alpha=0.3)
     assert plan.decay == DecoupledDecay(rate=0.01)
     assert plan.loss == CrossEntropy(label_smoothing=0.1)
     assert (plan.optimizer.name, plan.optimizer.lr, plan.optimizer.momentum) == ("sgd", 0.05, 0.9)
@@ -121,6 +124,33 @@ def test_max_norm_and_input_noise_are_off_by_default_and_add_no_op() -> None:
     plain, on = make_plan(), make_plan(regularization={"max_norm": 2.0, "input_noise": 0.5})
     assert (plain.max_norm, plain.input_noise) == (MaxNorm(limit=None), InputNoise(std=0.0))
     assert on.ops == plain.ops  # training rules: the layers (and weight names) stay the same
+
+
+def test_mixup_is_off_by_default_and_adds_no_op() -> None:
+    plain, on = make_plan(), make_plan(regularization={"mixup": 0.2})
+    assert (plain.mixup, on.mixup) == (Mixup(alpha=0.0), Mixup(alpha=0.2))
+    assert on.ops == plain.ops
+
+
+def test_spatial_dropout_drops_channels_after_convs_and_units_after_dense_layers() -> None:
+    plan = make_plan(
+        dataset={"name": "digits", "n_samples": None},
+        model={"kind": "cnn", "channels": [4, 8], "hidden": [16], "pool": "max"},
+        regularization={"dropout": [0.1, 0.2, 0.3], "dropout_kind": "spatial"},
+    )
+    dropouts = [op for op in plan.ops if isinstance(op, Dropout)]
+    assert dropouts == [Dropout(0.1, spatial=2), Dropout(0.2, spatial=2), Dropout(0.3)]
+    vectors = make_plan(
+        model={"kind": "cnn", "channels": [4], "hidden": []},
+        regularization={"dropout": 0.2, "dropout_kind": "spatial"},
+    )
+    assert [op for op in vectors.ops if isinstance(op, Dropout)] == [Dropout(0.2, spatial=1)]
+
+
+def test_spatial_dropout_on_an_mlp_is_standard_dropout() -> None:
+    spatial = make_plan(regularization={"dropout": 0.2, "dropout_kind": "spatial"})
+    assert spatial.ops == make_plan(regularization={"dropout": 0.2}).ops
+    assert Dropout(0.2) in spatial.ops
 
 
 def plan_on(input_shape: tuple[int, ...], **model: object) -> Plan:

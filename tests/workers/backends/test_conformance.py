@@ -151,9 +151,34 @@ CASES: dict[str, Case] = {
     "input_noise": Case(
         {"regularization": {"input_noise": 0.3}}, lambda plan: plan.input_noise.std == 0.3
     ),
+    **{
+        f"conv{dims}d-spatial_dropout": Case(
+            {
+                **({"dataset": FEATURES} if dims == 1 else {}),
+                "model": CNN,
+                "regularization": {"dropout": 0.3, "dropout_kind": "spatial"},
+            },
+            has_op(lambda op, dims=dims: op == Dropout(0.3, spatial=dims)),
+        )
+        for dims in (1, 2)
+    },
+    # Drawn in numpy from the seed, the same on every backend: not a random case.
+    "mixup": Case({"regularization": {"mixup": 0.4}}, lambda plan: plan.mixup.alpha == 0.4),
+    "mixup-label_smoothing": Case(
+        {"regularization": {"mixup": 1.0, "label_smoothing": 0.1}},
+        lambda plan: plan.mixup.alpha == 1 and plan.loss.label_smoothing == 0.1,
+    ),
 }
 # Cases whose training draws from each framework's own generator: same in law, not in value.
-RANDOM_CASES = {"dropout", "input_noise"}
+RANDOM_CASES = {"dropout", "input_noise", "conv1d-spatial_dropout", "conv2d-spatial_dropout"}
+# Cases that change training only, and the case without them they start as.
+TRAINING_ONLY = {
+    "dropout": "dense",
+    "input_noise": "dense",
+    "conv1d-spatial_dropout": "conv1d",
+    "conv2d-spatial_dropout": "conv2d",
+    "mixup": "dense",
+}
 
 
 @dataclass(frozen=True)
@@ -273,10 +298,10 @@ def test_regularizers_shrink_the_kernels(case: str, backend: str) -> None:
     assert getattr(regularized.kernels, norm) < getattr(plain.kernels, norm)
 
 
-@pytest.mark.parametrize("case", sorted(RANDOM_CASES))
+@pytest.mark.parametrize("case", sorted(TRAINING_ONLY))
 @each_backend
 def test_noise_shows_in_training_only(case: str, backend: str) -> None:
-    plain, noisy = report("dense", backend), report(case, backend)
+    plain, noisy = report(TRAINING_ONLY[case], backend), report(case, backend)
     # Same weights at the start; the noise changes the training path, not the untrained network.
     assert noisy.initial_val_loss == plain.initial_val_loss
     assert noisy.train_losses[0] != pytest.approx(plain.train_losses[0], rel=1e-3)
