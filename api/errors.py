@@ -117,9 +117,9 @@ def unprocessable(
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [error_item(loc, msg, kind, ctx)])
 
 
-async def validation_error(request: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's 422, with each input echoed short: NaN or megabytes never break or bloat it."""
-    assert isinstance(exc, RequestValidationError)
+def validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """A validation error's list, each input echoed short and at most MAX_ERRORS of them:
+    NaN or megabytes never break or bloat it."""
     errors = exc.errors()
     detail = [
         error_item(e["loc"], e["msg"], e["type"], e.get("ctx"), e.get("input", _OMIT))
@@ -128,6 +128,13 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     if len(errors) > MAX_ERRORS:
         more = f"{len(errors) - MAX_ERRORS} more errors, not listed"
         detail.append(error_item(errors[MAX_ERRORS]["loc"][:1], more, "too_many_errors"))
+    return detail
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 in the shape of `validation_detail`."""
+    assert isinstance(exc, RequestValidationError)
+    detail = validation_detail(exc)
     return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import served_path
-from api.errors import http_error, validation_error
+from api.errors import http_error, validation_detail, validation_error
 from api.ui.login import to_login
 from api.ui.templating import STATIC_PATH, render
 
@@ -54,4 +54,4 @@ async def page_or_validation_error(request: Request, exc: Exception) -> Response
     assert isinstance(exc, RequestValidationError)
     if not _is_page(request):
         return await validation_error(request, exc)
-    return error_page(request, status.HTTP_422_UNPROCESSABLE_CONTENT, list(exc.errors()))
+    return error_page(request, status.HTTP_422_UNPROCESSABLE_CONTENT, validation_detail(exc))

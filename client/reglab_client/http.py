@@ -81,23 +81,15 @@ class Http:
         connection that never reached the server, and, for an idempotent request, after any
         lost connection (a read timeout only if `after_timeout`) or a 429 or 503 (a write may
         have committed before its 503)."""
-        retryable = httpx.TransportError if idempotent else NOT_SENT
         for attempt in range(self.retry.attempts):
             last = attempt == self.retry.attempts - 1
             try:
                 response = self.client.send(request, stream=stream)
-            except httpx.ReadTimeout as exc:
-                if not (idempotent and after_timeout) or last:
-                    raise unreachable(request, exc) from exc
-                self.sleep(self.retry.wait(attempt, None))
-                continue
-            except retryable as exc:
-                if last:
-                    raise unreachable(request, exc) from exc
-                self.sleep(self.retry.wait(attempt, None))
-                continue
             except httpx.TransportError as exc:
-                raise unreachable(request, exc) from exc
+                if last or not _resendable(exc, idempotent, after_timeout):
+                    raise unreachable(request, exc) from exc
+                self.sleep(self.retry.wait(attempt, None))
+                continue
             if response.status_code not in RETRY_STATUSES or not idempotent or last:
                 return response
             response.close()
@@ -142,6 +134,15 @@ class Http:
             raise DroppedError(f"{request.url}: {exc or type(exc).__name__}") from exc
         finally:
             response.close()
+
+
+def _resendable(exc: httpx.TransportError, idempotent: bool, after_timeout: bool) -> bool:
+    """Whether a request that failed with `exc` may be sent again."""
+    if isinstance(exc, NOT_SENT):  # it never reached the server
+        return True
+    if isinstance(exc, httpx.ReadTimeout):  # the server may still be working on it
+        return idempotent and after_timeout
+    return idempotent
 
 
 def unreachable(request: httpx.Request, exc: httpx.TransportError) -> UnreachableError:

@@ -2,7 +2,7 @@
 
 import typer
 
-from reglab_client.cli.config import load
+from reglab_client.cli.config import Config, load
 from reglab_client.client import Client
 
 app = typer.Typer(
@@ -14,7 +14,8 @@ app = typer.Typer(
 )
 
 
-def connect() -> Client:
-    """A client of the API that $REGLAB_URL/$REGLAB_API_KEY or `reglab login` name."""
-    config = load()
-    return Client(config.url, config.api_key)
+def connect(config: Config | None = None) -> Client:
+    """A client of the API that `config` names, else $REGLAB_URL/$REGLAB_API_KEY or
+    `reglab login`'s file."""
+    chosen = config or load()
+    return Client(chosen.url, chosen.api_key)

@@ -5,10 +5,9 @@ from typing import Annotated
 
 import typer
 
-from reglab_client.cli.base import app
+from reglab_client.cli.base import app, connect
 from reglab_client.cli.config import Config, load, save
 from reglab_client.cli.output import out
-from reglab_client.client import Client
 
 
 def _read_key() -> str:
@@ -38,7 +37,7 @@ def login(
     Without --api-key the key is read from standard input when it is not a terminal:
     `reglab login < key-file`."""
     config = Config(url or load().url, api_key or _read_key())
-    with Client(config.url, config.api_key) as client:
+    with connect(config) as client:
         page = client.experiments.list(page_size=1)
         next(iter(page), None)  # any authenticated read: a refused key raises here
     path = save(config)

@@ -32,7 +32,6 @@ def cli(
             return Client(url, api_key, retry=NO_WAIT, transport=transport)
 
         monkeypatch.setattr("reglab_client.cli.base.Client", client)
-        monkeypatch.setattr("reglab_client.cli.login.Client", client)
         monkeypatch.setattr(sys, "argv", ["reglab", *args])
         with pytest.raises(SystemExit) as exited:
             main()
